@@ -1,0 +1,49 @@
+import type { ZodType } from 'zod';
+
+/** Turns texts into vectors of a fixed dimension, in input order. */
+export interface Embedder {
+  readonly kind: 'local' | 'openai';
+  readonly dimension: number;
+  embed(texts: readonly string[], options?: { signal?: AbortSignal }): Promise<number[][]>;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** What a task knows besides the prompt; remote providers ignore it, the offline one works from it. */
+export interface CompletionHints {
+  task?: 'reply' | 'rewrite' | 'summary' | 'characters';
+  characterName?: string;
+  passages?: readonly { chunkIndex: number; text: string }[];
+  userMessage?: string;
+}
+
+export interface CompletionRequest {
+  messages: readonly ChatMessage[];
+  temperature?: number;
+  maxTokens?: number;
+  signal?: AbortSignal;
+  hints?: CompletionHints;
+}
+
+/**
+ * A chat-completion model. `complete` returns the whole answer, `stream` yields text deltas as they
+ * come, `completeJson` asks for a JSON object and validates it with the schema (LlmOutputError when
+ * the answer is not valid). Transport failures are LlmUnavailableError.
+ */
+export interface Llm {
+  readonly kind: 'local' | 'openai';
+  complete(request: CompletionRequest): Promise<string>;
+  stream(request: CompletionRequest): AsyncIterable<string>;
+  completeJson<T>(request: CompletionRequest, schema: ZodType<T>): Promise<T>;
+}
+
+export class LlmOutputError extends Error {
+  override readonly name = 'LlmOutputError';
+}
+
+export class LlmUnavailableError extends Error {
+  override readonly name = 'LlmUnavailableError';
+}
