@@ -1,0 +1,126 @@
+/**
+ * Database bootstrap for plain PostgreSQL and PGlite: the Supabase shims (roles and the `auth`
+ * schema that Supabase provisions and our migrations rely on) and a migration runner that applies
+ * `supabase/migrations/*.sql` once each, in name order, recorded in
+ * `supabase_migrations.schema_migrations`. Every step is idempotent and safe when several
+ * processes run it at once against the same cluster (roles are cluster-wide) or database.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type postgres from 'postgres';
+
+/** The repository's `supabase/migrations`, found from this module so any working directory works. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../supabase/migrations/', import.meta.url));
+
+/** The roles Supabase defines; the stand-in impersonates them with `SET LOCAL ROLE`. */
+const SUPABASE_ROLES = [
+  { name: 'anon', options: 'nologin noinherit' },
+  { name: 'authenticated', options: 'nologin noinherit' },
+  { name: 'service_role', options: 'nologin noinherit bypassrls' },
+] as const;
+
+// Supabase's own definitions (supabase/postgres migrations): the older per-claim GUCs win, the
+// `request.jwt.claims` JSON that PostgREST 9+ sets is the fallback.
+const AUTH_FUNCTIONS = `
+create or replace function auth.uid() returns uuid
+language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  )::uuid
+$$;
+
+create or replace function auth.role() returns text
+language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.role', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+  )::text
+$$;
+
+create or replace function auth.jwt() returns jsonb
+language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim', true), ''),
+    nullif(current_setting('request.jwt.claims', true), '')
+  )::jsonb
+$$;
+`;
+
+/** Runs a DDL statement, treating "it already exists" (including a lost race) as success. */
+async function idempotent(sql: postgres.Sql, statement: string): Promise<void> {
+  await sql.unsafe(`
+    do $shim$ begin
+      ${statement};
+    exception when duplicate_object or duplicate_schema or duplicate_function
+      or unique_violation then null;
+    end $shim$`);
+}
+
+/**
+ * Creates Supabase's roles (`anon`, `authenticated`, `service_role`), grants them to the current
+ * user so it can `SET ROLE`, and creates schema `auth` with `auth.uid()`, `auth.role()` and
+ * `auth.jwt()`. A no-op where they exist (as on real Supabase, where this is never needed).
+ */
+export async function ensureSupabaseShims(sql: postgres.Sql): Promise<void> {
+  for (const role of SUPABASE_ROLES) {
+    await idempotent(sql, `create role ${role.name} ${role.options}`);
+    await idempotent(sql, `grant ${role.name} to current_user`);
+  }
+  await idempotent(sql, 'create schema auth');
+  // Concurrent `create or replace function` in one database can fail with "tuple concurrently
+  // updated"; serialize it per database with a transaction-scoped advisory lock.
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext('falsafa.supabase_shims'))`;
+    await tx.unsafe(AUTH_FUNCTIONS);
+    await tx.unsafe('grant usage on schema auth to anon, authenticated, service_role');
+    await tx.unsafe(
+      'grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role',
+    );
+  });
+}
+
+/** The migration files of `dir`, in name order (their names start with a sortable version). */
+async function migrationFiles(dir: string): Promise<string[]> {
+  const names = await readdir(dir);
+  return names.filter((name) => name.endsWith('.sql')).sort();
+}
+
+/**
+ * Applies every `*.sql` file of `dir` that is not yet recorded, each in its own transaction with
+ * its record, under a per-database advisory lock. Returns the versions it applied.
+ */
+export async function applyMigrations(sql: postgres.Sql, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const applied: string[] = [];
+  for (const file of await migrationFiles(dir)) {
+    const version = file.replace(/\.sql$/, '');
+    const body = await readFile(join(dir, file), 'utf8');
+    const ran = await sql.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(hashtext('falsafa.supabase_migrations'))`;
+      await tx.unsafe('create schema if not exists supabase_migrations');
+      await tx.unsafe(`create table if not exists supabase_migrations.schema_migrations (
+        version text primary key,
+        applied_at timestamptz not null default now()
+      )`);
+      const done = await tx`
+        select 1 from supabase_migrations.schema_migrations where version = ${version}`;
+      if (done.length > 0) return false;
+      // The one place where unsafe is right: the migration file is trusted SQL text.
+      await tx.unsafe(body);
+      await tx`insert into supabase_migrations.schema_migrations (version) values (${version})`;
+      return true;
+    });
+    if (ran) applied.push(version);
+  }
+  return applied;
+}
+
+/** Supabase shims, then the migrations: a fresh database ends up shaped like our Supabase project. */
+export async function bootstrapDatabase(
+  sql: postgres.Sql,
+  migrationsDir = MIGRATIONS_DIR,
+): Promise<void> {
+  await ensureSupabaseShims(sql);
+  await applyMigrations(sql, migrationsDir);
+}
