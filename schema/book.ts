@@ -1,0 +1,58 @@
+import * as r from '../resolvers/catalog.js';
+import type { BookRow } from '../src/stores/rows.js';
+import { builder } from './builder.js';
+import { Category } from './category.js';
+import { Character } from './character.js';
+
+export const ProcessingStatus = builder.enumType('ProcessingStatus', {
+  description: 'Where a book is in ingestion; only COMPLETED books can be chatted with',
+  values: {
+    PENDING: { value: 'pending' },
+    PROCESSING: { value: 'processing' },
+    COMPLETED: { value: 'completed' },
+    FAILED: { value: 'failed' },
+  } as const,
+});
+
+export const Book = builder.objectRef<BookRow>('Book').implement({
+  description: 'An uploaded book',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    title: t.exposeString('title'),
+    author: t.exposeString('author', { nullable: true }),
+    description: t.exposeString('description', { nullable: true }),
+    coverUrl: t.exposeString('cover_url', { nullable: true }),
+    category: t.field({ type: Category, nullable: true, resolve: (b) => b.category }),
+    processingStatus: t.field({ type: ProcessingStatus, resolve: (b) => b.processing_status }),
+    createdAt: t.field({ type: 'DateTime', resolve: (b) => b.created_at }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (b) => b.updated_at }),
+    characters: t.field({
+      type: [Character],
+      description: 'All characters found in the book, by name',
+      resolve: r.bookCharacters,
+    }),
+    characterConnection: t.connection({
+      type: Character,
+      description: 'The characters page by page, by name',
+      resolve: r.bookCharacterConnection,
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  book: t.withAuth({ signedIn: true }).field({
+    type: Book,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: r.book,
+  }),
+  books: t.withAuth({ signedIn: true }).connection({
+    type: Book,
+    description: 'The catalog, newest first',
+    args: {
+      categoryId: t.arg.id(),
+      status: t.arg({ type: ProcessingStatus }),
+    },
+    resolve: r.books,
+  }),
+}));

@@ -1,0 +1,11 @@
+import type { CategoryRow } from '../src/stores/rows.js';
+import { builder } from './builder.js';
+
+export const Category = builder.objectRef<CategoryRow>('Category').implement({
+  description: 'A shelf of the catalog',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    slug: t.exposeString('slug', { nullable: true }),
+  }),
+});

@@ -1,0 +1,27 @@
+import * as r from '../resolvers/catalog.js';
+import type { CharacterRow } from '../src/stores/rows.js';
+import { Book } from './book.js';
+import { builder } from './builder.js';
+
+export const Character = builder.objectRef<CharacterRow>('Character');
+
+Character.implement({
+  description: 'A character of a book that readers can talk with (its system prompt stays private)',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description', { nullable: true }),
+    personality: t.string({ nullable: true, resolve: (c) => c.personality ?? null }),
+    avatarUrl: t.exposeString('avatar_url', { nullable: true }),
+    book: t.field({ type: Book, resolve: r.characterBook }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  character: t.withAuth({ signedIn: true }).field({
+    type: Character,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: r.character,
+  }),
+}));

@@ -1,0 +1,11 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.js';
+import './category.js';
+import './book.js';
+import './character.js';
+import './message.js';
+import './chat-session.js';
+import './viewer.js';
+
+export const schema = builder.toSchema();
+export const sortedSchema = lexicographicSortSchema(schema);

@@ -1,0 +1,32 @@
+import type { CitationValue, MessageRow } from '../src/stores/rows.js';
+import { builder } from './builder.js';
+
+export const MessageRole = builder.enumType('MessageRole', {
+  values: {
+    USER: { value: 'user' },
+    ASSISTANT: { value: 'assistant' },
+    SYSTEM: { value: 'system' },
+  } as const,
+});
+
+export const Citation = builder.objectRef<CitationValue>('Citation').implement({
+  description: 'A passage of the book that a reply was grounded in',
+  fields: (t) => ({
+    chunkIndex: t.exposeInt('chunk_index'),
+    text: t.exposeString('text'),
+    score: t.exposeFloat('score'),
+    chapter: t.string({ nullable: true, resolve: (c) => c.chapter ?? null }),
+  }),
+});
+
+export const Message = builder.objectRef<MessageRow>('Message').implement({
+  description: 'One message of a chat session',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    role: t.field({ type: MessageRole, resolve: (m) => m.role }),
+    content: t.exposeString('content'),
+    createdAt: t.field({ type: 'DateTime', resolve: (m) => m.created_at }),
+    clientMessageId: t.exposeID('client_message_id', { nullable: true }),
+    citations: t.field({ type: [Citation], resolve: (m) => m.citations ?? [] }),
+  }),
+});

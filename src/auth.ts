@@ -1,0 +1,81 @@
+import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
+import { isUuid } from './errors.js';
+
+/**
+ * Verifies Supabase access tokens locally: HS256 with the project's JWT secret, or the project's
+ * JWKS (fetched once and cached by jose). The viewer is the token's `sub`. No store is touched.
+ */
+
+export interface Viewer {
+  id: string;
+  role: string;
+  email?: string;
+}
+
+export type AuthResult =
+  | { ok: true; viewer: Viewer }
+  | { ok: false; reason: 'missing' | 'malformed' | 'expired' | 'invalid' };
+
+export interface Authenticator {
+  authenticate(authorization: string | null): Promise<AuthResult>;
+}
+
+export function createAuthenticator(options: {
+  jwtSecret?: string;
+  jwksUrl?: string;
+  timeoutMs?: number;
+}): Authenticator {
+  const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : undefined;
+  const jwks = options.jwksUrl
+    ? createRemoteJWKSet(new URL(options.jwksUrl), {
+        timeoutDuration: options.timeoutMs ?? 5000,
+        cacheMaxAge: 10 * 60_000,
+      })
+    : undefined;
+  if (!secret && !jwks) throw new Error('an authenticator needs a JWT secret or a JWKS URL');
+
+  async function verify(token: string): Promise<JWTPayload> {
+    if (secret) {
+      try {
+        return (await jwtVerify(token, secret, { algorithms: ['HS256'] })).payload;
+      } catch (err) {
+        if (!jwks || err instanceof joseErrors.JWTExpired) throw err;
+      }
+    }
+    return (await jwtVerify(token, jwks!, { algorithms: ['RS256', 'ES256', 'EdDSA'] })).payload;
+  }
+
+  return {
+    async authenticate(authorization) {
+      if (!authorization) return { ok: false, reason: 'missing' };
+      const match = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(
+        authorization.trim(),
+      );
+      if (!match?.[1]) return { ok: false, reason: 'malformed' };
+      let payload: JWTPayload;
+      try {
+        payload = await verify(match[1]);
+      } catch (err) {
+        if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired' };
+        return { ok: false, reason: 'invalid' };
+      }
+      const role = typeof payload.role === 'string' ? payload.role : 'authenticated';
+      if (!isUuid(payload.sub) || role !== 'authenticated') return { ok: false, reason: 'invalid' };
+      return {
+        ok: true,
+        viewer: {
+          id: payload.sub.toLowerCase(),
+          role,
+          ...(typeof payload.email === 'string' ? { email: payload.email } : {}),
+        },
+      };
+    },
+  };
+}
+
+export const AUTH_MESSAGES: Record<Exclude<AuthResult, { ok: true }>['reason'], string> = {
+  missing: 'Sign in: send Authorization: Bearer <Supabase access token>',
+  malformed: 'The Authorization header is not a Bearer token',
+  expired: 'The access token has expired; refresh it and retry',
+  invalid: 'The access token is not valid for this project',
+};

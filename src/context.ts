@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { type AuthResult, type Viewer } from './auth.js';
+import type { Deps } from './deps.js';
+import { createLoaders, type Loaders } from './loaders.js';
+import type { Logger } from './logger.js';
+import { CatalogService } from './services/catalog-service.js';
+import { ChatSessionService } from './services/chat-session-service.js';
+
+/**
+ * The per-request context: authenticated once (locally, no store touched), with a request id, the
+ * request's own DataLoaders and the services that use them.
+ */
+export interface Context {
+  requestId: string;
+  viewer: Viewer | null;
+  authFailure: Exclude<AuthResult, { ok: true }>['reason'] | null;
+  logger: Logger;
+  loaders: Loaders;
+  services: {
+    catalog: CatalogService;
+    sessions: ChatSessionService;
+  };
+}
+
+export type SignedInContext = Context & { viewer: Viewer };
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{8,64}$/;
+
+export function makeContextFactory(deps: Deps) {
+  return async ({ request }: { request: Request }): Promise<Context> => {
+    const given = request.headers.get('x-request-id');
+    const requestId = given && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    const auth = await deps.auth.authenticate(request.headers.get('authorization'));
+    const loaders = createLoaders(deps);
+    const viewer = auth.ok ? auth.viewer : null;
+    return {
+      requestId,
+      viewer,
+      authFailure: auth.ok ? null : auth.reason,
+      logger: deps.logger.child({ requestId, viewerId: viewer?.id }),
+      loaders,
+      services: {
+        catalog: new CatalogService(deps, loaders),
+        sessions: new ChatSessionService(deps, loaders),
+      },
+    };
+  };
+}

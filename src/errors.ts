@@ -1,0 +1,81 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * Errors meant for the client. Each carries a stable `extensions.code`; being GraphQLErrors they
+ * pass yoga's error masking unchanged, while any other thrown error is masked as "Unexpected error".
+ */
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'FAILED_PRECONDITION'
+  | 'SESSION_BUSY'
+  | 'LOCK_LOST'
+  | 'RATE_LIMITED'
+  | 'UPSTREAM_ERROR'
+  | 'SERVICE_UNAVAILABLE';
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  UNAUTHENTICATED: 401,
+};
+
+export interface AppErrorOptions {
+  retryable?: boolean;
+  details?: Record<string, unknown>;
+  cause?: unknown;
+  /** Sets the HTTP status when this error ends the request before execution. */
+  httpStatus?: number;
+}
+
+export class AppError extends GraphQLError {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    const status = options.httpStatus ?? HTTP_STATUS[code];
+    super(message, {
+      originalError: options.cause instanceof Error ? options.cause : undefined,
+      extensions: {
+        code,
+        ...(options.retryable !== undefined ? { retryable: options.retryable } : {}),
+        ...(options.details ?? {}),
+        ...(status ? { http: { status } } : {}),
+      },
+    });
+    this.code = code;
+    this.name = 'AppError';
+  }
+}
+
+export const notFound = (what: string, id: string) =>
+  new AppError('NOT_FOUND', `${what} ${id} was not found`);
+
+export const badInput = (message: string, field?: string) =>
+  new AppError('BAD_USER_INPUT', message, field ? { details: { field } } : {});
+
+/** A store did not answer in time or could not be reached. */
+export class StoreUnavailableError extends AppError {
+  constructor(
+    readonly store: 'supabase' | 'redis' | 'qdrant' | 'typesense' | 'llm' | 'embeddings',
+    cause?: unknown,
+  ) {
+    super('SERVICE_UNAVAILABLE', `${store} is unavailable right now; try again shortly`, {
+      retryable: true,
+      details: { store },
+      cause,
+    });
+  }
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID_RE.test(value);
+}
+
+/** Checks an id argument is a UUID (the Supabase ids as they are); BAD_USER_INPUT otherwise. */
+export function parseId(value: string | number, field = 'id'): string {
+  const s = String(value);
+  if (!UUID_RE.test(s)) throw badInput(`${field} must be a UUID, got ${JSON.stringify(s.slice(0, 60))}`, field);
+  return s.toLowerCase();
+}

@@ -1,0 +1,81 @@
+import type { Deps } from '../deps.js';
+import { isUuid, badInput } from '../errors.js';
+import type { Loaders } from '../loaders.js';
+import { decodeCursor, encodeCursor } from '../stores/postgrest.js';
+import type { BookRow, CategoryRow, CharacterRow, ProcessingStatusValue } from '../stores/rows.js';
+import {
+  type Connection,
+  checkPageSize,
+  checkTimestamp,
+  forwardOnly,
+  type PageArgs,
+  toConnection,
+} from './pagination.js';
+
+/**
+ * Reads of the catalog: categories, books, characters. The catalog is readable by every signed-in
+ * reader. Single rows go through the request's loaders (and so the Redis caches).
+ */
+export class CatalogService {
+  constructor(
+    private readonly deps: Deps,
+    private readonly loaders: Loaders,
+  ) {}
+
+  async categories(): Promise<CategoryRow[]> {
+    const cached = this.deps.caches.categories.get('all');
+    if (cached) return cached;
+    const rows = await this.deps.catalogStore.categories();
+    this.deps.caches.categories.set('all', rows);
+    return rows;
+  }
+
+  book(id: string): Promise<BookRow | null> {
+    return this.loaders.book.load(id);
+  }
+
+  async books(
+    args: PageArgs & { categoryId?: string | undefined; status?: ProcessingStatusValue | undefined },
+  ): Promise<Connection<BookRow>> {
+    forwardOnly(args);
+    const size = checkPageSize(args.first, this.deps.config.pageSize, 'first');
+    let after: { createdAt: string; id: string } | undefined;
+    if (args.after) {
+      const [createdAt, id] = decodeCursor(args.after, 2);
+      if (!isUuid(id)) throw badInput('after is not a cursor this API gave out', 'after');
+      after = { createdAt: checkTimestamp(createdAt, 'after'), id };
+    }
+    const rows = await this.deps.catalogStore.booksPage({
+      limit: size + 1,
+      after,
+      categoryId: args.categoryId,
+      status: args.status,
+    });
+    for (const row of rows) this.loaders.book.prime(row.id, row);
+    return toConnection(rows, size, (b) => encodeCursor([b.created_at, b.id]), 'forward', !!after);
+  }
+
+  character(id: string): Promise<CharacterRow | null> {
+    return this.loaders.character.load(id);
+  }
+
+  charactersOfBook(bookId: string): Promise<CharacterRow[]> {
+    return this.loaders.charactersByBook.load(bookId);
+  }
+
+  async characterPage(bookId: string, args: PageArgs): Promise<Connection<CharacterRow>> {
+    forwardOnly(args);
+    const size = checkPageSize(args.first, this.deps.config.pageSize, 'first');
+    let after: { name: string; id: string } | undefined;
+    if (args.after) {
+      const [name, id] = decodeCursor(args.after, 2);
+      if (name === undefined || !isUuid(id)) {
+        throw badInput('after is not a cursor this API gave out', 'after');
+      }
+      after = { name, id };
+    }
+    const rows = await this.deps.catalogStore.charactersPage({ bookId, limit: size + 1, after });
+    for (const row of rows) this.loaders.character.prime(row.id, row);
+    return toConnection(rows, size, (c) => encodeCursor([c.name, c.id]), 'forward', !!after);
+  }
+}

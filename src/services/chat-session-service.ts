@@ -1,0 +1,103 @@
+import type { Viewer } from '../auth.js';
+import type { Deps } from '../deps.js';
+import { AppError, badInput, isUuid, notFound } from '../errors.js';
+import type { Loaders } from '../loaders.js';
+import { decodeCursor, encodeCursor } from '../stores/postgrest.js';
+import type { ChatSessionRow, MessageRow } from '../stores/rows.js';
+import {
+  type Connection,
+  checkPageSize,
+  checkTimestamp,
+  forwardOnly,
+  type PageArgs,
+  toConnection,
+} from './pagination.js';
+
+export const SESSION_TITLE_MAX = 200;
+
+/**
+ * A reader's chat sessions and their messages. The gateway reads with the service role, so it
+ * enforces ownership here: another reader's session behaves exactly like one that does not exist.
+ */
+export class ChatSessionService {
+  constructor(
+    private readonly deps: Deps,
+    private readonly loaders: Loaders,
+  ) {}
+
+  /** The viewer's session, or NOT_FOUND (also for someone else's). */
+  async session(viewer: Viewer, id: string): Promise<ChatSessionRow> {
+    const row = await this.loaders.session.load(id);
+    if (!row || row.user_id !== viewer.id) throw notFound('Chat session', id);
+    return row;
+  }
+
+  async sessions(viewer: Viewer, args: PageArgs): Promise<Connection<ChatSessionRow>> {
+    forwardOnly(args);
+    const size = checkPageSize(args.first, this.deps.config.pageSize, 'first');
+    let after: { updatedAt: string; id: string } | undefined;
+    if (args.after) {
+      const [updatedAt, id] = decodeCursor(args.after, 2);
+      if (!isUuid(id)) throw badInput('after is not a cursor this API gave out', 'after');
+      after = { updatedAt: checkTimestamp(updatedAt, 'after'), id };
+    }
+    const rows = await this.deps.chatStore.sessionsPage({ userId: viewer.id, limit: size + 1, after });
+    for (const row of rows) this.loaders.session.prime(row.id, row);
+    return toConnection(rows, size, (s) => encodeCursor([s.updated_at, s.id]), 'forward', !!after);
+  }
+
+  async create(
+    viewer: Viewer,
+    input: { characterId: string; title?: string | null | undefined },
+  ): Promise<ChatSessionRow> {
+    const title = input.title?.trim() || null;
+    if (title && title.length > SESSION_TITLE_MAX) {
+      throw badInput(`title must be at most ${SESSION_TITLE_MAX} characters`, 'title');
+    }
+    const character = await this.loaders.character.load(input.characterId);
+    if (!character) throw notFound('Character', input.characterId);
+    const book = await this.loaders.book.load(character.book_id);
+    if (!book) throw notFound('Book', character.book_id);
+    if (book.processing_status !== 'completed') {
+      throw new AppError(
+        'FAILED_PRECONDITION',
+        `The book "${book.title}" is ${book.processing_status}; chats open once it is completed`,
+      );
+    }
+    const row = await this.deps.chatStore.createSession({
+      user_id: viewer.id,
+      character_id: character.id,
+      book_id: character.book_id,
+      title: title ?? `Chat with ${character.name}`,
+    });
+    this.loaders.session.prime(row.id, row);
+    return row;
+  }
+
+  /**
+   * Messages in time order. `first`/`after` pages forward from the oldest; `last`/`before` pages
+   * back from the newest (the chat page asks for `last: 50`).
+   */
+  async messages(session: ChatSessionRow, args: PageArgs): Promise<Connection<MessageRow>> {
+    if (args.first != null && args.last != null) {
+      throw badInput('pass first or last, not both', 'last');
+    }
+    const backward = args.last != null || (args.before != null && args.first == null);
+    const size = checkPageSize(backward ? args.last : args.first, this.deps.config.pageSize, backward ? 'last' : 'first');
+    const raw = backward ? args.before : args.after;
+    const cursor = raw ? checkTimestamp(decodeCursor(raw, 1, backward ? 'before' : 'after')[0], backward ? 'before' : 'after') : undefined;
+    const rows = await this.deps.chatStore.messagesPage({
+      sessionId: session.id,
+      limit: size + 1,
+      direction: backward ? 'backward' : 'forward',
+      cursor,
+    });
+    return toConnection(
+      rows,
+      size,
+      (m) => encodeCursor([m.created_at]),
+      backward ? 'backward' : 'forward',
+      !!cursor,
+    );
+  }
+}

@@ -1,0 +1,69 @@
+import { badInput } from '../errors.js';
+
+/** Relay connection plumbing shared by the services: page sizes, edges and page info. */
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
+}
+
+export interface PageArgs {
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  last?: number | null | undefined;
+  before?: string | null | undefined;
+}
+
+export function checkPageSize(
+  value: number | null | undefined,
+  limits: { default: number; max: number },
+  field: string,
+): number {
+  if (value === null || value === undefined) return limits.default;
+  if (!Number.isInteger(value) || value < 1 || value > limits.max) {
+    throw badInput(`${field} must be between 1 and ${limits.max}`, field);
+  }
+  return value;
+}
+
+/** Forward-only lists: `last` and `before` are refused with a clear error. */
+export function forwardOnly(args: PageArgs): void {
+  if (args.last != null || args.before != null) {
+    throw badInput('this list pages forward only: use first and after', 'last');
+  }
+}
+
+/** Builds a connection from `size + 1` fetched rows (the extra one only tells there is more). */
+export function toConnection<T>(
+  rows: T[],
+  size: number,
+  cursorOf: (row: T) => string,
+  direction: 'forward' | 'backward' = 'forward',
+  hadCursor = false,
+): Connection<T> {
+  const more = rows.length > size;
+  const page = more ? (direction === 'forward' ? rows.slice(0, size) : rows.slice(1)) : rows;
+  const edges = page.map((node) => ({ cursor: cursorOf(node), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: direction === 'forward' ? more : hadCursor,
+      hasPreviousPage: direction === 'backward' ? more : hadCursor,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}
+
+const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
+
+export function checkTimestamp(value: string | undefined, field: string): string {
+  if (!value || !TIMESTAMP_RE.test(value)) {
+    throw badInput(`${field} is not a cursor this API gave out`, field);
+  }
+  return value;
+}

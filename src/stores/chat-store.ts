@@ -1,0 +1,61 @@
+import type { SupabaseClient } from '@supabase/supabase-js';
+import { z } from 'zod';
+import { pgrstQuote, unwrap } from './postgrest.js';
+import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from './rows.js';
+
+/** Supabase I/O for chat sessions and messages. */
+export class ChatStore {
+  constructor(private readonly db: SupabaseClient) {}
+
+  async sessionsByIds(ids: readonly string[]): Promise<ChatSessionRow[]> {
+    if (ids.length === 0) return [];
+    const res = await this.db.from('chat_sessions').select('*').in('id', [...ids]);
+    return unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+  }
+
+  /** A reader's sessions, most recently active first, keyset on (updated_at, id). */
+  async sessionsPage(args: {
+    userId: string;
+    limit: number;
+    after?: { updatedAt: string; id: string } | undefined;
+  }): Promise<ChatSessionRow[]> {
+    let q = this.db.from('chat_sessions').select('*').eq('user_id', args.userId);
+    if (args.after) {
+      const t = pgrstQuote(args.after.updatedAt);
+      q = q.or(`updated_at.lt.${t},and(updated_at.eq.${t},id.lt.${args.after.id})`);
+    }
+    const res = await q
+      .order('updated_at', { ascending: false })
+      .order('id', { ascending: false })
+      .limit(args.limit);
+    return unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+  }
+
+  async createSession(row: {
+    user_id: string;
+    character_id: string;
+    book_id: string;
+    title: string | null;
+  }): Promise<ChatSessionRow> {
+    const res = await this.db.from('chat_sessions').insert(row).select('*').single();
+    return unwrap(res, chatSessionRow, 'chat_sessions');
+  }
+
+  /**
+   * A page of a session's messages in time order. `direction: 'forward'` reads the oldest after
+   * `cursor`; `backward` reads the newest before it (returned oldest first).
+   */
+  async messagesPage(args: {
+    sessionId: string;
+    limit: number;
+    direction: 'forward' | 'backward';
+    cursor?: string | undefined;
+  }): Promise<MessageRow[]> {
+    let q = this.db.from('messages').select('*').eq('session_id', args.sessionId);
+    const forward = args.direction === 'forward';
+    if (args.cursor) q = forward ? q.gt('created_at', args.cursor) : q.lt('created_at', args.cursor);
+    const res = await q.order('created_at', { ascending: forward }).limit(args.limit);
+    const rows = unwrap(res, z.array(messageRow), 'messages');
+    return forward ? rows : rows.reverse();
+  }
+}

@@ -1,0 +1,59 @@
+import type { PostgrestError } from '@supabase/supabase-js';
+import type { z } from 'zod';
+import { AppError, badInput, StoreUnavailableError } from '../errors.js';
+
+/**
+ * Turns a supabase-js result into rows or a typed error. postgrest-js reports a failed fetch as an
+ * error without a PostgreSQL code, which here means the store is unavailable.
+ */
+export function unwrap<T>(
+  result: { data: unknown; error: PostgrestError | null },
+  schema: z.ZodType<T>,
+  what: string,
+): T {
+  if (result.error) throw fromPostgrestError(result.error, what);
+  const parsed = schema.safeParse(result.data);
+  if (!parsed.success) {
+    throw new Error(`unexpected ${what} shape from Supabase: ${parsed.error.message.slice(0, 500)}`);
+  }
+  return parsed.data;
+}
+
+export function fromPostgrestError(error: PostgrestError, what: string): Error {
+  const code = error.code ?? '';
+  if (code === '' || code === '57014' || code.startsWith('08') || code === 'PGRST000') {
+    return new StoreUnavailableError('supabase', new Error(`${what}: ${error.message}`));
+  }
+  if (code === '22P02') return badInput(`malformed value in ${what}`);
+  if (code === '23503') return new AppError('NOT_FOUND', `${what}: a referenced row does not exist`);
+  if (code === '23514' || code === '23502' || code === '22001') {
+    return badInput(`${what}: ${error.message}`);
+  }
+  return new Error(`${what} failed: ${code} ${error.message}`);
+}
+
+/** Opaque keyset cursors: base64url of the sort key and the id. */
+export function encodeCursor(parts: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, arity: number, field = 'after'): string[] {
+  try {
+    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(parts) &&
+      parts.length === arity &&
+      parts.every((p) => typeof p === 'string' && p.length <= 500)
+    ) {
+      return parts as string[];
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw badInput(`${field} is not a cursor this API gave out`, field);
+}
+
+/** PostgREST filter values are quoted so that commas, dots and parentheses stay data. */
+export function pgrstQuote(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+/**
+ * The Supabase rows as PostgREST returns them (snake_case, timestamps as ISO strings). These exact
+ * shapes are what the Redis caches hold, so every instance reads the same values.
+ */
+
+const ts = z.string();
+const id = z.string();
+
+export const categoryRow = z.object({
+  id,
+  name: z.string(),
+  slug: z.string().nullable(),
+  description: z.string().nullable().optional(),
+  created_at: ts,
+});
+export type CategoryRow = z.infer<typeof categoryRow>;
+
+export const processingStatus = z.enum(['pending', 'processing', 'completed', 'failed']);
+export type ProcessingStatusValue = z.infer<typeof processingStatus>;
+
+export const bookRow = z.object({
+  id,
+  user_id: z.string().nullable(),
+  title: z.string(),
+  author: z.string().nullable(),
+  description: z.string().nullable(),
+  category_id: z.string().nullable(),
+  cover_url: z.string().nullable(),
+  storage_path: z.string().nullable(),
+  processing_status: processingStatus,
+  created_at: ts,
+  updated_at: ts,
+});
+/** `chat:book:{book_id}` holds this: the book row with its category embedded. */
+export const bookWithCategoryRow = bookRow.extend({ category: categoryRow.nullable() });
+export type BookRow = z.infer<typeof bookWithCategoryRow>;
+
+export const characterRow = z.object({
+  id,
+  book_id: z.string(),
+  name: z.string(),
+  safe_name: z.string(),
+  description: z.string().nullable(),
+  personality: z.string().nullable().optional(),
+  system_prompt: z.string(),
+  avatar_url: z.string().nullable(),
+  created_at: ts,
+});
+export type CharacterRow = z.infer<typeof characterRow>;
+
+export const chatSessionRow = z.object({
+  id,
+  user_id: z.string(),
+  character_id: z.string(),
+  book_id: z.string(),
+  title: z.string().nullable(),
+  message_count: z.number().int(),
+  preview: z.string().nullable(),
+  created_at: ts,
+  updated_at: ts,
+});
+export type ChatSessionRow = z.infer<typeof chatSessionRow>;
+
+export const citation = z.object({
+  chunk_index: z.number().int(),
+  text: z.string(),
+  score: z.number(),
+  chapter: z.string().nullable().optional(),
+});
+export type CitationValue = z.infer<typeof citation>;
+
+export const messageRow = z.object({
+  id,
+  session_id: z.string(),
+  role: z.enum(['user', 'assistant', 'system']),
+  content: z.string(),
+  citations: z.array(citation).nullable(),
+  client_message_id: z.string().nullable(),
+  created_at: ts,
+});
+export type MessageRow = z.infer<typeof messageRow>;
+
+export const BOOK_WITH_CATEGORY_SELECT = '*,category:categories(*)';

@@ -1,0 +1,42 @@
+import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import ws from 'ws';
+import { StoreUnavailableError } from '../errors.js';
+import type { StoreCallCounter } from './metrics.js';
+
+/**
+ * The Supabase client the gateway uses: service role, no session persistence, and a fetch that
+ * gives every request a timeout, counts it, and turns a network failure into SERVICE_UNAVAILABLE.
+ */
+export function createSupabase(options: {
+  url: string;
+  serviceRoleKey: string;
+  timeoutMs: number;
+  counter: StoreCallCounter;
+}): SupabaseClient {
+  const { counter, timeoutMs } = options;
+  const timedFetch: typeof fetch = async (input, init) => {
+    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+    const op = `${init?.method ?? 'GET'} ${url.pathname.replace(/^\/(rest|storage)\/v1\//, '')}`;
+    const signal = init?.signal
+      ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)])
+      : AbortSignal.timeout(timeoutMs);
+    const t0 = performance.now();
+    try {
+      const res = await fetch(input, { ...init, signal });
+      counter.record({ store: 'supabase', op, ms: performance.now() - t0, ok: res.status < 500 });
+      if (res.status === 502 || res.status === 503 || res.status === 504) {
+        throw new StoreUnavailableError('supabase', new Error(`HTTP ${res.status}`));
+      }
+      return res;
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      counter.record({ store: 'supabase', op, ms: performance.now() - t0, ok: false });
+      throw new StoreUnavailableError('supabase', err);
+    }
+  };
+  return createClient(options.url, options.serviceRoleKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    realtime: { transport: ws as never },
+    global: { fetch: timedFetch },
+  });
+}
