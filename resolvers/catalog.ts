@@ -31,6 +31,7 @@ export const bookCharacterConnection = (book: BookRow, args: PageArgs, ctx: Cont
 
 export const characterBook = async (character: CharacterRow, _args: unknown, ctx: Context) => {
   const row = await ctx.services.catalog.book(character.book_id);
-  if (!row) throw new Error(`character ${character.id} points at missing book ${character.book_id}`);
+  if (!row)
+    throw new Error(`character ${character.id} points at missing book ${character.book_id}`);
   return row;
 };

@@ -31,11 +31,15 @@ export const Book = builder.objectRef<BookRow>('Book').implement({
       description: 'All characters found in the book, by name',
       resolve: r.bookCharacters,
     }),
-    characterConnection: t.connection({
-      type: Character,
-      description: 'The characters page by page, by name',
-      resolve: r.bookCharacterConnection,
-    }),
+    characterConnection: t.connection(
+      {
+        type: Character,
+        description: 'The characters page by page, by name',
+        resolve: r.bookCharacterConnection,
+      },
+      { name: 'CharacterConnection' },
+      { name: 'CharacterEdge' },
+    ),
   }),
 });
 
@@ -46,13 +50,17 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: r.book,
   }),
-  books: t.withAuth({ signedIn: true }).connection({
-    type: Book,
-    description: 'The catalog, newest first',
-    args: {
-      categoryId: t.arg.id(),
-      status: t.arg({ type: ProcessingStatus }),
+  books: t.withAuth({ signedIn: true }).connection(
+    {
+      type: Book,
+      description: 'The catalog, newest first',
+      args: {
+        categoryId: t.arg.id(),
+        status: t.arg({ type: ProcessingStatus }),
+      },
+      resolve: r.books,
     },
-    resolve: r.books,
-  }),
+    { name: 'BookConnection' },
+    { name: 'BookEdge' },
+  ),
 }));

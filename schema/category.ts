@@ -1,3 +1,4 @@
+import * as r from '../resolvers/catalog.js';
 import type { CategoryRow } from '../src/stores/rows.js';
 import { builder } from './builder.js';
 
@@ -9,3 +10,11 @@ export const Category = builder.objectRef<CategoryRow>('Category').implement({
     slug: t.exposeString('slug', { nullable: true }),
   }),
 });
+
+builder.queryFields((t) => ({
+  categories: t.withAuth({ signedIn: true }).field({
+    type: [Category],
+    description: 'Every category, by name',
+    resolve: r.categories,
+  }),
+}));

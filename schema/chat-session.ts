@@ -16,11 +16,15 @@ export const ChatSession = builder.objectRef<ChatSessionRow>('ChatSession').impl
     preview: t.exposeString('preview', { nullable: true }),
     createdAt: t.field({ type: 'DateTime', resolve: (s) => s.created_at }),
     updatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.updated_at }),
-    messages: t.connection({
-      type: Message,
-      description: 'In time order: first/after from the oldest, last/before from the newest',
-      resolve: r.sessionMessages,
-    }),
+    messages: t.connection(
+      {
+        type: Message,
+        description: 'In time order: first/after from the oldest, last/before from the newest',
+        resolve: r.sessionMessages,
+      },
+      { name: 'MessageConnection' },
+      { name: 'MessageEdge' },
+    ),
   }),
 });
 
@@ -39,17 +43,21 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: r.chatSession,
   }),
-  chatSessions: t.withAuth({ signedIn: true }).connection({
-    type: ChatSession,
-    description: "The viewer's sessions, most recently active first",
-    resolve: r.chatSessions,
-  }),
+  chatSessions: t.withAuth({ signedIn: true }).connection(
+    {
+      type: ChatSession,
+      description: "The viewer's sessions, most recently active first",
+      resolve: r.chatSessions,
+    },
+    { name: 'ChatSessionConnection' },
+    { name: 'ChatSessionEdge' },
+  ),
 }));
 
 builder.mutationFields((t) => ({
   createChatSession: t.withAuth({ signedIn: true }).field({
     type: ChatSession,
-    description: "Opens a chat with a character of a completed book",
+    description: 'Opens a chat with a character of a completed book',
     args: { input: t.arg({ type: CreateChatSessionInput, required: true }) },
     resolve: r.createChatSession,
   }),
