@@ -44,6 +44,20 @@ export class LlmOutputError extends Error {
   override readonly name = 'LlmOutputError';
 }
 
+/** Why a model could not be reached: `status` carries the HTTP status of a refused request. */
+export type LlmUnavailableCode = 'timeout' | 'network' | 'status' | 'aborted' | 'protocol';
+
 export class LlmUnavailableError extends Error {
   override readonly name = 'LlmUnavailableError';
+  readonly code: LlmUnavailableCode;
+  readonly status: number | undefined;
+
+  constructor(
+    message: string,
+    options?: { cause?: unknown; code?: LlmUnavailableCode; status?: number | undefined },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options?.code ?? 'network';
+    this.status = options?.status;
+  }
 }

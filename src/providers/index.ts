@@ -1,0 +1,66 @@
+import { LocalLlm } from './llm-local.js';
+import { OpenAILlm } from './llm-openai.js';
+import { LocalEmbedder } from './local-embedder.js';
+import { OpenAIEmbedder } from './openai-embedder.js';
+import type { Embedder, Llm } from './types.js';
+
+/**
+ * Builds the embedder and the model from plain configuration (the caller reads and checks the
+ * environment). `local` needs nothing; `openai` needs `baseUrl` and `model` (and `dimension` for
+ * embeddings), and takes any OpenAI-compatible server.
+ */
+
+export interface ProviderConfig {
+  provider: 'local' | 'openai';
+  baseUrl?: string | undefined;
+  apiKey?: string | undefined;
+  model?: string | undefined;
+  dimension?: number | undefined;
+  timeoutMs?: number | undefined;
+  maxRetries?: number | undefined;
+  batchSize?: number | undefined;
+}
+
+export function createEmbedder(config: ProviderConfig): Embedder {
+  if (config.provider === 'local') return new LocalEmbedder(config.dimension ?? 384);
+  const { baseUrl, model, dimension } = requireRemote(config, 'embedder');
+  if (dimension === undefined) throw new Error('the openai embedder needs a dimension');
+  return new OpenAIEmbedder({
+    baseUrl,
+    model,
+    dimension,
+    apiKey: config.apiKey,
+    ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
+    ...(config.maxRetries === undefined ? {} : { maxRetries: config.maxRetries }),
+    ...(config.batchSize === undefined ? {} : { batchSize: config.batchSize }),
+  });
+}
+
+export function createLlm(config: ProviderConfig): Llm {
+  if (config.provider === 'local') return new LocalLlm();
+  const { baseUrl, model } = requireRemote(config, 'model');
+  return new OpenAILlm({
+    baseUrl,
+    model,
+    apiKey: config.apiKey,
+    ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
+    ...(config.maxRetries === undefined ? {} : { maxRetries: config.maxRetries }),
+  });
+}
+
+function requireRemote(config: ProviderConfig, what: string) {
+  const { baseUrl, model } = config;
+  if (!baseUrl || !model) throw new Error(`the openai ${what} needs a baseUrl and a model`);
+  return { baseUrl, model, dimension: config.dimension };
+}
+
+export { LocalLlm } from './llm-local.js';
+export { OpenAILlm, type OpenAILlmOptions } from './llm-openai.js';
+export { LocalEmbedder } from './local-embedder.js';
+export {
+  EmbeddingError,
+  type EmbeddingErrorCode,
+  OpenAIEmbedder,
+  type OpenAIEmbedderOptions,
+} from './openai-embedder.js';
+export * from './types.js';

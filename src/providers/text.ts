@@ -1,0 +1,96 @@
+/**
+ * Word-level text helpers shared by the offline providers: one normalisation (NFKD, diacritics
+ * stripped, lowercase, Unicode letters and digits only) so that the local embedder, the offline
+ * model's passage scoring and the ingest code agree on what a "word" is.
+ */
+
+/** Small English stopword list: function words that carry no topic. */
+export const STOPWORDS: ReadonlySet<string> = new Set(
+  (
+    'a an the and or but if then else of to in on at by for with from into onto about as is are ' +
+    'was were be been being am do does did doing have has had having it its this that these those ' +
+    'there here so than too very can could will would shall should may might must not no nor ' +
+    'only own same such just also again once out up down off over under further more most other ' +
+    'some any each few both all what which who whom whose when where why how i me my mine we us ' +
+    'our ours you your yours he him his she her hers they them their theirs itself myself ' +
+    'yourself himself herself ourselves themselves s t d ll m re ve'
+  ).split(' '),
+);
+
+const MARKS = /\p{M}+/gu;
+const WORD = /[\p{L}\p{N}]+/gu;
+
+/** NFKD, combining marks removed, lowercased. */
+export function foldText(text: string): string {
+  return text.normalize('NFKD').replace(MARKS, '').toLowerCase();
+}
+
+/** The normalised words of `text`, in order (letters and digits only; punctuation splits words). */
+export function words(text: string): string[] {
+  return foldText(text).match(WORD) ?? [];
+}
+
+/** Normalised words without stopwords, in order. */
+export function contentWords(text: string): string[] {
+  return words(text).filter((w) => !STOPWORDS.has(w));
+}
+
+const ABBREVIATIONS = new Set([
+  'mr',
+  'mrs',
+  'ms',
+  'dr',
+  'st',
+  'sr',
+  'jr',
+  'prof',
+  'capt',
+  'col',
+  'gen',
+  'lt',
+  'mt',
+  'vs',
+  'etc',
+  'e.g',
+  'i.e',
+  'no',
+]);
+
+/**
+ * Sentence spans of `text` as [start, end) offsets, trimmed of surrounding whitespace. A sentence
+ * ends after `.`, `!`, `?`, `…` (and Arabic `؟`, CJK `。！？`), plus any closing quotes/brackets,
+ * when whitespace follows; common abbreviations (`Mr.`, `Dr.`) and single initials do not end one.
+ */
+export function sentenceSpans(text: string, from = 0, to = text.length): [number, number][] {
+  const spans: [number, number][] = [];
+  const end = /[.!?…؟。！？]+["'”’»)\]]*(?=\s|$)/gu;
+  end.lastIndex = from;
+  let start = skipSpace(text, from, to);
+  for (let m = end.exec(text); m !== null && m.index < to; m = end.exec(text)) {
+    const stop = Math.min(m.index + m[0].length, to);
+    if (m[0].startsWith('.') && m[0].length === 1 && isAbbreviation(text, m.index, start)) continue;
+    if (stop > start) spans.push([start, stop]);
+    start = skipSpace(text, stop, to);
+  }
+  const tail = trimEnd(text, start, to);
+  if (tail > start) spans.push([start, tail]);
+  return spans;
+}
+
+function isAbbreviation(text: string, dot: number, sentenceStart: number): boolean {
+  let i = dot;
+  while (i > sentenceStart && /[\p{L}.]/u.test(text[i - 1] ?? '')) i--;
+  const word = text.slice(i, dot).toLowerCase();
+  if (word.length === 1 && word !== 'i' && /\p{Lu}/u.test(text[i] ?? '')) return true;
+  return ABBREVIATIONS.has(word);
+}
+
+function skipSpace(text: string, i: number, to: number): number {
+  while (i < to && /\s/.test(text[i] ?? '')) i++;
+  return i;
+}
+
+function trimEnd(text: string, from: number, to: number): number {
+  while (to > from && /\s/.test(text[to - 1] ?? '')) to--;
+  return to;
+}
