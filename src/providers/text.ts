@@ -59,21 +59,25 @@ const ABBREVIATIONS = new Set([
 /**
  * Sentence spans of `text` as [start, end) offsets, trimmed of surrounding whitespace. A sentence
  * ends after `.`, `!`, `?`, `…` (and Arabic `؟`, CJK `。！？`), plus any closing quotes/brackets,
- * when whitespace follows; common abbreviations (`Mr.`, `Dr.`) and single initials do not end one.
+ * when whitespace and then no lowercase letter follow; common abbreviations (`Mr.`, `Dr.`) and
+ * single initials do not end one.
  */
 export function sentenceSpans(text: string, from = 0, to = text.length): [number, number][] {
+  // Scan a slice: a regex over the whole text could run far past `to` looking for a match.
+  const part = from === 0 && to === text.length ? text : text.slice(from, to);
   const spans: [number, number][] = [];
   const end = /[.!?…؟。！？]+["'”’»)\]]*(?=\s|$)/gu;
-  end.lastIndex = from;
-  let start = skipSpace(text, from, to);
-  for (let m = end.exec(text); m !== null && m.index < to; m = end.exec(text)) {
-    const stop = Math.min(m.index + m[0].length, to);
-    if (m[0].startsWith('.') && m[0].length === 1 && isAbbreviation(text, m.index, start)) continue;
-    if (stop > start) spans.push([start, stop]);
-    start = skipSpace(text, stop, to);
+  let start = skipSpace(part, 0, part.length);
+  for (let m = end.exec(part); m !== null; m = end.exec(part)) {
+    const stop = m.index + m[0].length;
+    if (m[0] === '.' && isAbbreviation(part, m.index, start)) continue;
+    // '"Wait!" she said' and 'e.g. this' go on: a lowercase word does not start a sentence.
+    if (/\p{Ll}/u.test(part[skipSpace(part, stop, part.length)] ?? '')) continue;
+    if (stop > start) spans.push([from + start, from + stop]);
+    start = skipSpace(part, stop, part.length);
   }
-  const tail = trimEnd(text, start, to);
-  if (tail > start) spans.push([start, tail]);
+  const tail = trimEnd(part, start, part.length);
+  if (tail > start) spans.push([from + start, from + tail]);
   return spans;
 }
 
