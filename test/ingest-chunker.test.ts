@@ -167,10 +167,13 @@ describe('chunkText', () => {
 
   it('chunks a megabyte of text in well under a second', () => {
     const chapters: string[] = [];
-    let n = 0;
-    while (chapters.join('\n\n').length < 1_000_000) {
-      chapters.push(`# Chapter ${chapters.length + 1}`);
-      for (let p = 0; p < 20; p++) chapters.push(paragraph((n += 7), 7));
+    let length = 0;
+    for (let n = 0; length < 1_000_000; n++) {
+      chapters.push(`# Chapter ${n + 1}`);
+      for (let p = 0; p < 20; p++) {
+        chapters.push(paragraph((n * 20 + p) * 7, 7));
+        length += chapters.at(-1)!.length + 2;
+      }
     }
     const text = chapters.join('\n\n');
     const started = performance.now();
