@@ -58,6 +58,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
       } else resolve(Buffer.concat(chunks));
     });
     req.on('error', reject);
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('request aborted by the client'));
+    });
   });
 }
 
@@ -77,6 +80,18 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
   res.end(body);
 }
 
+/** Decoded path segments, or undefined when the percent-encoding is malformed (no route). */
+function pathSegments(pathname: string): string[] | undefined {
+  try {
+    return pathname
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 
 export function createHandler(opts: HttpOptions) {
@@ -92,11 +107,8 @@ export function createHandler(opts: HttpOptions) {
         const failure = authFailure(req, opts.apiKey);
         if (failure) return send(res, 401, 'text/plain; charset=utf-8', failure);
       }
-      const segments = url.pathname
-        .split('/')
-        .filter((s) => s !== '')
-        .map(decodeURIComponent);
-      const match = matchRoute(req.method ?? 'GET', segments);
+      const segments = pathSegments(url.pathname);
+      const match = segments && matchRoute(req.method ?? 'GET', segments);
       if (!match) return send(res, 404, 'text/plain; charset=utf-8', '');
       const result = await match.route.handler({
         params: match.params,
