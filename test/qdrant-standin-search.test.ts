@@ -222,6 +222,9 @@ describe('search and query', () => {
         "Bad request: A query is needed to merge the prefetches. Can't have prefetches without defining a query.",
     });
     expect((await failure(client.query('q', { query: { fusion: 'rrf' } }))).status).toBe(400);
+    expect((await failure(client.query('q', { query: -3 }))).error).toBe(
+      'Format error in JSON body: Expected some form of vector, id, or a type of query',
+    );
     expect((await failure(client.query('q', { query: 'not-a-uuid' }))).error).toBe(
       'Format error in JSON body: Expected some form of vector, id, or a type of query',
     );

@@ -74,9 +74,8 @@ function parseQuery(raw: unknown): Query | undefined {
   if (!isObject(raw)) {
     try {
       return { kind: 'nearest', input: parseVectorInput(raw) };
-    } catch (e) {
-      if (typeof raw === 'string') throw formatError(QUERY_ERROR);
-      throw e;
+    } catch {
+      throw formatError(QUERY_ERROR);
     }
   }
   if ('nearest' in raw) {
