@@ -6,6 +6,7 @@
  * Typesense's id rules and the schema validator.
  */
 import { ApiError, badRequest } from './errors.js';
+import { parseField } from './schema.js';
 import { type Token, tokenize } from './tokenizer.js';
 import {
   type CollectionMeta,
@@ -223,6 +224,62 @@ export class Collection {
     const stored = { ...doc, id } as Doc;
     this.addFields(newFields);
     return this.put(stored).doc;
+  }
+
+  /**
+   * `PATCH /collections/{name}`: adds fields (`{name, type, ...}`) and drops them (`{name, drop:
+   * true}`); existing documents are validated against added fields and everything is re-indexed.
+   */
+  alter(body: unknown, dirty: DirtyValues): void {
+    if (!isObject(body)) throw badRequest('Bad JSON.');
+    if (body.metadata !== undefined && !isObject(body.metadata)) {
+      throw badRequest('The `metadata` value should be an object.');
+    }
+    const rawFields = body.fields ?? [];
+    if (!Array.isArray(rawFields)) {
+      throw badRequest(
+        'The `fields` value should be an array of objects containing the field `name` and other properties.',
+      );
+    }
+    const dropped = new Set<string>();
+    const added: FieldDef[] = [];
+    for (const raw of rawFields) {
+      if (isObject(raw) && raw.drop === true) {
+        const name = String(raw.name);
+        if (!this.meta.fields.some((f) => f.name === name)) {
+          throw badRequest(`Field \`${name}\` is not part of collection schema.`);
+        }
+        dropped.add(name);
+        continue;
+      }
+      const field = parseField(raw);
+      const exists =
+        this.meta.fields.some((f) => f.name === field.name) ||
+        added.some((f) => f.name === field.name);
+      if (exists && !dropped.has(field.name)) {
+        throw badRequest(
+          `Field \`${field.name}\` is already part of the schema: To change this field, drop it first before adding it back to the schema.`,
+        );
+      }
+      added.push(field);
+    }
+    const addedMeta: CollectionMeta = { ...this.meta, fields: added, default_sorting_field: '' };
+    const updates = [...this.bySeq.values()].map((stored) => ({
+      stored,
+      doc: validateDocument(addedMeta, stored.doc, 'full', dirty).doc as Doc,
+    }));
+    this.meta = {
+      ...this.meta,
+      fields: [...this.meta.fields.filter((f) => !dropped.has(f.name)), ...added],
+    };
+    if (isObject(body.metadata)) this.meta.metadata = body.metadata;
+    this.indexes.clear();
+    for (const field of this.meta.fields) this.ensureIndex(field);
+    for (const { stored, doc } of updates) {
+      stored.doc = doc;
+      stored.tokens.clear();
+      this.index(stored);
+    }
   }
 
   get(id: string): Doc {

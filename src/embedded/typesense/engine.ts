@@ -123,6 +123,15 @@ export class Engine {
     return summaryJson(collection.meta, collection.size);
   }
 
+  /** Returns the alteration as sent, like Typesense. */
+  alterCollection(name: string, body: string): unknown {
+    const collection = this.collection(name);
+    const parsed = parseJson(body);
+    collection.alter(parsed, resolveDirtyValues(collection.meta, undefined));
+    this.changed(name);
+    return parsed;
+  }
+
   dropCollection(name: string): Record<string, unknown> {
     const summary = this.getCollection(name);
     this.collections.delete(name);

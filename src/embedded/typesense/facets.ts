@@ -47,20 +47,26 @@ function valueString(value: unknown): string {
   return String(value);
 }
 
+/** Marks the words matching the facet query; like Typesense, only the prefix of the last one. */
 function facetHighlight(value: string, words: string[]): string | null {
   const tokens = tokenize(value);
-  const marked = new Set<number>();
-  for (const word of words) {
-    const i = tokens.findIndex((t, k) => !marked.has(k) && t.text.startsWith(word));
-    if (i < 0) return null;
-    marked.add(i);
-  }
+  const marked = new Map<number, number>();
+  words.forEach((word, w) => {
+    const last = w === words.length - 1;
+    const i = tokens.findIndex(
+      (t, k) => !marked.has(k) && (last ? t.text.startsWith(word) : t.text === word),
+    );
+    if (i >= 0) marked.set(i, last ? word.length : Number.POSITIVE_INFINITY);
+  });
+  if (marked.size < words.length) return null;
   let out = '';
   let cursor = 0;
   tokens.forEach((t, i) => {
-    if (!marked.has(i)) return;
-    out += `${value.slice(cursor, t.start)}<mark>${value.slice(t.start, t.end)}</mark>`;
-    cursor = t.end;
+    const length = marked.get(i);
+    if (length === undefined) return;
+    const end = Math.min(t.end, t.start + length);
+    out += `${value.slice(cursor, t.start)}<mark>${value.slice(t.start, end)}</mark>`;
+    cursor = end;
   });
   return out + value.slice(cursor);
 }

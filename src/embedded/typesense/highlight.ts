@@ -57,7 +57,7 @@ export function highlightValue(
     if (matchedTerms.has(t.text)) hits.add(i);
   });
   if (hits.size === 0) return null;
-  const firstHit = Math.min(...hits);
+  const firstHit = hits.values().next().value as number;
   let from = 0;
   let to = tokens.length - 1;
   if (tokens.length > o.snippetThreshold) {

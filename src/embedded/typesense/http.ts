@@ -58,6 +58,11 @@ const ROUTES: Route[] = [
     handler: (e, r) => ok(e.getCollection(seg(r, 1))),
   },
   {
+    method: 'PATCH',
+    pattern: ['collections', ':c'],
+    handler: (e, r) => ok(e.alterCollection(seg(r, 1), r.body)),
+  },
+  {
     method: 'DELETE',
     pattern: ['collections', ':c'],
     handler: (e, r) => ok(e.dropCollection(seg(r, 1))),

@@ -76,6 +76,13 @@ export function parseField(raw: unknown): FieldDef {
       `Field \`${name}\` has an invalid data type \`${type}\`, see docs for supported data types.`,
     );
   }
+  if (isDynamicFieldName(name)) {
+    try {
+      new RegExp(name);
+    } catch {
+      throw badRequest(`Field \`${name}\` has an invalid regular expression as its name.`);
+    }
+  }
   if ((type === 'auto' || type === 'string*') && !isDynamicFieldName(name)) {
     throw badRequest(`Field \`${name}\` has an invalid type.`);
   }

@@ -155,10 +155,22 @@ function inferType(value: unknown, dynamicType: FieldType): FieldType | undefine
   return scalarOf(value);
 }
 
+const patterns = new Map<string, RegExp>();
+
+/** The anchored regex of a dynamic field name (validated when the schema is parsed). */
+export function dynamicPattern(name: string): RegExp {
+  let pattern = patterns.get(name);
+  if (!pattern) {
+    pattern = new RegExp(`^(?:${name})$`);
+    patterns.set(name, pattern);
+  }
+  return pattern;
+}
+
 function dynamicMatch(meta: CollectionMeta, key: string): FieldDef | undefined {
   for (const field of meta.fields) {
     if (!isDynamicFieldName(field.name)) continue;
-    if (new RegExp(`^(?:${field.name})$`).test(key)) return field;
+    if (dynamicPattern(field.name).test(key)) return field;
   }
   return undefined;
 }
