@@ -221,8 +221,8 @@ describe('Typesense stand-in features', () => {
       ],
     });
     const notes = client.collections('notes').documents();
-    await notes.emplace({ id: 'n1', body: 'first note', views: 1 });
-    const emplaced = await notes.emplace({ id: 'n1', views: 5 });
+    await notes.emplace({ id: 'n1', body: 'first note', views: 1 }, {});
+    const emplaced = await notes.emplace({ id: 'n1', views: 5 }, {});
     expect(emplaced).toEqual({ id: 'n1', body: 'first note', views: 5 });
     await notes.create({ id: 'n2', body: 'second note', views: 0 });
     expect(await notes.update({ views: 9 }, { filter_by: 'views:<5' })).toEqual({ num_updated: 1 });
