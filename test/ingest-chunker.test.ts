@@ -123,6 +123,17 @@ describe('chunkText', () => {
     expect(chunks.filter((c) => c.chapter === 'Chapter 1: Arrival').length).toBeGreaterThan(2);
   });
 
+  it('joins a chapter line and the short title under it into one heading', () => {
+    const text = `CHAPTER I.\nDown the Well\n\n${paragraph(0, 3)}\n\nCHAPTER II.\nTHE SEA.\n\n${paragraph(3, 3)}`;
+    const chunks = checked(text, { targetChars: 200, overlapChars: 40 });
+    expect([...new Set(chunks.map((c) => c.chapter))]).toEqual([
+      'CHAPTER I. Down the Well',
+      'CHAPTER II. THE SEA.',
+    ]);
+    const prose = 'Chapter 3\nShe ran home, and the door was open.\n\nMore.';
+    expect(checked(prose).map((c) => c.chapter)).toEqual([null]);
+  });
+
   it('does not take a sentence that starts with "Part of" for a heading', () => {
     expect(headingTitle('Part of the wall fell.', true)).toBeNull();
     expect(headingTitle('Chapter 3', false)).toBeNull();

@@ -194,6 +194,15 @@ function atomize(text: string, pieceMax: number): Atom[] {
       atoms.push({ start: s, end: e, paragraphStart: true, heading: title });
       continue;
     }
+    const titled =
+      paragraphStart < 0 ? titledChapter(text, trimmed, lineStart + m[0].length) : null;
+    if (titled !== null) {
+      // "CHAPTER I." with its title on the next line, then a blank line: one heading.
+      flush();
+      atoms.push({ start: s, end: titled.end, paragraphStart: true, heading: titled.title });
+      lines.lastIndex = titled.next;
+      continue;
+    }
     if (paragraphStart < 0) paragraphStart = s;
     paragraphEnd = e;
   }
@@ -223,6 +232,29 @@ export function headingTitle(line: string, standalone: boolean): string | null {
   if (CHAPTER_LINE.test(line) || NAMED_PART.test(line)) return line.replace(/\s+/g, ' ');
   if (/^[IVXLC]{1,7}\.?$/.test(line)) return line;
   return null;
+}
+
+/** A `Chapter X` line whose next line is a short title followed by a blank line (or the end). */
+function titledChapter(
+  text: string,
+  line: string,
+  nextStart: number,
+): { title: string; end: number; next: number } | null {
+  if (line.startsWith('#') || headingTitle(line, true) === null) return null;
+  const nl = text.indexOf('\n', nextStart);
+  const next = text.slice(nextStart, nl < 0 ? text.length : nl);
+  const title = next.trim();
+  if (
+    title === '' ||
+    title.length > 80 ||
+    (/[.,;:!?]$/.test(title) && !/^[\p{Lu}\d\s\p{P}]+$/u.test(title))
+  ) {
+    return null;
+  }
+  const after = nl < 0 ? text.length : nl + 1;
+  if (!nextLineBlank(text, after) && after < text.length) return null;
+  const end = nextStart + next.search(/\S/) + title.length;
+  return { title: `${line.replace(/\s+/g, ' ')} ${title}`, end, next: after };
 }
 
 function nextLineBlank(text: string, from: number): boolean {
