@@ -89,7 +89,7 @@ export class CollectionStore {
     this.timer.unref();
   }
 
-  /** Writes everything pending; rejects with the first write error since the last flush. */
+  /** Writes everything pending; rejects if a write fails (the collection stays pending). */
   flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
@@ -111,9 +111,10 @@ export class CollectionStore {
     });
     this.chain = run.catch(() => undefined);
     return run.then(() => {
-      const failure = this.failure;
+      // a collection whose background write failed was marked dirty again: until it is
+      // written, close() reports the failure
+      if (this.dirty.size > 0 && this.failure) return this.flush();
       this.failure = null;
-      if (failure) throw failure;
     });
   }
 
