@@ -110,10 +110,13 @@ export class CollectionStore {
       }
     });
     this.chain = run.catch(() => undefined);
-    return run.then(() => {
-      // a collection whose background write failed was marked dirty again: until it is
-      // written, close() reports the failure
-      if (this.dirty.size > 0 && this.failure) return this.flush();
+    return run.then(async () => {
+      // a collection whose background write failed was marked dirty again: retry it now, so
+      // that close() reports the failure only if it persists
+      if (this.dirty.size > 0 && this.failure) {
+        await this.flush();
+        return;
+      }
       this.failure = null;
     });
   }
