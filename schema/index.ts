@@ -6,6 +6,8 @@ import './character.js';
 import './message.js';
 import './chat-session.js';
 import './viewer.js';
+import './book-processing.js';
+import './chat-turn.js';
 
 export const schema = builder.toSchema();
 export const sortedSchema = lexicographicSortSchema(schema);

@@ -40,6 +40,34 @@ const envSchema = z.object({
   PAGE_SIZE_DEFAULT: intFromEnv(20, 1, 500),
   PAGE_SIZE_MAX: intFromEnv(100, 1, 1000),
   GRAPHIQL: boolFromEnv(true),
+
+  EMBEDDING_PROVIDER: z.enum(['local', 'openai']).default('local'),
+  EMBEDDING_BASE_URL: optionalUrl,
+  EMBEDDING_API_KEY: z.string().min(1).optional(),
+  EMBEDDING_MODEL: z.string().min(1).optional(),
+  EMBEDDING_DIMENSION: intFromEnv(384, 8, 8192),
+  EMBEDDING_TIMEOUT_MS: intFromEnv(30_000, 100, 600_000),
+  LLM_PROVIDER: z.enum(['local', 'openai']).default('local'),
+  LLM_BASE_URL: optionalUrl,
+  LLM_API_KEY: z.string().min(1).optional(),
+  LLM_MODEL: z.string().min(1).optional(),
+  LLM_TIMEOUT_MS: intFromEnv(60_000, 100, 600_000),
+
+  WORKER_CONCURRENCY: z.coerce.number().int().min(0).max(32).optional(),
+  WORKER_HEARTBEAT_MS: intFromEnv(5000, 100, 600_000),
+  WORKER_DEAD_AFTER_MS: intFromEnv(30_000, 500, 3_600_000),
+  CHUNK_TARGET_CHARS: intFromEnv(1200, 200, 20_000),
+  CHUNK_OVERLAP_CHARS: intFromEnv(200, 0, 5000),
+  MAX_CHARACTERS_PER_BOOK: intFromEnv(8, 1, 50),
+  SEED_DEMO: boolFromEnv(true),
+
+  MESSAGE_MAX_CHARS: intFromEnv(4000, 1, 100_000),
+  SESSION_LOCK_WAIT_MS: intFromEnv(2000, 0, 60_000),
+  SESSION_LOCK_TTL_MS: intFromEnv(30_000, 1000, 600_000),
+  RETRIEVAL_CANDIDATES: intFromEnv(20, 1, 200),
+  RETRIEVAL_KEEP: intFromEnv(6, 1, 50),
+  PROMPT_TOKEN_BUDGET: intFromEnv(6000, 500, 200_000),
+  REPLY_MAX_TOKENS: intFromEnv(600, 16, 16_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -63,6 +91,28 @@ export interface Config {
   redis: { mode: 'remote'; url: string } | { mode: 'embedded' };
   qdrant: { mode: 'remote'; url: string; apiKey?: string } | { mode: 'embedded' };
   typesense: { mode: 'remote'; url: string; apiKey: string } | { mode: 'embedded' };
+  embeddings: ProviderSettings & { dimension: number };
+  llm: ProviderSettings;
+  worker: { concurrency: number; heartbeatMs: number; deadAfterMs: number };
+  ingestion: { chunkTargetChars: number; chunkOverlapChars: number; maxCharacters: number };
+  seedDemo: boolean;
+  chat: {
+    messageMaxChars: number;
+    lockWaitMs: number;
+    lockTtlMs: number;
+    candidates: number;
+    keep: number;
+    promptTokenBudget: number;
+    replyMaxTokens: number;
+  };
+}
+
+export interface ProviderSettings {
+  provider: 'local' | 'openai';
+  baseUrl?: string | undefined;
+  apiKey?: string | undefined;
+  model?: string | undefined;
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +152,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.TYPESENSE_URL && !e.TYPESENSE_API_KEY) {
     problems.push('TYPESENSE_API_KEY: required when TYPESENSE_URL is set');
   }
+  if (e.EMBEDDING_PROVIDER === 'openai' && (!e.EMBEDDING_BASE_URL || !e.EMBEDDING_MODEL)) {
+    problems.push('EMBEDDING_BASE_URL and EMBEDDING_MODEL: required when EMBEDDING_PROVIDER=openai');
+  }
+  if (e.LLM_PROVIDER === 'openai' && (!e.LLM_BASE_URL || !e.LLM_MODEL)) {
+    problems.push('LLM_BASE_URL and LLM_MODEL: required when LLM_PROVIDER=openai');
+  }
+  if (e.CHUNK_OVERLAP_CHARS >= e.CHUNK_TARGET_CHARS) {
+    problems.push('CHUNK_OVERLAP_CHARS: must be smaller than CHUNK_TARGET_CHARS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const jwtSecret = e.SUPABASE_JWT_SECRET ?? (supabaseRemote ? undefined : DEV_JWT_SECRET);
@@ -133,10 +192,52 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     redis: e.REDIS_URL ? { mode: 'remote', url: e.REDIS_URL } : { mode: 'embedded' },
     qdrant: e.QDRANT_URL
-      ? { mode: 'remote', url: e.QDRANT_URL, ...(e.QDRANT_API_KEY ? { apiKey: e.QDRANT_API_KEY } : {}) }
+      ? {
+          mode: 'remote',
+          url: e.QDRANT_URL,
+          ...(e.QDRANT_API_KEY ? { apiKey: e.QDRANT_API_KEY } : {}),
+        }
       : { mode: 'embedded' },
     typesense: e.TYPESENSE_URL
       ? { mode: 'remote', url: e.TYPESENSE_URL, apiKey: e.TYPESENSE_API_KEY! }
       : { mode: 'embedded' },
+    embeddings: {
+      provider: e.EMBEDDING_PROVIDER,
+      baseUrl: e.EMBEDDING_BASE_URL,
+      apiKey: e.EMBEDDING_API_KEY,
+      model: e.EMBEDDING_MODEL,
+      dimension: e.EMBEDDING_DIMENSION,
+      timeoutMs: e.EMBEDDING_TIMEOUT_MS,
+    },
+    llm: {
+      provider: e.LLM_PROVIDER,
+      baseUrl: e.LLM_BASE_URL,
+      apiKey: e.LLM_API_KEY,
+      model: e.LLM_MODEL,
+      timeoutMs: e.LLM_TIMEOUT_MS,
+    },
+    worker: {
+      // Embedded mode runs one worker in the gateway process unless told otherwise.
+      concurrency:
+        e.WORKER_CONCURRENCY ??
+        (e.REDIS_URL === undefined || e.SUPABASE_URL === undefined ? 1 : 0),
+      heartbeatMs: e.WORKER_HEARTBEAT_MS,
+      deadAfterMs: e.WORKER_DEAD_AFTER_MS,
+    },
+    ingestion: {
+      chunkTargetChars: e.CHUNK_TARGET_CHARS,
+      chunkOverlapChars: e.CHUNK_OVERLAP_CHARS,
+      maxCharacters: e.MAX_CHARACTERS_PER_BOOK,
+    },
+    seedDemo: e.SEED_DEMO,
+    chat: {
+      messageMaxChars: e.MESSAGE_MAX_CHARS,
+      lockWaitMs: e.SESSION_LOCK_WAIT_MS,
+      lockTtlMs: e.SESSION_LOCK_TTL_MS,
+      candidates: e.RETRIEVAL_CANDIDATES,
+      keep: e.RETRIEVAL_KEEP,
+      promptTokenBudget: e.PROMPT_TOKEN_BUDGET,
+      replyMaxTokens: e.REPLY_MAX_TOKENS,
+    },
   };
 }

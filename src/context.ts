@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { type AuthResult, type Viewer } from './auth.js';
+import type { AuthResult, Viewer } from './auth.js';
 import type { Deps } from './deps.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Logger } from './logger.js';
+import { BookProcessingService } from './services/book-processing-service.js';
 import { CatalogService } from './services/catalog-service.js';
 import { ChatSessionService } from './services/chat-session-service.js';
+import { ChatTurnService } from './services/chat-turn-service.js';
 
 /**
  * The per-request context: authenticated once (locally, no store touched), with a request id, the
  * request's own DataLoaders and the services that use them.
  */
 export interface Context {
+  request: Request;
   requestId: string;
   viewer: Viewer | null;
   authFailure: Exclude<AuthResult, { ok: true }>['reason'] | null;
@@ -19,6 +22,8 @@ export interface Context {
   services: {
     catalog: CatalogService;
     sessions: ChatSessionService;
+    processing: BookProcessingService;
+    turns: ChatTurnService;
   };
 }
 
@@ -34,6 +39,7 @@ export function makeContextFactory(deps: Deps) {
     const loaders = createLoaders(deps);
     const viewer = auth.ok ? auth.viewer : null;
     return {
+      request,
       requestId,
       viewer,
       authFailure: auth.ok ? null : auth.reason,
@@ -42,6 +48,8 @@ export function makeContextFactory(deps: Deps) {
       services: {
         catalog: new CatalogService(deps, loaders),
         sessions: new ChatSessionService(deps, loaders),
+        processing: new BookProcessingService(deps, loaders),
+        turns: new ChatTurnService(deps, loaders),
       },
     };
   };

@@ -3,9 +3,17 @@ import type { Authenticator } from './auth.js';
 import { LocalTtlCache } from './cache/local-ttl-cache.js';
 import { ReadThroughCache } from './cache/read-through-cache.js';
 import type { Config } from './config.js';
+import { HybridRetriever } from './chat/retrieval.js';
+import { QueryRewriter } from './chat/query-rewriter.js';
+import { SessionContextCache } from './chat/session-context.js';
 import type { Logger } from './logger.js';
+import type { Embedder, Llm } from './providers/types.js';
+import { JobQueue } from './queue/job-queue.js';
+import { ProgressBus } from './queue/progress.js';
+import { IngestionService } from './services/ingestion-service.js';
 import { CatalogStore } from './stores/catalog-store.js';
-import { ChatStore } from './stores/chat-store.js';
+import { ChatStore, ChatTurnStore } from './stores/chat-store.js';
+import type { KeywordStore } from './stores/keyword-store.js';
 import type { StoreCallCounter } from './stores/metrics.js';
 import type { RedisClient } from './stores/redis.js';
 import {
@@ -15,8 +23,9 @@ import {
   type CharacterRow,
   characterRow,
 } from './stores/rows.js';
+import type { VectorStore } from './stores/vector-store.js';
 
-/** Process-wide dependencies: store clients, caches and configuration. Built once at start. */
+/** Process-wide dependencies: store clients, caches, providers and configuration. Built once. */
 export interface Deps {
   config: Config;
   logger: Logger;
@@ -26,6 +35,19 @@ export interface Deps {
   redis: RedisClient;
   catalogStore: CatalogStore;
   chatStore: ChatStore;
+  vectors: VectorStore;
+  keywords: KeywordStore;
+  embedder: Embedder;
+  llm: Llm;
+  queue: JobQueue;
+  progress: ProgressBus;
+  ingestion: IngestionService;
+  chat: {
+    turns: ChatTurnStore;
+    context: SessionContextCache;
+    rewriter: QueryRewriter;
+    retriever: HybridRetriever;
+  };
   caches: {
     book: ReadThroughCache<BookRow>;
     character: ReadThroughCache<CharacterRow>;
@@ -43,14 +65,22 @@ export const CACHE_PREFIX = {
   lock: 'chat:lock:',
 } as const;
 
-export function createDeps(base: {
+export interface BaseDeps {
   config: Config;
   logger: Logger;
   counter: StoreCallCounter;
   auth: Authenticator;
   supabase: SupabaseClient;
   redis: RedisClient;
-}): Deps {
+  vectors: VectorStore;
+  keywords: KeywordStore;
+  embedder: Embedder;
+  llm: Llm;
+  /** Makes a new Redis connection for pub/sub. */
+  subscriber: () => RedisClient;
+}
+
+export function createDeps(base: BaseDeps): Deps {
   const catalogStore = new CatalogStore(base.supabase);
   const chatStore = new ChatStore(base.supabase);
   const common = {
@@ -59,25 +89,56 @@ export function createDeps(base: {
     logger: base.logger,
     ttlSeconds: base.config.cacheTtlSeconds,
   };
+  const caches: Deps['caches'] = {
+    book: new ReadThroughCache({
+      ...common,
+      prefix: CACHE_PREFIX.book,
+      schema: bookWithCategoryRow,
+      load: (ids) => catalogStore.booksByIds(ids),
+    }),
+    character: new ReadThroughCache({
+      ...common,
+      prefix: CACHE_PREFIX.character,
+      schema: characterRow,
+      load: (ids) => catalogStore.charactersByIds(ids),
+    }),
+    characterIdsByBook: new LocalTtlCache(60_000),
+    categories: new LocalTtlCache(60_000, 1),
+  };
+  const progress = new ProgressBus(base.redis, base.subscriber, base.logger);
+  const ingestion = new IngestionService({
+    config: base.config,
+    logger: base.logger,
+    supabase: base.supabase,
+    catalogStore,
+    vectors: base.vectors,
+    keywords: base.keywords,
+    embedder: base.embedder,
+    llm: base.llm,
+    progress,
+    bookCache: caches.book,
+    characterCache: caches.character,
+    characterIdsByBook: caches.characterIdsByBook,
+  });
   return {
     ...base,
     catalogStore,
     chatStore,
-    caches: {
-      book: new ReadThroughCache({
-        ...common,
-        prefix: CACHE_PREFIX.book,
-        schema: bookWithCategoryRow,
-        load: (ids) => catalogStore.booksByIds(ids),
+    caches,
+    queue: new JobQueue(base.redis, base.counter),
+    chat: {
+      turns: new ChatTurnStore(base.supabase),
+      context: new SessionContextCache({ ...common, chatStore, llm: base.llm }),
+      rewriter: new QueryRewriter({ ...common, llm: base.llm }),
+      retriever: new HybridRetriever({
+        vectors: base.vectors,
+        keywords: base.keywords,
+        embedder: base.embedder,
+        counter: base.counter,
+        logger: base.logger,
       }),
-      character: new ReadThroughCache({
-        ...common,
-        prefix: CACHE_PREFIX.character,
-        schema: characterRow,
-        load: (ids) => catalogStore.charactersByIds(ids),
-      }),
-      characterIdsByBook: new LocalTtlCache(60_000),
-      categories: new LocalTtlCache(60_000, 1),
     },
+    progress,
+    ingestion,
   };
 }

@@ -76,6 +76,7 @@ export function isUuid(value: unknown): value is string {
 /** Checks an id argument is a UUID (the Supabase ids as they are); BAD_USER_INPUT otherwise. */
 export function parseId(value: string | number, field = 'id'): string {
   const s = String(value);
-  if (!UUID_RE.test(s)) throw badInput(`${field} must be a UUID, got ${JSON.stringify(s.slice(0, 60))}`, field);
+  if (!UUID_RE.test(s))
+    throw badInput(`${field} must be a UUID, got ${JSON.stringify(s.slice(0, 60))}`, field);
   return s.toLowerCase();
 }

@@ -4,48 +4,71 @@ import { createAuthenticator } from './auth.js';
 import type { Config } from './config.js';
 import { createDeps, type Deps } from './deps.js';
 import { EMBEDDED_PG_POOL_SIZE, startEmbeddedPostgres } from './embedded/postgres.js';
+import { startQdrantStandIn } from './embedded/qdrant/server.js';
 import { signSupabaseJwt, startSupabaseStandIn } from './embedded/supabase/server.js';
+import { startTypesenseStandIn } from './embedded/typesense/server.js';
 import type { Logger } from './logger.js';
+import { createEmbedder, createLlm } from './providers/index.js';
+import { KeywordStore } from './stores/keyword-store.js';
 import { StoreCallCounter } from './stores/metrics.js';
-import { createRedis } from './stores/redis.js';
+import { createRedis, duplicateRedis } from './stores/redis.js';
 import { createSupabase } from './stores/supabase.js';
+import { VectorStore } from './stores/vector-store.js';
+import { Worker } from './worker.js';
 
 /**
- * Starts what the configuration asks for: each store is real (its URL is set) or embedded
- * (PGlite behind the PostgREST stand-in, in-process Redis), independently. Closing stops them in
- * reverse order.
+ * Starts what the configuration asks for. Each store is real (its URL is set) or embedded,
+ * independently: PGlite behind the PostgREST stand-in, in-process Redis, and the Qdrant and
+ * Typesense stand-ins, all keeping their data under FALSAFA_DATA_DIR. Starts the in-process worker
+ * when configured. `close` stops everything in reverse order.
  */
 export interface Runtime {
   deps: Deps;
+  worker: Worker | null;
   /** Development token for the fixed development reader (embedded auth only). */
   devToken?: string;
   devUserId?: string;
+  /** Where each store is, for the start-up log. */
+  stores: Record<string, string>;
   close(): Promise<void>;
 }
 
 export const DEV_USER_ID = '00000000-0000-4000-8000-000000000001';
+const EMBEDDED_TYPESENSE_KEY = 'falsafa-embedded-typesense-key';
 
-export async function startRuntime(config: Config, logger: Logger): Promise<Runtime> {
+export async function startRuntime(
+  config: Config,
+  logger: Logger,
+  options: { startWorker?: boolean } = {},
+): Promise<Runtime> {
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const fn of closers.reverse()) {
       try {
         await fn();
       } catch (err) {
-        logger.warn({ err }, 'error while closing a store');
+        logger.warn({ err: String(err) }, 'error while closing a store');
       }
     }
+    closers.length = 0;
   };
+  const dataDir = resolve(config.dataDir);
+  const stores: Record<string, string> = {};
   try {
     const counter = new StoreCallCounter();
+    const anyEmbedded =
+      config.supabase.mode === 'embedded' ||
+      config.qdrant.mode === 'embedded' ||
+      config.typesense.mode === 'embedded';
+    if (anyEmbedded) await mkdir(dataDir, { recursive: true });
+
     let supabaseUrl: string;
     let serviceRoleKey: string;
     if (config.supabase.mode === 'remote') {
       supabaseUrl = config.supabase.url;
       serviceRoleKey = config.supabase.serviceRoleKey;
+      stores.supabase = supabaseUrl;
     } else {
-      const dataDir = resolve(config.dataDir);
-      await mkdir(dataDir, { recursive: true });
       const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'pglite') });
       closers.push(() => pg.close());
       const standIn = await startSupabaseStandIn({
@@ -62,6 +85,7 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
         role: 'service_role',
         expiresInSeconds: 10 * 365 * 24 * 3600,
       });
+      stores.supabase = `embedded PGlite + PostgREST stand-in at ${supabaseUrl}`;
     }
     const supabase = createSupabase({
       url: supabaseUrl,
@@ -75,28 +99,96 @@ export async function startRuntime(config: Config, logger: Logger): Promise<Runt
         ? { mode: 'remote', url: config.redis.url, timeoutMs: config.storeTimeoutMs }
         : { mode: 'embedded' },
     );
+    const subscribers: ReturnType<typeof duplicateRedis>[] = [];
     closers.push(async () => {
+      for (const s of subscribers) s.disconnect();
       redis.disconnect();
     });
+    stores.redis = config.redis.mode === 'remote' ? 'remote' : 'embedded (in-process)';
+
+    let qdrantUrl: string;
+    let qdrantKey: string | undefined;
+    if (config.qdrant.mode === 'remote') {
+      qdrantUrl = config.qdrant.url;
+      qdrantKey = config.qdrant.apiKey;
+      stores.qdrant = qdrantUrl;
+    } else {
+      const q = await startQdrantStandIn({ dataDir: join(dataDir, 'qdrant'), host: '127.0.0.1', port: 0 });
+      closers.push(() => q.close());
+      qdrantUrl = q.url;
+      stores.qdrant = `embedded stand-in at ${q.url}`;
+    }
+    let typesenseUrl: string;
+    let typesenseKey: string;
+    if (config.typesense.mode === 'remote') {
+      typesenseUrl = config.typesense.url;
+      typesenseKey = config.typesense.apiKey;
+      stores.typesense = typesenseUrl;
+    } else {
+      const t = await startTypesenseStandIn({
+        apiKey: EMBEDDED_TYPESENSE_KEY,
+        dataDir: join(dataDir, 'typesense'),
+        host: '127.0.0.1',
+        port: 0,
+      });
+      closers.push(() => t.close());
+      typesenseUrl = t.url;
+      typesenseKey = EMBEDDED_TYPESENSE_KEY;
+      stores.typesense = `embedded stand-in at ${t.url}`;
+    }
 
     const auth = createAuthenticator({
       ...(config.auth.jwtSecret ? { jwtSecret: config.auth.jwtSecret } : {}),
       ...(config.auth.jwksUrl ? { jwksUrl: config.auth.jwksUrl } : {}),
       timeoutMs: config.storeTimeoutMs,
     });
-    const deps = createDeps({ config, logger, counter, auth, supabase, redis });
-
-    logger.info(
-      {
-        supabase:
-          config.supabase.mode === 'remote' ? 'remote' : `embedded (PGlite, ${supabaseUrl})`,
-        redis: config.redis.mode === 'remote' ? 'remote' : 'embedded (in-process)',
-        auth: config.auth.jwksUrl && !config.auth.jwtSecret ? 'jwks' : 'hs256',
+    const deps = createDeps({
+      config,
+      logger,
+      counter,
+      auth,
+      supabase,
+      redis,
+      vectors: new VectorStore({ url: qdrantUrl, apiKey: qdrantKey, timeoutMs: config.storeTimeoutMs }, counter),
+      keywords: new KeywordStore({ url: typesenseUrl, apiKey: typesenseKey, timeoutMs: config.storeTimeoutMs }, counter),
+      embedder: createEmbedder({ ...config.embeddings }),
+      llm: createLlm({ ...config.llm }),
+      subscriber: () => {
+        const s = duplicateRedis(redis);
+        subscribers.push(s);
+        return s;
       },
-      'stores ready',
-    );
+    });
+    closers.push(() => deps.progress.close());
+    stores.embeddings = config.embeddings.provider;
+    stores.llm = config.llm.provider;
 
-    const runtime: Runtime = { deps, close };
+    let worker: Worker | null = null;
+    const concurrency = config.worker.concurrency;
+    if ((options.startWorker ?? true) && concurrency > 0) {
+      worker = new Worker({
+        queue: deps.queue,
+        ingestion: deps.ingestion,
+        logger: logger.child({ component: 'worker' }),
+        concurrency,
+        heartbeatMs: config.worker.heartbeatMs,
+        deadAfterMs: config.worker.deadAfterMs,
+        blockingClient:
+          config.redis.mode === 'remote'
+            ? () => {
+                const c = duplicateRedis(redis);
+                subscribers.push(c);
+                return c;
+              }
+            : undefined,
+      });
+      await worker.start();
+      const w = worker;
+      closers.push(() => w.stop(10_000));
+    }
+
+    logger.info({ stores, worker: worker ? concurrency : 0 }, 'stores ready');
+    const runtime: Runtime = { deps, worker, stores, close };
     if (config.auth.usingDevSecret) {
       runtime.devUserId = DEV_USER_ID;
       runtime.devToken = await signSupabaseJwt(config.auth.jwtSecret!, {

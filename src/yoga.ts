@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type DocumentNode, Kind, type OperationDefinitionNode } from 'graphql';
-import { createYoga, type Plugin, maskError as yogaMaskError, type YogaServerInstance } from 'graphql-yoga';
+import {
+  createYoga,
+  type Plugin,
+  maskError as yogaMaskError,
+  type YogaServerInstance,
+} from 'graphql-yoga';
 import { schema } from '../schema/index.js';
 import { AUTH_MESSAGES } from './auth.js';
 import { type Context, makeContextFactory } from './context.js';

@@ -34,7 +34,9 @@ export class ReadThroughCache<T extends { id: string }> {
     const missing: number[] = [];
     let redisUp = true;
     try {
-      const raw = await counter.time('redis', 'mget', () => redis.mget(ids.map((id) => this.key(id))));
+      const raw = await counter.time('redis', 'mget', () =>
+        redis.mget(ids.map((id) => this.key(id))),
+      );
       raw.forEach((value, i) => {
         const hit = value === null ? undefined : parseJson(value, schema);
         if (hit) out[i] = hit;

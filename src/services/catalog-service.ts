@@ -35,7 +35,10 @@ export class CatalogService {
   }
 
   async books(
-    args: PageArgs & { categoryId?: string | undefined; status?: ProcessingStatusValue | undefined },
+    args: PageArgs & {
+      categoryId?: string | undefined;
+      status?: ProcessingStatusValue | undefined;
+    },
   ): Promise<Connection<BookRow>> {
     forwardOnly(args);
     const size = checkPageSize(args.first, this.deps.config.pageSize, 'first');

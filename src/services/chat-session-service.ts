@@ -41,7 +41,11 @@ export class ChatSessionService {
       if (!isUuid(id)) throw badInput('after is not a cursor this API gave out', 'after');
       after = { updatedAt: checkTimestamp(updatedAt, 'after'), id };
     }
-    const rows = await this.deps.chatStore.sessionsPage({ userId: viewer.id, limit: size + 1, after });
+    const rows = await this.deps.chatStore.sessionsPage({
+      userId: viewer.id,
+      limit: size + 1,
+      after,
+    });
     for (const row of rows) this.loaders.session.prime(row.id, row);
     return toConnection(rows, size, (s) => encodeCursor([s.updated_at, s.id]), 'forward', !!after);
   }
@@ -83,9 +87,18 @@ export class ChatSessionService {
       throw badInput('pass first or last, not both', 'last');
     }
     const backward = args.last != null || (args.before != null && args.first == null);
-    const size = checkPageSize(backward ? args.last : args.first, this.deps.config.pageSize, backward ? 'last' : 'first');
+    const size = checkPageSize(
+      backward ? args.last : args.first,
+      this.deps.config.pageSize,
+      backward ? 'last' : 'first',
+    );
     const raw = backward ? args.before : args.after;
-    const cursor = raw ? checkTimestamp(decodeCursor(raw, 1, backward ? 'before' : 'after')[0], backward ? 'before' : 'after') : undefined;
+    const cursor = raw
+      ? checkTimestamp(
+          decodeCursor(raw, 1, backward ? 'before' : 'after')[0],
+          backward ? 'before' : 'after',
+        )
+      : undefined;
     const rows = await this.deps.chatStore.messagesPage({
       sessionId: session.id,
       limit: size + 1,

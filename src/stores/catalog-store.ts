@@ -23,7 +23,10 @@ export class CatalogStore {
 
   async booksByIds(ids: readonly string[]): Promise<BookRow[]> {
     if (ids.length === 0) return [];
-    const res = await this.db.from('books').select(BOOK_WITH_CATEGORY_SELECT).in('id', [...ids]);
+    const res = await this.db
+      .from('books')
+      .select(BOOK_WITH_CATEGORY_SELECT)
+      .in('id', [...ids]);
     return unwrap(res, z.array(bookWithCategoryRow), 'books');
   }
 
@@ -50,7 +53,10 @@ export class CatalogStore {
 
   async charactersByIds(ids: readonly string[]): Promise<CharacterRow[]> {
     if (ids.length === 0) return [];
-    const res = await this.db.from('characters').select('*').in('id', [...ids]);
+    const res = await this.db
+      .from('characters')
+      .select('*')
+      .in('id', [...ids]);
     return unwrap(res, z.array(characterRow), 'characters');
   }
 

@@ -9,7 +9,10 @@ export class ChatStore {
 
   async sessionsByIds(ids: readonly string[]): Promise<ChatSessionRow[]> {
     if (ids.length === 0) return [];
-    const res = await this.db.from('chat_sessions').select('*').in('id', [...ids]);
+    const res = await this.db
+      .from('chat_sessions')
+      .select('*')
+      .in('id', [...ids]);
     return unwrap(res, z.array(chatSessionRow), 'chat_sessions');
   }
 
@@ -53,9 +56,66 @@ export class ChatStore {
   }): Promise<MessageRow[]> {
     let q = this.db.from('messages').select('*').eq('session_id', args.sessionId);
     const forward = args.direction === 'forward';
-    if (args.cursor) q = forward ? q.gt('created_at', args.cursor) : q.lt('created_at', args.cursor);
+    if (args.cursor)
+      q = forward ? q.gt('created_at', args.cursor) : q.lt('created_at', args.cursor);
     const res = await q.order('created_at', { ascending: forward }).limit(args.limit);
     const rows = unwrap(res, z.array(messageRow), 'messages');
     return forward ? rows : rows.reverse();
+  }
+}
+
+export const savedTurn = z.object({
+  user_message: messageRow,
+  reply: messageRow.nullable(),
+  session: chatSessionRow,
+  replayed: z.boolean(),
+});
+export type SavedTurn = z.infer<typeof savedTurn>;
+
+/** Chat turn persistence: the `save_chat_turn` function (one transaction) and replay look-ups. */
+export class ChatTurnStore {
+  constructor(private readonly db: SupabaseClient) {}
+
+  async saveTurn(args: {
+    sessionId: string;
+    userId: string;
+    userContent: string;
+    replyContent: string;
+    citations: unknown[];
+    clientMessageId: string | null;
+    previewLength: number;
+  }): Promise<SavedTurn> {
+    const res = await this.db.rpc('save_chat_turn', {
+      p_session_id: args.sessionId,
+      p_user_id: args.userId,
+      p_user_content: args.userContent,
+      p_reply_content: args.replyContent,
+      p_citations: args.citations,
+      p_client_message_id: args.clientMessageId,
+      p_preview_length: args.previewLength,
+    });
+    return unwrap(res, savedTurn, 'save_chat_turn');
+  }
+
+  /** The turn saved for a client message id: the reader's message and the reply after it. */
+  async findTurn(sessionId: string, clientMessageId: string): Promise<{ user: MessageRow; reply: MessageRow | null } | null> {
+    const res = await this.db
+      .from('messages')
+      .select('*')
+      .eq('session_id', sessionId)
+      .eq('client_message_id', clientMessageId)
+      .limit(1);
+    const [user] = unwrap(res, z.array(messageRow), 'messages');
+    if (!user) return null;
+    const next = await this.db
+      .from('messages')
+      .select('*')
+      .eq('session_id', sessionId)
+      .eq('role', 'assistant')
+      .gt('created_at', user.created_at)
+      .order('created_at')
+      .limit(1);
+    const [reply] = unwrap(next, z.array(messageRow), 'messages');
+    return { user, reply: reply ?? null };
   }
 }

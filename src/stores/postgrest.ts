@@ -14,7 +14,9 @@ export function unwrap<T>(
   if (result.error) throw fromPostgrestError(result.error, what);
   const parsed = schema.safeParse(result.data);
   if (!parsed.success) {
-    throw new Error(`unexpected ${what} shape from Supabase: ${parsed.error.message.slice(0, 500)}`);
+    throw new Error(
+      `unexpected ${what} shape from Supabase: ${parsed.error.message.slice(0, 500)}`,
+    );
   }
   return parsed.data;
 }
@@ -25,7 +27,8 @@ export function fromPostgrestError(error: PostgrestError, what: string): Error {
     return new StoreUnavailableError('supabase', new Error(`${what}: ${error.message}`));
   }
   if (code === '22P02') return badInput(`malformed value in ${what}`);
-  if (code === '23503') return new AppError('NOT_FOUND', `${what}: a referenced row does not exist`);
+  if (code === '23503')
+    return new AppError('NOT_FOUND', `${what}: a referenced row does not exist`);
   if (code === '23514' || code === '23502' || code === '22001') {
     return badInput(`${what}: ${error.message}`);
   }

@@ -1,0 +1,89 @@
+import * as r from '../resolvers/turns.js';
+import type { SearchPassage, TurnResult } from '../src/services/chat-turn-service.js';
+import { builder } from './builder.js';
+import { ChatSession } from './chat-session.js';
+import { Message } from './message.js';
+
+const SendMessageInput = builder.inputType('SendMessageInput', {
+  fields: (t) => ({
+    sessionId: t.id({ required: true }),
+    content: t.string({ required: true, description: 'The reader\'s message (at most 4,000 characters by default)' }),
+    clientMessageId: t.id({
+      required: false,
+      description: 'A UUID the client makes per message: a retry with the same one returns the saved turn',
+    }),
+  }),
+});
+
+export const SendMessagePayload = builder.objectRef<TurnResult>('SendMessagePayload').implement({
+  description: "The saved turn: the reader's message, the character's reply and the updated session",
+  fields: (t) => ({
+    userMessage: t.field({ type: Message, resolve: (p) => p.userMessage }),
+    reply: t.field({ type: Message, resolve: (p) => p.reply }),
+    session: t.field({ type: ChatSession, resolve: (p) => p.session }),
+    replayed: t.exposeBoolean('replayed', {
+      description: 'True when this clientMessageId was saved before and nothing new was generated',
+    }),
+  }),
+});
+
+const MessageDelta = builder.objectRef<{ kind: 'delta'; text: string }>('MessageDelta').implement({
+  description: 'A piece of the reply as the model writes it',
+  fields: (t) => ({ delta: t.exposeString('text') }),
+});
+
+const TurnCompleted = builder.objectRef<{ kind: 'done' } & TurnResult>('TurnCompleted').implement({
+  description: 'The end of a streamed turn: what was saved',
+  fields: (t) => ({ payload: t.field({ type: SendMessagePayload, resolve: (p) => p }) }),
+});
+
+const ChatStreamEvent = builder.unionType('ChatStreamEvent', {
+  types: [MessageDelta, TurnCompleted],
+  resolveType: (e) => (e.kind === 'delta' ? MessageDelta : TurnCompleted),
+});
+
+const Passage = builder.objectRef<SearchPassage>('Passage').implement({
+  description: 'A passage of a book found by hybrid retrieval',
+  fields: (t) => ({
+    chunkIndex: t.exposeInt('chunkIndex'),
+    text: t.exposeString('text'),
+    chapter: t.exposeString('chapter', { nullable: true }),
+    start: t.exposeInt('start', { description: 'Character offset of the passage in the book text' }),
+    end: t.exposeInt('end'),
+    score: t.exposeFloat('score', { description: 'Reciprocal rank fusion score' }),
+    vectorRank: t.exposeInt('vectorRank', { nullable: true, description: 'Rank in the vector list, from 1' }),
+    keywordRank: t.exposeInt('keywordRank', { nullable: true, description: 'Rank in the keyword list, from 1' }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  sendMessage: t.withAuth({ signedIn: true }).field({
+    type: SendMessagePayload,
+    description: 'Sends a message to the character of a session and returns the saved turn',
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    resolve: r.sendMessage,
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  sendMessageStream: t.withAuth({ signedIn: true }).field({
+    type: ChatStreamEvent,
+    description: 'The same turn as sendMessage, streamed over SSE: reply deltas, then the saved turn',
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    subscribe: r.sendMessageStream,
+    resolve: r.streamEvent,
+  }),
+}));
+
+builder.queryFields((t) => ({
+  searchBook: t.withAuth({ signedIn: true }).field({
+    type: [Passage],
+    description: "Hybrid retrieval over a completed book, with each retriever's rank",
+    args: {
+      bookId: t.arg.id({ required: true }),
+      query: t.arg.string({ required: true }),
+      limit: t.arg.int({ required: false }),
+    },
+    resolve: r.searchBook,
+  }),
+}));

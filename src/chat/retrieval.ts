@@ -1,0 +1,60 @@
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Embedder } from '../providers/types.js';
+import type { RetrievedChunk } from '../stores/chunks.js';
+import type { KeywordStore } from '../stores/keyword-store.js';
+import type { StoreCallCounter } from '../stores/metrics.js';
+import type { VectorStore } from '../stores/vector-store.js';
+import { type FusedPassage, reciprocalRankFusion } from './fusion.js';
+
+/**
+ * Hybrid retrieval over one book: Qdrant nearest neighbours of the embedded narrative query and
+ * Typesense matches of the keyword query run at the same time, then reciprocal rank fusion keeps
+ * the best `keep`. One retriever down or timing out: continue with the other and log it; both:
+ * SERVICE_UNAVAILABLE.
+ */
+export interface RetrievalResult {
+  passages: FusedPassage[];
+  degraded: ('vector' | 'keyword')[];
+}
+
+export class HybridRetriever {
+  constructor(
+    private readonly deps: {
+      vectors: VectorStore;
+      keywords: KeywordStore;
+      embedder: Embedder;
+      counter: StoreCallCounter;
+      logger: Logger;
+    },
+  ) {}
+
+  async retrieve(
+    bookId: string,
+    queries: { narrative: string; keyword: string },
+    options: { candidates: number; keep: number },
+  ): Promise<RetrievalResult> {
+    const { vectors, keywords, embedder, counter, logger } = this.deps;
+    const vectorSide = (async () => {
+      const [vector] = await counter.time('embeddings', 'embed', () => embedder.embed([queries.narrative]));
+      return vectors.search(bookId, vector!, options.candidates);
+    })();
+    const keywordSide = keywords.search(bookId, queries.keyword, options.candidates);
+    const [v, k] = await Promise.allSettled([vectorSide, keywordSide]);
+    const degraded: RetrievalResult['degraded'] = [];
+    const take = (r: PromiseSettledResult<RetrievedChunk[]>, which: 'vector' | 'keyword') => {
+      if (r.status === 'fulfilled') return r.value;
+      degraded.push(which);
+      logger.warn({ retriever: which, bookId, err: String(r.reason) }, 'retriever failed; continuing without it');
+      return [];
+    };
+    const vectorHits = take(v, 'vector');
+    const keywordHits = take(k, 'keyword');
+    if (degraded.length === 2) {
+      throw new AppError('SERVICE_UNAVAILABLE', 'Search over the book is unavailable right now; try again shortly', {
+        retryable: true,
+      });
+    }
+    return { passages: reciprocalRankFusion(vectorHits, keywordHits, options.keep), degraded };
+  }
+}

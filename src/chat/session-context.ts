@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import type { Logger } from '../logger.js';
+import { summarize } from '../providers/llm-local.js';
+import type { Llm } from '../providers/types.js';
+import type { ChatStore } from '../stores/chat-store.js';
+import type { StoreCallCounter } from '../stores/metrics.js';
+import type { RedisClient } from '../stores/redis.js';
+import type { MessageRow } from '../stores/rows.js';
+
+/**
+ * The session context cache `chat:sess:{session_id}` (EX 3600): the last 10 messages and a running
+ * summary of the older ones. On a miss it is rebuilt from Supabase in one read (the last 40
+ * messages: 10 kept, the rest summarised by the model, or extractively by the offline one).
+ * After a turn the new messages are appended; those pushed out of the last 10 are folded into the
+ * summary extractively (no model call on the hot path).
+ */
+export const RECENT_MESSAGES = 10;
+const REBUILD_WINDOW = 40;
+
+const contextMessage = z.object({
+  id: z.string(),
+  role: z.enum(['user', 'assistant', 'system']),
+  content: z.string(),
+  created_at: z.string(),
+});
+export const sessionContext = z.object({
+  summary: z.string(),
+  messages: z.array(contextMessage),
+});
+export type SessionContext = z.infer<typeof sessionContext>;
+
+export const sessionKey = (sessionId: string) => `chat:sess:${sessionId}`;
+
+export class SessionContextCache {
+  constructor(
+    private readonly deps: {
+      redis: RedisClient;
+      counter: StoreCallCounter;
+      chatStore: ChatStore;
+      llm: Llm;
+      logger: Logger;
+      ttlSeconds: number;
+    },
+  ) {}
+
+  async load(sessionId: string): Promise<SessionContext> {
+    const { redis, counter, logger } = this.deps;
+    try {
+      const raw = await counter.time('redis', 'get', () => redis.get(sessionKey(sessionId)));
+      if (raw) {
+        const parsed = sessionContext.safeParse(JSON.parse(raw));
+        if (parsed.success) return parsed.data;
+      }
+    } catch (err) {
+      logger.warn({ err: String(err) }, 'session context read failed; rebuilding');
+    }
+    const context = await this.rebuild(sessionId);
+    await this.store(sessionId, context);
+    return context;
+  }
+
+  private async rebuild(sessionId: string): Promise<SessionContext> {
+    const rows = await this.deps.chatStore.messagesPage({
+      sessionId,
+      limit: REBUILD_WINDOW,
+      direction: 'backward',
+    });
+    const recent = rows.slice(-RECENT_MESSAGES);
+    const older = rows.slice(0, Math.max(rows.length - RECENT_MESSAGES, 0));
+    let summary = '';
+    if (older.length > 0) {
+      const transcript = older.map((m) => `${m.role}: ${m.content}`).join('\n');
+      summary =
+        this.deps.llm.kind === 'local'
+          ? summarize(transcript)
+          : await this.deps.llm
+              .complete({
+                messages: [
+                  {
+                    role: 'system',
+                    content:
+                      'Summarise this conversation between a reader and a book character in at most 5 sentences. Keep names, facts the reader shared, and open questions.',
+                  },
+                  { role: 'user', content: transcript },
+                ],
+                temperature: 0,
+                maxTokens: 250,
+                hints: { task: 'summary' },
+              })
+              .catch(() => summarize(transcript));
+    }
+    return { summary, messages: recent.map(toContextMessage) };
+  }
+
+  /** The context after a turn: the new messages appended, overflow folded into the summary. */
+  static advance(context: SessionContext, added: readonly MessageRow[]): SessionContext {
+    const all = [...context.messages, ...added.map(toContextMessage)];
+    const overflow = all.slice(0, Math.max(all.length - RECENT_MESSAGES, 0));
+    const summary =
+      overflow.length === 0
+        ? context.summary
+        : summarize(
+            [context.summary, ...overflow.map((m) => `${m.role}: ${m.content}`)].filter(Boolean).join('\n'),
+          );
+    return { summary, messages: all.slice(-RECENT_MESSAGES) };
+  }
+
+  async store(sessionId: string, context: SessionContext): Promise<void> {
+    const { redis, counter, logger, ttlSeconds } = this.deps;
+    try {
+      await counter.time('redis', 'set', () =>
+        redis.set(sessionKey(sessionId), JSON.stringify(context), 'EX', ttlSeconds),
+      );
+    } catch (err) {
+      logger.warn({ err: String(err) }, 'session context write failed');
+    }
+  }
+}
+
+function toContextMessage(m: MessageRow) {
+  return { id: m.id, role: m.role, content: m.content, created_at: m.created_at };
+}

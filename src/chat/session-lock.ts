@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError, StoreUnavailableError } from '../errors.js';
+import type { StoreCallCounter } from '../stores/metrics.js';
+import type { RedisClient } from '../stores/redis.js';
+
+/**
+ * The per-session write lock `chat:lock:{session_id}`: a random hex token set with `SET NX PX`.
+ * `withSessionLock` retries with jitter up to `waitMs` (then SESSION_BUSY, retryable), extends the
+ * lock with a compare-and-extend script while `fn` runs (so a slow model does not lose it), and
+ * releases it in `finally` with a compare-and-delete script. `fn` gets a handle: `lost` tells
+ * whether the lock is gone; `assertHeld()` re-checks on the server (just before writing) and
+ * throws LOCK_LOST if another holder's token is there.
+ */
+const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+export const lockKey = (sessionId: string) => `chat:lock:${sessionId}`;
+
+export interface LockHandle {
+  readonly token: string;
+  readonly lost: boolean;
+  assertHeld(): Promise<void>;
+}
+
+export interface LockOptions {
+  ttlMs: number;
+  waitMs: number;
+  /** Called once per wait (for metrics). */
+  onWait?: (ms: number) => void;
+}
+
+export async function withSessionLock<T>(
+  redis: RedisClient,
+  counter: StoreCallCounter,
+  sessionId: string,
+  options: LockOptions,
+  fn: (lock: LockHandle) => Promise<T>,
+): Promise<T> {
+  const key = lockKey(sessionId);
+  const token = randomBytes(16).toString('hex');
+  const started = Date.now();
+  const redisCall = async <R>(op: string, f: () => Promise<R>): Promise<R> => {
+    try {
+      return await counter.time('redis', op, f);
+    } catch (err) {
+      throw new StoreUnavailableError('redis', err);
+    }
+  };
+
+  // Take it, retrying with jitter until the wait is used up.
+  let delay = 25;
+  for (;;) {
+    const ok = await redisCall('set', () => redis.set(key, token, 'PX', options.ttlMs, 'NX'));
+    if (ok === 'OK') break;
+    const waited = Date.now() - started;
+    if (waited >= options.waitMs) {
+      throw new AppError('SESSION_BUSY', 'Another message of this session is being answered; retry shortly', {
+        retryable: true,
+      });
+    }
+    const pause = Math.min(delay + Math.random() * delay, options.waitMs - waited);
+    await sleep(Math.max(pause, 1));
+    delay = Math.min(delay * 2, 250);
+  }
+  options.onWait?.(Date.now() - started);
+
+  let lost = false;
+  const extendEvery = Math.max(Math.floor(options.ttlMs / 3), 50);
+  const timer = setInterval(() => {
+    redis
+      .eval(EXTEND, 1, key, token, String(options.ttlMs))
+      .then((r) => {
+        if (r === 0) lost = true;
+      })
+      .catch(() => {
+        // A missed extension is not fatal by itself; assertHeld checks before writing.
+      });
+  }, extendEvery);
+  timer.unref();
+
+  const handle: LockHandle = {
+    token,
+    get lost() {
+      return lost;
+    },
+    async assertHeld() {
+      const current = await redisCall('get', () => redis.get(key));
+      if (current !== token) {
+        lost = true;
+        throw new AppError('LOCK_LOST', 'The session lock was lost during the turn; nothing was saved', {
+          retryable: true,
+        });
+      }
+    },
+  };
+  try {
+    return await fn(handle);
+  } finally {
+    clearInterval(timer);
+    await counter
+      .time('redis', 'eval', () => redis.eval(RELEASE, 1, key, token))
+      .catch(() => {
+        // The TTL frees it if the release cannot reach Redis.
+      });
+  }
+}

@@ -1,0 +1,84 @@
+import type { Viewer } from '../auth.js';
+import type { Deps } from '../deps.js';
+import { AppError, notFound } from '../errors.js';
+import type { Loaders } from '../loaders.js';
+import type { ProgressEvent } from '../queue/progress.js';
+import type { BookRow } from '../stores/rows.js';
+
+/**
+ * Starting a book's ingestion and watching it. Only the book's owner may (re)process it; the job
+ * goes on the shared queue in the shape every instance reads. Progress comes over Redis pub/sub,
+ * starting with the book's current status, and ends when the book is completed or failed.
+ */
+export class BookProcessingService {
+  constructor(
+    private readonly deps: Deps,
+    private readonly loaders: Loaders,
+  ) {}
+
+  async processBook(viewer: Viewer, bookId: string): Promise<BookRow> {
+    const book = await this.loaders.book.load(bookId);
+    if (!book) throw notFound('Book', bookId);
+    if (book.user_id !== viewer.id) {
+      throw new AppError('FORBIDDEN', 'Only the reader who uploaded a book can process it');
+    }
+    if (book.processing_status === 'processing') {
+      throw new AppError('FAILED_PRECONDITION', 'The book is being processed already');
+    }
+    if (!book.storage_path) {
+      throw new AppError('FAILED_PRECONDITION', 'The book has no uploaded file (storage_path) yet');
+    }
+    const job = await this.deps.queue.enqueueBook(book.id);
+    this.deps.logger.info({ jobId: job.job_id, bookId: book.id }, 'book job enqueued');
+    await this.deps.progress.publish({
+      bookId: book.id,
+      jobId: job.job_id,
+      stage: 'queued',
+      progress: 0,
+      status: book.processing_status,
+      message: null,
+    });
+    return book;
+  }
+
+  async *watch(bookId: string, signal?: AbortSignal): AsyncGenerator<ProgressEvent> {
+    const pending: ProgressEvent[] = [];
+    let wake: (() => void) | null = null;
+    const stop = await this.deps.progress.listen(bookId, (e) => {
+      pending.push(e);
+      wake?.();
+    });
+    const onAbort = () => wake?.();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      // The current status first (read fresh: the cache may lag a status change elsewhere).
+      const [book] = await this.deps.catalogStore.booksByIds([bookId]);
+      if (!book) throw notFound('Book', bookId);
+      const done = book.processing_status === 'completed' || book.processing_status === 'failed';
+      yield {
+        bookId,
+        jobId: null,
+        stage: book.processing_status === 'pending' ? 'queued' : done ? (book.processing_status as 'completed' | 'failed') : 'indexing',
+        progress: done ? 1 : 0,
+        status: book.processing_status,
+        message: null,
+      };
+      if (done && pending.length === 0) return;
+      while (!signal?.aborted) {
+        const event = pending.shift();
+        if (!event) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = null;
+          continue;
+        }
+        yield event;
+        if (event.stage === 'completed' || event.stage === 'failed') return;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      await stop();
+    }
+  }
+}

@@ -1,0 +1,248 @@
+import type { Viewer } from '../auth.js';
+import { buildPrompt } from '../chat/prompt.js';
+import { SessionContextCache } from '../chat/session-context.js';
+import { withSessionLock } from '../chat/session-lock.js';
+import type { FusedPassage } from '../chat/fusion.js';
+import type { Deps } from '../deps.js';
+import { AppError, badInput, isUuid, notFound } from '../errors.js';
+import type { Loaders } from '../loaders.js';
+import { LlmUnavailableError } from '../providers/types.js';
+import type { ChatSessionRow, CitationValue, MessageRow } from '../stores/rows.js';
+
+export interface TurnResult {
+  userMessage: MessageRow;
+  reply: MessageRow;
+  session: ChatSessionRow;
+  replayed: boolean;
+}
+
+export interface SearchPassage {
+  chunkIndex: number;
+  text: string;
+  chapter: string | null;
+  start: number;
+  end: number;
+  score: number;
+  vectorRank: number | null;
+  keywordRank: number | null;
+}
+
+const PREVIEW_LENGTH = 160;
+
+/**
+ * One chat turn, end to end (DESIGN.md's sendMessage flow): check the input and the session, take
+ * the session lock, load the context, rewrite the message into two queries, retrieve and fuse
+ * passages, generate the reply (deltas to `onDelta` as they come), check the lock is still ours,
+ * save the turn atomically, refresh the session context, release the lock. A retry with a saved
+ * clientMessageId returns the saved turn without calling the model. A model failure saves nothing
+ * (UPSTREAM_ERROR). The turn does not depend on the caller staying: it runs to the end and is saved.
+ */
+export class ChatTurnService {
+  constructor(
+    private readonly deps: Deps,
+    private readonly loaders: Loaders,
+  ) {}
+
+  async send(
+    viewer: Viewer,
+    input: { sessionId: string; content: string; clientMessageId?: string | null | undefined },
+    onDelta?: (text: string) => void,
+  ): Promise<TurnResult> {
+    const { config } = this.deps;
+    const content = input.content.trim();
+    if (content.length === 0) throw badInput('content must not be empty', 'content');
+    if (input.content.length > config.chat.messageMaxChars) {
+      throw badInput(`content must be at most ${config.chat.messageMaxChars} characters`, 'content');
+    }
+    const clientMessageId = input.clientMessageId ?? null;
+    if (clientMessageId !== null && !isUuid(clientMessageId)) {
+      throw badInput('clientMessageId must be a UUID', 'clientMessageId');
+    }
+
+    const session = await this.loaders.session.load(input.sessionId);
+    if (!session || session.user_id !== viewer.id) throw notFound('Chat session', input.sessionId);
+    // Character and book only need the session's ids: load them together.
+    const [character, book] = await Promise.all([
+      this.loaders.character.load(session.character_id),
+      this.loaders.book.load(session.book_id),
+    ]);
+    if (!character || !book) throw notFound('Chat session', input.sessionId);
+    if (book.processing_status !== 'completed') {
+      throw new AppError(
+        'FAILED_PRECONDITION',
+        `The book "${book.title}" is ${book.processing_status}; chats open once it is completed`,
+      );
+    }
+
+    const { redis, counter, chat } = this.deps;
+    return withSessionLock(
+      redis,
+      counter,
+      session.id,
+      { ttlMs: config.chat.lockTtlMs, waitMs: config.chat.lockWaitMs },
+      async (lock) => {
+        // Under the lock, so a concurrent retry of the same message cannot answer twice.
+        const [saved, context] = await Promise.all([
+          clientMessageId ? chat.turns.findTurn(session.id, clientMessageId) : Promise.resolve(null),
+          chat.context.load(session.id),
+        ]);
+        if (saved?.reply) {
+          const [fresh] = await this.deps.chatStore.sessionsByIds([session.id]);
+          return { userMessage: saved.user, reply: saved.reply, session: fresh ?? session, replayed: true };
+        }
+
+        const queries = await chat.rewriter.rewrite(character.id, character.name, content, context.messages);
+        const { passages } = await chat.retriever.retrieve(book.id, queries, {
+          candidates: config.chat.candidates,
+          keep: config.chat.keep,
+        });
+        const prompt = buildPrompt({
+          character,
+          book,
+          context,
+          passages,
+          message: content,
+          budget: config.chat.promptTokenBudget,
+        });
+        const replyText = await this.generate(prompt.messages, prompt.passages, character.name, content, onDelta);
+
+        await lock.assertHeld();
+        const turn = await chat.turns.saveTurn({
+          sessionId: session.id,
+          userId: viewer.id,
+          userContent: content,
+          replyContent: replyText,
+          citations: prompt.passages.map(toCitation),
+          clientMessageId,
+          previewLength: PREVIEW_LENGTH,
+        });
+        if (!turn.reply) throw new Error('save_chat_turn returned no reply');
+        if (!turn.replayed) {
+          await chat.context.store(session.id, SessionContextCache.advance(context, [turn.user_message, turn.reply]));
+        }
+        this.loaders.session.clear(session.id).prime(session.id, turn.session);
+        return { userMessage: turn.user_message, reply: turn.reply, session: turn.session, replayed: turn.replayed };
+      },
+    );
+  }
+
+  private async generate(
+    messages: Parameters<Deps['llm']['stream']>[0]['messages'],
+    passages: readonly FusedPassage[],
+    characterName: string,
+    userMessage: string,
+    onDelta?: (text: string) => void,
+  ): Promise<string> {
+    const { llm, counter, config } = this.deps;
+    try {
+      return await counter.time('llm', 'generate', async () => {
+        let text = '';
+        for await (const delta of llm.stream({
+          messages,
+          temperature: 0.7,
+          maxTokens: config.chat.replyMaxTokens,
+          hints: {
+            task: 'reply',
+            characterName,
+            userMessage,
+            passages: passages.map((p) => ({ chunkIndex: p.chunk.chunk_index, text: p.chunk.text })),
+          },
+        })) {
+          text += delta;
+          onDelta?.(delta);
+        }
+        if (!text.trim()) throw new LlmUnavailableError('the model returned an empty reply');
+        return text.trim();
+      });
+    } catch (err) {
+      this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'generation failed');
+      throw new AppError('UPSTREAM_ERROR', 'The character could not answer right now; nothing was saved. Try again.', {
+        retryable: true,
+        cause: err,
+      });
+    }
+  }
+
+  stream(
+    viewer: Viewer,
+    input: { sessionId: string; content: string; clientMessageId?: string | null | undefined },
+  ): AsyncGenerator<TurnStreamEvent> {
+    return streamTurn((onDelta) => this.send(viewer, input, onDelta));
+  }
+
+  /** The hybrid retrieval alone, for readers and for debugging. */
+  async search(bookId: string, query: string, limit: number | null | undefined): Promise<SearchPassage[]> {
+    const q = query.trim();
+    if (!q) throw badInput('query must not be empty', 'query');
+    if (q.length > this.deps.config.chat.messageMaxChars) throw badInput('query is too long', 'query');
+    const keep = limit ?? this.deps.config.chat.keep;
+    if (!Number.isInteger(keep) || keep < 1 || keep > 50) throw badInput('limit must be between 1 and 50', 'limit');
+    const book = await this.loaders.book.load(bookId);
+    if (!book) throw notFound('Book', bookId);
+    if (book.processing_status !== 'completed') {
+      throw new AppError('FAILED_PRECONDITION', `The book "${book.title}" is ${book.processing_status}; it is not searchable yet`);
+    }
+    const { passages } = await this.deps.chat.retriever.retrieve(
+      book.id,
+      { narrative: q, keyword: q },
+      { candidates: Math.max(this.deps.config.chat.candidates, keep), keep },
+    );
+    return passages.map((p) => ({
+      chunkIndex: p.chunk.chunk_index,
+      text: p.chunk.text,
+      chapter: p.chunk.chapter,
+      start: p.chunk.start,
+      end: p.chunk.end,
+      score: p.score,
+      vectorRank: p.vectorRank,
+      keywordRank: p.keywordRank,
+    }));
+  }
+}
+
+function toCitation(p: FusedPassage): CitationValue {
+  return { chunk_index: p.chunk.chunk_index, text: p.chunk.text, score: p.score, chapter: p.chunk.chapter };
+}
+
+export type TurnStreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
+
+/**
+ * Runs a turn and yields its reply deltas, then the saved turn. The turn runs detached from the
+ * consumer: if the client goes away mid-stream, it still completes and is saved.
+ */
+export async function* streamTurn(run: (onDelta: (t: string) => void) => Promise<TurnResult>): AsyncGenerator<TurnStreamEvent> {
+  const pending: string[] = [];
+  const state: {
+    wake: (() => void) | null;
+    settled: { ok: true; value: TurnResult } | { ok: false; error: unknown } | null;
+  } = { wake: null, settled: null };
+  run((t) => {
+    pending.push(t);
+    state.wake?.();
+  }).then(
+    (value) => {
+      state.settled = { ok: true, value };
+      state.wake?.();
+    },
+    (error: unknown) => {
+      state.settled = { ok: false, error };
+      state.wake?.();
+    },
+  );
+  for (;;) {
+    if (pending.length > 0) {
+      yield { kind: 'delta', text: pending.splice(0, pending.length).join('') };
+      continue;
+    }
+    const done = state.settled;
+    if (done) {
+      if (!done.ok) throw done.error;
+      yield { kind: 'done', ...done.value };
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      state.wake = resolve;
+    });
+    state.wake = null;
+  }
+}

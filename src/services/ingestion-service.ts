@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SupabaseClient } from '@supabase/supabase-js';
+import { z } from 'zod';
+import type { ReadThroughCache } from '../cache/read-through-cache.js';
+import type { LocalTtlCache } from '../cache/local-ttl-cache.js';
+import type { Config } from '../config.js';
+import { buildSystemPrompt, findCharactersLocal, findCharactersWithLlm, safeName } from '../ingest/characters.js';
+import { chunkText } from '../ingest/chunker.js';
+import { readBookText } from '../ingest/readers.js';
+import type { Logger } from '../logger.js';
+import type { Embedder, Llm } from '../providers/types.js';
+import type { ProgressBus, ProgressEvent } from '../queue/progress.js';
+import type { CatalogStore } from '../stores/catalog-store.js';
+import type { ChunkPayload } from '../stores/chunks.js';
+import type { KeywordStore } from '../stores/keyword-store.js';
+import { unwrap } from '../stores/postgrest.js';
+import { type BookRow, type CharacterRow, characterRow } from '../stores/rows.js';
+import type { VectorStore } from '../stores/vector-store.js';
+
+export const BOOKS_BUCKET = 'books';
+const BATCH = 64;
+
+/** A job that can never succeed as sent; it is logged and dropped, not retried. */
+export class JobRejectedError extends Error {
+  override readonly name = 'JobRejectedError';
+}
+
+/**
+ * Turns an uploaded book into indexes and characters: marks it `processing`, reads its file from
+ * Storage, chunks it, embeds the chunks and upserts them into the book's Qdrant and Typesense
+ * collections (same ids every run, stale extra chunks deleted, so re-processing is idempotent),
+ * finds its characters and writes each one's row (upsert on book_id + safe_name) and prompt file
+ * (written once, atomically), then marks it `completed`, or `failed` with the reason logged.
+ * The book cache is purged at every status change; progress is published for subscribers.
+ */
+export class IngestionService {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      logger: Logger;
+      supabase: SupabaseClient;
+      catalogStore: CatalogStore;
+      vectors: VectorStore;
+      keywords: KeywordStore;
+      embedder: Embedder;
+      llm: Llm;
+      progress: ProgressBus;
+      bookCache: ReadThroughCache<BookRow>;
+      characterCache: ReadThroughCache<CharacterRow>;
+      characterIdsByBook: LocalTtlCache<string[]>;
+      onCatalogChange?: (bookId: string) => Promise<void>;
+    },
+  ) {}
+
+  async process(job: { job_id: string; book_id: string }): Promise<{ chunks: number; characters: number }> {
+    const { logger } = this.deps;
+    const log = logger.child({ jobId: job.job_id, bookId: job.book_id });
+    const [book] = await this.deps.catalogStore.booksByIds([job.book_id]);
+    if (!book) throw new JobRejectedError(`book ${job.book_id} does not exist`);
+    const report = (stage: ProgressEvent['stage'], progress: number, status: ProgressEvent['status'] = 'processing', message: string | null = null) =>
+      this.deps.progress.publish({ bookId: book.id, jobId: job.job_id, stage, progress, status, message });
+
+    try {
+      await this.setStatus(book.id, 'processing');
+      await report('reading', 0.02);
+      const text = await this.readText(book);
+
+      await report('chunking', 0.1);
+      const { chunkTargetChars, chunkOverlapChars } = this.deps.config.ingestion;
+      const chunks: ChunkPayload[] = chunkText(text, {
+        targetChars: chunkTargetChars,
+        overlapChars: chunkOverlapChars,
+      }).map((c) => ({
+        book_id: book.id,
+        chunk_index: c.chunkIndex,
+        text: c.text,
+        chapter: c.chapter,
+        start: c.start,
+        end: c.end,
+      }));
+      if (chunks.length === 0) throw new JobRejectedError('the book has no text to index');
+
+      await this.deps.vectors.ensureCollection(book.id, this.deps.embedder.dimension);
+      await this.deps.keywords.ensureCollection(book.id);
+      for (let i = 0; i < chunks.length; i += BATCH) {
+        const batch = chunks.slice(i, i + BATCH);
+        const vectors = await this.deps.embedder.embed(batch.map((c) => c.text));
+        await Promise.all([
+          this.deps.vectors.upsert(book.id, batch, vectors),
+          this.deps.keywords.upsert(book.id, batch),
+        ]);
+        await report('indexing', 0.1 + 0.7 * ((i + batch.length) / chunks.length));
+      }
+      // A previous run of a longer text may have left chunks past the end.
+      await Promise.all([
+        this.deps.vectors.deleteFrom(book.id, chunks.length),
+        this.deps.keywords.deleteFrom(book.id, chunks.length),
+      ]);
+
+      await report('characters', 0.85);
+      const characters = await this.writeCharacters(book, text);
+
+      await this.setStatus(book.id, 'completed');
+      await report('completed', 1, 'completed');
+      log.info({ chunks: chunks.length, characters }, 'book processed');
+      return { chunks: chunks.length, characters };
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      log.error({ reason }, 'book processing failed');
+      await this.setStatus(book.id, 'failed').catch((e) =>
+        log.error({ reason: String(e) }, 'could not mark the book failed'),
+      );
+      await report('failed', 1, 'failed', reason.slice(0, 500));
+      throw err;
+    }
+  }
+
+  private async setStatus(bookId: string, status: 'processing' | 'completed' | 'failed') {
+    await this.deps.catalogStore.setBookStatus(bookId, status);
+    await this.deps.bookCache.purge([bookId]);
+    await this.deps.onCatalogChange?.(bookId);
+  }
+
+  private async readText(book: BookRow): Promise<string> {
+    if (!book.storage_path) throw new JobRejectedError(`book ${book.id} has no storage_path`);
+    const { data, error } = await this.deps.supabase.storage.from(BOOKS_BUCKET).download(book.storage_path);
+    if (error || !data) {
+      throw new JobRejectedError(
+        `could not read ${BOOKS_BUCKET}/${book.storage_path}: ${error?.message ?? 'no data'}`,
+      );
+    }
+    const bytes = new Uint8Array(await data.arrayBuffer());
+    const { text } = await readBookText(bytes, { path: book.storage_path, contentType: data.type });
+    return text;
+  }
+
+  private async writeCharacters(book: BookRow, text: string): Promise<number> {
+    const max = this.deps.config.ingestion.maxCharacters;
+    const found =
+      this.deps.llm.kind === 'local'
+        ? findCharactersLocal(text, { max })
+        : await findCharactersWithLlm(this.deps.llm, text.slice(0, 24_000), {
+            max,
+            bookTitle: book.title,
+            fullText: text,
+          });
+    if (found.length === 0) return 0;
+
+    // Names already in the book keep their safe_name, so re-processing upserts the same rows.
+    const existing = await this.deps.catalogStore.charactersOfBooks([book.id]);
+    const byName = new Map(existing.map((c) => [c.name, c.safe_name]));
+    const taken = new Set(existing.map((c) => c.safe_name));
+    const rows = found.map((c) => {
+      const safe = byName.get(c.name) ?? safeName(c.name, taken);
+      return {
+        book_id: book.id,
+        name: c.name,
+        safe_name: safe,
+        description: c.description || null,
+        personality: c.personality || null,
+        system_prompt: buildSystemPrompt({
+          bookTitle: book.title,
+          author: book.author,
+          character: c,
+          otherCharacters: found.filter((o) => o !== c),
+        }),
+      };
+    });
+    const res = await this.deps.supabase
+      .from('characters')
+      .upsert(rows, { onConflict: 'book_id,safe_name' })
+      .select('*');
+    const saved = unwrap(res, z.array(characterRow), 'characters');
+    await this.deps.characterCache.purge(saved.map((c) => c.id));
+    this.deps.characterIdsByBook.delete(book.id);
+
+    const dir = join(this.deps.config.systemPromptDir, book.id);
+    await mkdir(dir, { recursive: true });
+    for (const c of saved) await writeOnce(join(dir, `${c.safe_name}.md`), c.system_prompt);
+    return saved.length;
+  }
+}
+
+/** Writes a file atomically and only if it does not exist yet (the backup is never rewritten). */
+async function writeOnce(path: string, content: string): Promise<boolean> {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(tmp, content, { flag: 'wx' });
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
+}

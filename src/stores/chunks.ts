@@ -1,0 +1,16 @@
+/** A chunk of a book as both indexes store it (payload / document fields, DESIGN.md). */
+export interface ChunkPayload {
+  book_id: string;
+  chunk_index: number;
+  text: string;
+  chapter: string | null;
+  start: number;
+  end: number;
+}
+
+/** One retriever's hit: the chunk and its rank (from 1) and score in that retriever's list. */
+export interface RetrievedChunk {
+  chunk: ChunkPayload;
+  rank: number;
+  score: number;
+}

@@ -1,0 +1,43 @@
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startRuntime } from './runtime.js';
+
+/**
+ * `npm run worker`: a worker alone, no HTTP server. Takes jobs from the shared `processing_queue`
+ * (WORKER_CONCURRENCY at a time, default 1). Needs a Redis that other processes share (REDIS_URL).
+ */
+async function main() {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (config.redis.mode !== 'remote') {
+    console.error('A separate worker needs REDIS_URL: the in-process Redis is not shared.');
+    process.exit(1);
+  }
+  if (config.worker.concurrency === 0) config.worker.concurrency = 1;
+  const logger = createLogger(config.logLevel, { role: 'worker' });
+  const runtime = await startRuntime(config, logger);
+  logger.info({ worker: runtime.deps.queue.workerId }, 'worker ready');
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'worker shutting down');
+    await runtime.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error('worker failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,140 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from './logger.js';
+import { type JobQueue, processBookJob } from './queue/job-queue.js';
+import { JobRejectedError, type IngestionService } from './services/ingestion-service.js';
+import type { RedisClient } from './stores/redis.js';
+
+/**
+ * Runs ingestion jobs from the shared queue with `concurrency` loops. Each job is taken onto this
+ * worker's in-flight list and removed when it ends, whatever the outcome: a malformed job is logged
+ * and dropped, a failed one is logged with its job id (the book is marked failed); neither is
+ * retried. A heartbeat keeps this worker alive in others' eyes; it returns dead workers' jobs to
+ * the queue. `stop` lets running jobs finish within a deadline, then returns the rest to the queue.
+ */
+export class Worker {
+  private stopping = false;
+  private readonly loops: Promise<void>[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly blockingClients: RedisClient[] = [];
+  private running = 0;
+
+  constructor(
+    private readonly options: {
+      queue: JobQueue;
+      ingestion: IngestionService;
+      logger: Logger;
+      concurrency: number;
+      heartbeatMs: number;
+      deadAfterMs: number;
+      /** A new connection for blocking pops (real Redis); without it the loops poll. */
+      blockingClient?: (() => RedisClient) | undefined;
+    },
+  ) {}
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  async start(): Promise<void> {
+    const { queue, logger, heartbeatMs, deadAfterMs } = this.options;
+    this.stopping = false;
+    this.loops.length = 0;
+    this.timers.length = 0;
+    await queue.heartbeat(deadAfterMs);
+    await this.recover();
+    this.timers.push(
+      setInterval(() => {
+        queue.heartbeat(deadAfterMs).catch((err) => logger.warn({ err: String(err) }, 'heartbeat failed'));
+        this.recover().catch((err) => logger.warn({ err: String(err) }, 'recovery failed'));
+      }, heartbeatMs),
+    );
+    for (let i = 0; i < this.options.concurrency; i++) this.loops.push(this.loop());
+    logger.info({ worker: queue.workerId, concurrency: this.options.concurrency }, 'worker started');
+  }
+
+  private async recover(): Promise<void> {
+    for (const r of await this.options.queue.recoverDeadWorkers()) {
+      this.options.logger.warn({ deadWorker: r.worker, jobs: r.jobs }, "returned a dead worker's jobs to the queue");
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const { queue, logger } = this.options;
+    const client = this.options.blockingClient?.();
+    if (client) this.blockingClients.push(client);
+    let idle = 25;
+    while (!this.stopping) {
+      let raw: string | null;
+      try {
+        raw = await queue.take(client ? { client, blockSeconds: 1 } : undefined);
+      } catch (err) {
+        if (this.stopping) break;
+        logger.warn({ err: String(err) }, 'could not take a job; retrying');
+        await sleep(1000);
+        continue;
+      }
+      if (raw === null) {
+        if (!client) {
+          await sleep(idle);
+          idle = Math.min(idle * 2, 500);
+        }
+        continue;
+      }
+      idle = 25;
+      this.running++;
+      try {
+        await this.handle(raw);
+      } finally {
+        this.running--;
+      }
+    }
+  }
+
+  private async handle(raw: string): Promise<void> {
+    const { queue, ingestion, logger } = this.options;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      logger.error({ job: raw.slice(0, 200) }, 'malformed job (not JSON) dropped');
+      await queue.done(raw);
+      return;
+    }
+    const job = processBookJob.safeParse(parsed);
+    if (!job.success) {
+      const jobId = (parsed as { job_id?: unknown } | null)?.job_id;
+      logger.error(
+        { jobId: typeof jobId === 'string' ? jobId : null, problems: job.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) },
+        'malformed job dropped',
+      );
+      await queue.done(raw);
+      return;
+    }
+    try {
+      await ingestion.process(job.data);
+    } catch (err) {
+      logger.error(
+        {
+          jobId: job.data.job_id,
+          bookId: job.data.book_id,
+          reason: err instanceof Error ? err.message : String(err),
+          rejected: err instanceof JobRejectedError,
+        },
+        'job failed',
+      );
+    }
+    // Ended either way: failed jobs are logged, not retried.
+    await queue.done(raw);
+  }
+
+  /** Stops taking jobs, waits for running ones up to `deadlineMs`, returns the rest to the queue. */
+  async stop(deadlineMs = 10_000): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    const finished = Promise.all(this.loops).then(() => true);
+    const inTime = await Promise.race([finished, sleep(deadlineMs).then(() => false)]);
+    for (const c of this.blockingClients) c.disconnect();
+    const returned = await this.options.queue.release().catch(() => 0);
+    this.options.logger.info({ inTime, returned }, 'worker stopped');
+  }
+}

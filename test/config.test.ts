@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('defaults to every store embedded, with the development secret', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(4000);
+    expect(c.supabase.mode).toBe('embedded');
+    expect(c.redis.mode).toBe('embedded');
+    expect(c.qdrant.mode).toBe('embedded');
+    expect(c.typesense.mode).toBe('embedded');
+    expect(c.auth.jwtSecret).toBe(DEV_JWT_SECRET);
+    expect(c.auth.usingDevSecret).toBe(true);
+    expect(c.dataDir).toBe('.falsafa');
+  });
+
+  it('takes each store real or embedded independently', () => {
+    const c = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/3' });
+    expect(c.redis).toEqual({ mode: 'remote', url: 'redis://127.0.0.1:6379/3' });
+    expect(c.supabase.mode).toBe('embedded');
+  });
+
+  it('lists every problem at once', () => {
+    try {
+      loadConfig({ PORT: 'eighty', SUPABASE_URL: 'not a url', LOG_LEVEL: 'loud' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/PORT/);
+      expect(problems).toMatch(/SUPABASE_URL/);
+      expect(problems).toMatch(/LOG_LEVEL/);
+    }
+  });
+
+  it('refuses the development secret with a real Supabase, and needs its key', () => {
+    expect(() =>
+      loadConfig({ SUPABASE_URL: 'https://x.supabase.co', SUPABASE_JWT_SECRET: DEV_JWT_SECRET }),
+    ).toThrow(/development default is refused[\s\S]*SUPABASE_SERVICE_ROLE_KEY|SUPABASE_SERVICE_ROLE_KEY[\s\S]*development default/);
+  });
+
+  it("verifies with the project's JWKS when a real Supabase has no shared secret", () => {
+    const c = loadConfig({ SUPABASE_URL: 'https://x.supabase.co', SUPABASE_SERVICE_ROLE_KEY: 'k' });
+    expect(c.auth.jwtSecret).toBeUndefined();
+    expect(c.auth.jwksUrl).toBe('https://x.supabase.co/auth/v1/.well-known/jwks.json');
+  });
+});

@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestGateway } from './gateway.js';
+
+/** Uploads a file to the `books` bucket through supabase-js and makes its `books` row. */
+export async function uploadBook(
+  gw: TestGateway,
+  o: { bytes: Uint8Array; fileName: string; contentType: string; owner: string; title?: string },
+): Promise<{ bookId: string; path: string }> {
+  const path = `${o.owner}/${randomUUID()}/${o.fileName}`;
+  const up = await gw.deps.supabase.storage
+    .from('books')
+    .upload(path, o.bytes, { contentType: o.contentType, upsert: false });
+  if (up.error) throw new Error(`upload failed: ${up.error.message}`);
+  const [row] = await gw.db.sql<{ id: string }[]>`
+    insert into books (title, author, user_id, storage_path, processing_status)
+    values (${o.title ?? o.fileName}, ${'Test Author'}, ${o.owner}, ${path}, 'pending')
+    returning id`;
+  return { bookId: row!.id, path };
+}
+
+export async function waitForStatus(
+  gw: TestGateway,
+  bookId: string,
+  statuses: string[],
+  timeoutMs = 30_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let status = '';
+  while (Date.now() < deadline) {
+    const [row] = await gw.db.sql<{ processing_status: string }[]>`
+      select processing_status from books where id = ${bookId}`;
+    status = row?.processing_status ?? 'missing';
+    if (statuses.includes(status)) return status;
+    await sleep(50);
+  }
+  throw new Error(`book ${bookId} still ${status} after ${timeoutMs} ms`);
+}
+
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000, what = 'condition') {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
