@@ -60,8 +60,9 @@ async function idempotent(sql: postgres.Sql, statement: string): Promise<void> {
 
 /**
  * Creates Supabase's roles (`anon`, `authenticated`, `service_role`), grants them to the current
- * user so it can `SET ROLE`, and creates schema `auth` with `auth.uid()`, `auth.role()` and
- * `auth.jwt()`. A no-op where they exist (as on real Supabase, where this is never needed).
+ * user so it can `SET ROLE`, creates schema `auth` with `auth.uid()`, `auth.role()` and
+ * `auth.jwt()`, and sets Supabase's default privileges on schema public (objects created there
+ * later by the current user are granted to the three roles). Idempotent.
  */
 export async function ensureSupabaseShims(sql: postgres.Sql): Promise<void> {
   for (const role of SUPABASE_ROLES) {
@@ -78,6 +79,14 @@ export async function ensureSupabaseShims(sql: postgres.Sql): Promise<void> {
     await tx.unsafe(
       'grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role',
     );
+    // Supabase's own setup: the API roles use schema public, and whatever the migrations create
+    // there is granted to them by default (row-level security is what restricts them).
+    await tx.unsafe('grant usage on schema public to anon, authenticated, service_role');
+    for (const kind of ['tables', 'sequences', 'functions']) {
+      await tx.unsafe(
+        `alter default privileges in schema public grant all on ${kind} to anon, authenticated, service_role`,
+      );
+    }
   });
 }
 
