@@ -43,4 +43,6 @@ builder.scalarType('DateTime', {
 
 builder.queryType({ description: 'Reads. Every field needs a signed-in reader.' });
 builder.mutationType({ description: 'Writes. Every field needs a signed-in reader.' });
-builder.subscriptionType({ description: 'Live updates over SSE. Every field needs a signed-in reader.' });
+builder.subscriptionType({
+  description: 'Live updates over SSE. Every field needs a signed-in reader.',
+});

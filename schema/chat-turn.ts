@@ -7,16 +7,21 @@ import { Message } from './message.js';
 const SendMessageInput = builder.inputType('SendMessageInput', {
   fields: (t) => ({
     sessionId: t.id({ required: true }),
-    content: t.string({ required: true, description: 'The reader\'s message (at most 4,000 characters by default)' }),
+    content: t.string({
+      required: true,
+      description: "The reader's message (at most 4,000 characters by default)",
+    }),
     clientMessageId: t.id({
       required: false,
-      description: 'A UUID the client makes per message: a retry with the same one returns the saved turn',
+      description:
+        'A UUID the client makes per message: a retry with the same one returns the saved turn',
     }),
   }),
 });
 
 export const SendMessagePayload = builder.objectRef<TurnResult>('SendMessagePayload').implement({
-  description: "The saved turn: the reader's message, the character's reply and the updated session",
+  description:
+    "The saved turn: the reader's message, the character's reply and the updated session",
   fields: (t) => ({
     userMessage: t.field({ type: Message, resolve: (p) => p.userMessage }),
     reply: t.field({ type: Message, resolve: (p) => p.reply }),
@@ -48,11 +53,19 @@ const Passage = builder.objectRef<SearchPassage>('Passage').implement({
     chunkIndex: t.exposeInt('chunkIndex'),
     text: t.exposeString('text'),
     chapter: t.exposeString('chapter', { nullable: true }),
-    start: t.exposeInt('start', { description: 'Character offset of the passage in the book text' }),
+    start: t.exposeInt('start', {
+      description: 'Character offset of the passage in the book text',
+    }),
     end: t.exposeInt('end'),
     score: t.exposeFloat('score', { description: 'Reciprocal rank fusion score' }),
-    vectorRank: t.exposeInt('vectorRank', { nullable: true, description: 'Rank in the vector list, from 1' }),
-    keywordRank: t.exposeInt('keywordRank', { nullable: true, description: 'Rank in the keyword list, from 1' }),
+    vectorRank: t.exposeInt('vectorRank', {
+      nullable: true,
+      description: 'Rank in the vector list, from 1',
+    }),
+    keywordRank: t.exposeInt('keywordRank', {
+      nullable: true,
+      description: 'Rank in the keyword list, from 1',
+    }),
   }),
 });
 
@@ -68,7 +81,8 @@ builder.mutationFields((t) => ({
 builder.subscriptionFields((t) => ({
   sendMessageStream: t.withAuth({ signedIn: true }).field({
     type: ChatStreamEvent,
-    description: 'The same turn as sendMessage, streamed over SSE: reply deltas, then the saved turn',
+    description:
+      'The same turn as sendMessage, streamed over SSE: reply deltas, then the saved turn',
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     subscribe: r.sendMessageStream,
     resolve: r.streamEvent,

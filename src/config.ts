@@ -153,7 +153,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('TYPESENSE_API_KEY: required when TYPESENSE_URL is set');
   }
   if (e.EMBEDDING_PROVIDER === 'openai' && (!e.EMBEDDING_BASE_URL || !e.EMBEDDING_MODEL)) {
-    problems.push('EMBEDDING_BASE_URL and EMBEDDING_MODEL: required when EMBEDDING_PROVIDER=openai');
+    problems.push(
+      'EMBEDDING_BASE_URL and EMBEDDING_MODEL: required when EMBEDDING_PROVIDER=openai',
+    );
   }
   if (e.LLM_PROVIDER === 'openai' && (!e.LLM_BASE_URL || !e.LLM_MODEL)) {
     problems.push('LLM_BASE_URL and LLM_MODEL: required when LLM_PROVIDER=openai');
@@ -219,8 +221,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     worker: {
       // Embedded mode runs one worker in the gateway process unless told otherwise.
       concurrency:
-        e.WORKER_CONCURRENCY ??
-        (e.REDIS_URL === undefined || e.SUPABASE_URL === undefined ? 1 : 0),
+        e.WORKER_CONCURRENCY ?? (e.REDIS_URL === undefined || e.SUPABASE_URL === undefined ? 1 : 0),
       heartbeatMs: e.WORKER_HEARTBEAT_MS,
       deadAfterMs: e.WORKER_DEAD_AFTER_MS,
     },

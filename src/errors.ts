@@ -33,8 +33,9 @@ export class AppError extends GraphQLError {
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     const status = options.httpStatus ?? HTTP_STATUS[code];
+    // The cause is kept as `cause`, not `originalError`: yoga masks an error whose original
+    // error is not a GraphQLError, and these are meant for the client as they are.
     super(message, {
-      originalError: options.cause instanceof Error ? options.cause : undefined,
       extensions: {
         code,
         ...(options.retryable !== undefined ? { retryable: options.retryable } : {}),
@@ -44,6 +45,9 @@ export class AppError extends GraphQLError {
     });
     this.code = code;
     this.name = 'AppError';
+    if (options.cause !== undefined) {
+      Object.defineProperty(this, 'cause', { value: options.cause, enumerable: false });
+    }
   }
 }
 

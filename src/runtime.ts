@@ -9,6 +9,7 @@ import { signSupabaseJwt, startSupabaseStandIn } from './embedded/supabase/serve
 import { startTypesenseStandIn } from './embedded/typesense/server.js';
 import type { Logger } from './logger.js';
 import { createEmbedder, createLlm } from './providers/index.js';
+import { BOOKS_BUCKET } from './services/ingestion-service.js';
 import { KeywordStore } from './stores/keyword-store.js';
 import { StoreCallCounter } from './stores/metrics.js';
 import { createRedis, duplicateRedis } from './stores/redis.js';
@@ -94,6 +95,8 @@ export async function startRuntime(
       counter,
     });
 
+    await ensureBooksBucket(supabase, logger);
+
     const redis = await createRedis(
       config.redis.mode === 'remote'
         ? { mode: 'remote', url: config.redis.url, timeoutMs: config.storeTimeoutMs }
@@ -113,7 +116,11 @@ export async function startRuntime(
       qdrantKey = config.qdrant.apiKey;
       stores.qdrant = qdrantUrl;
     } else {
-      const q = await startQdrantStandIn({ dataDir: join(dataDir, 'qdrant'), host: '127.0.0.1', port: 0 });
+      const q = await startQdrantStandIn({
+        dataDir: join(dataDir, 'qdrant'),
+        host: '127.0.0.1',
+        port: 0,
+      });
       closers.push(() => q.close());
       qdrantUrl = q.url;
       stores.qdrant = `embedded stand-in at ${q.url}`;
@@ -149,8 +156,14 @@ export async function startRuntime(
       auth,
       supabase,
       redis,
-      vectors: new VectorStore({ url: qdrantUrl, apiKey: qdrantKey, timeoutMs: config.storeTimeoutMs }, counter),
-      keywords: new KeywordStore({ url: typesenseUrl, apiKey: typesenseKey, timeoutMs: config.storeTimeoutMs }, counter),
+      vectors: new VectorStore(
+        { url: qdrantUrl, apiKey: qdrantKey, timeoutMs: config.storeTimeoutMs },
+        counter,
+      ),
+      keywords: new KeywordStore(
+        { url: typesenseUrl, apiKey: typesenseKey, timeoutMs: config.storeTimeoutMs },
+        counter,
+      ),
       embedder: createEmbedder({ ...config.embeddings }),
       llm: createLlm({ ...config.llm }),
       subscriber: () => {
@@ -201,5 +214,18 @@ export async function startRuntime(
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/** The private `books` bucket the frontend uploads to and ingestion reads from. */
+async function ensureBooksBucket(supabase: ReturnType<typeof createSupabase>, logger: Logger) {
+  const existing = await supabase.storage.getBucket(BOOKS_BUCKET);
+  if (!existing.error) return;
+  const created = await supabase.storage.createBucket(BOOKS_BUCKET, { public: false });
+  if (created.error && !/exists|duplicate/i.test(created.error.message)) {
+    logger.warn(
+      { err: created.error.message },
+      `could not create the storage bucket ${BOOKS_BUCKET}`,
+    );
   }
 }

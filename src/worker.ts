@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from './logger.js';
 import { type JobQueue, processBookJob } from './queue/job-queue.js';
-import { JobRejectedError, type IngestionService } from './services/ingestion-service.js';
+import { type IngestionService, JobRejectedError } from './services/ingestion-service.js';
 import type { RedisClient } from './stores/redis.js';
 
 /**
@@ -44,17 +44,25 @@ export class Worker {
     await this.recover();
     this.timers.push(
       setInterval(() => {
-        queue.heartbeat(deadAfterMs).catch((err) => logger.warn({ err: String(err) }, 'heartbeat failed'));
+        queue
+          .heartbeat(deadAfterMs)
+          .catch((err) => logger.warn({ err: String(err) }, 'heartbeat failed'));
         this.recover().catch((err) => logger.warn({ err: String(err) }, 'recovery failed'));
       }, heartbeatMs),
     );
     for (let i = 0; i < this.options.concurrency; i++) this.loops.push(this.loop());
-    logger.info({ worker: queue.workerId, concurrency: this.options.concurrency }, 'worker started');
+    logger.info(
+      { worker: queue.workerId, concurrency: this.options.concurrency },
+      'worker started',
+    );
   }
 
   private async recover(): Promise<void> {
     for (const r of await this.options.queue.recoverDeadWorkers()) {
-      this.options.logger.warn({ deadWorker: r.worker, jobs: r.jobs }, "returned a dead worker's jobs to the queue");
+      this.options.logger.warn(
+        { deadWorker: r.worker, jobs: r.jobs },
+        "returned a dead worker's jobs to the queue",
+      );
     }
   }
 
@@ -104,7 +112,10 @@ export class Worker {
     if (!job.success) {
       const jobId = (parsed as { job_id?: unknown } | null)?.job_id;
       logger.error(
-        { jobId: typeof jobId === 'string' ? jobId : null, problems: job.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) },
+        {
+          jobId: typeof jobId === 'string' ? jobId : null,
+          problems: job.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+        },
         'malformed job dropped',
       );
       await queue.done(raw);

@@ -4,8 +4,8 @@ import { type DocumentNode, Kind, type OperationDefinitionNode } from 'graphql';
 import {
   createYoga,
   type Plugin,
-  maskError as yogaMaskError,
   type YogaServerInstance,
+  maskError as yogaMaskError,
 } from 'graphql-yoga';
 import { schema } from '../schema/index.js';
 import { AUTH_MESSAGES } from './auth.js';
@@ -74,7 +74,7 @@ function isIntrospectionOnly(document: DocumentNode, operationName?: string | nu
     (d): d is OperationDefinitionNode =>
       d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
   );
-  if (!op || op.operation !== 'query') return false;
+  if (op?.operation !== 'query') return false;
   return op.selectionSet.selections.every(
     (s) =>
       s.kind === Kind.FIELD &&

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
 import { keysOf } from './support/redis.js';
 
@@ -46,7 +46,10 @@ describe('authentication', () => {
     ['a token that is not a JWT', async () => ({ authorization: 'Bearer not-a-token' })],
     ['a Basic credential', async () => ({ authorization: 'Basic dXNlcjpwYXNz' })],
     ['a forged token', async () => ({ authorization: `Bearer ${await forged()}` })],
-    ['an expired token', async () => ({ authorization: `Bearer ${await gw.token(owner, { expiresInSeconds: -60 })}` })],
+    [
+      'an expired token',
+      async () => ({ authorization: `Bearer ${await gw.token(owner, { expiresInSeconds: -60 })}` }),
+    ],
     [
       'a service-role token',
       async () => ({
@@ -55,24 +58,27 @@ describe('authentication', () => {
     ],
   ];
 
-  it.each(cases)('%s gets UNAUTHENTICATED with 401 and touches no store', async (_name, headers) => {
-    const h = await headers();
-    const before = await storeSnapshot();
-    gw.counter.reset();
-    gw.standIn.resetCounters();
-    for (const query of [
-      `{ book(id: "${bookId}") { title } }`,
-      `mutation { createChatSession(input: { characterId: "${characterId}" }) { id } }`,
-    ]) {
-      const res = await gw.gql(query, {}, { headers: h });
-      expect(res.status).toBe(401);
-      expect(res.body.data ?? null).toBeNull();
-      expect(res.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    }
-    expect(gw.counter.snapshot()).toEqual({});
-    expect(gw.standIn.requests.count).toBe(0);
-    expect(await storeSnapshot()).toEqual(before);
-  });
+  it.each(cases)(
+    '%s gets UNAUTHENTICATED with 401 and touches no store',
+    async (_name, headers) => {
+      const h = await headers();
+      const before = await storeSnapshot();
+      gw.counter.reset();
+      gw.standIn.resetCounters();
+      for (const query of [
+        `{ book(id: "${bookId}") { title } }`,
+        `mutation { createChatSession(input: { characterId: "${characterId}" }) { id } }`,
+      ]) {
+        const res = await gw.gql(query, {}, { headers: h });
+        expect(res.status).toBe(401);
+        expect(res.body.data ?? null).toBeNull();
+        expect(res.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      }
+      expect(gw.counter.snapshot()).toEqual({});
+      expect(gw.standIn.requests.count).toBe(0);
+      expect(await storeSnapshot()).toEqual(before);
+    },
+  );
 
   it('a valid token reaches the data', async () => {
     const res = await gw.gql(`{ book(id: "${bookId}") { id } }`, {}, { token: ownerToken });
@@ -90,10 +96,16 @@ describe('bad input', () => {
     ['a zero page size', `{ chatSessions(first: 0) { edges { cursor } } }`],
     ['a negative page size', `{ books(first: -1) { edges { cursor } } }`],
     ['a forged cursor', `{ books(first: 2, after: "eyJub3QiOiJvdXJzIn0") { edges { cursor } } }`],
-    ['a cursor with SQL in it', `{ books(first: 2, after: "${Buffer.from(JSON.stringify(["2026-01-01T00:00:00Z'); drop table books;--", randomUUID()])).toString('base64url')}") { edges { cursor } } }`],
+    [
+      'a cursor with SQL in it',
+      `{ books(first: 2, after: "${Buffer.from(JSON.stringify(["2026-01-01T00:00:00Z'); drop table books;--", randomUUID()])).toString('base64url')}") { edges { cursor } } }`,
+    ],
     ['backward paging of a forward list', `{ books(last: 2) { edges { cursor } } }`],
     ['a malformed categoryId', `{ books(categoryId: "x") { edges { cursor } } }`],
-    ['a title too long', `mutation { createChatSession(input: { characterId: "${randomUUID()}", title: "${'x'.repeat(201)}" }) { id } }`],
+    [
+      'a title too long',
+      `mutation { createChatSession(input: { characterId: "${randomUUID()}", title: "${'x'.repeat(201)}" }) { id } }`,
+    ],
   ])('%s gets BAD_USER_INPUT and changes nothing', async (_name, query) => {
     const before = await storeSnapshot();
     const q = query.replace(/\$\{bookId\}/g, bookId);

@@ -65,7 +65,9 @@ describe.each([1, 10, 100])('with %i rows', (n) => {
     expect(((cold.res.body.data?.book as any).characters as unknown[]).length).toBe(n);
     expect(cold.supabase).toBe(2); // books (with category) + characters of the book
     expect(cold.supabaseArrived).toBe(2);
-    expect(new Set(cold.supabaseOps)).toEqual(new Set(['supabase:GET books', 'supabase:GET characters']));
+    expect(new Set(cold.supabaseOps)).toEqual(
+      new Set(['supabase:GET books', 'supabase:GET characters']),
+    );
     expect(cold.redisReads).toBe(1); // chat:book; the characters came with the list
     expect(cold.redisWrites).toBe(2); // one write-back pipeline per entity type
     if (cold.serverMgets !== null) expect(cold.serverMgets).toBe(1);

@@ -36,7 +36,9 @@ describe('configuration', () => {
   it('refuses the development secret with a real Supabase, and needs its key', () => {
     expect(() =>
       loadConfig({ SUPABASE_URL: 'https://x.supabase.co', SUPABASE_JWT_SECRET: DEV_JWT_SECRET }),
-    ).toThrow(/development default is refused[\s\S]*SUPABASE_SERVICE_ROLE_KEY|SUPABASE_SERVICE_ROLE_KEY[\s\S]*development default/);
+    ).toThrow(
+      /development default is refused[\s\S]*SUPABASE_SERVICE_ROLE_KEY|SUPABASE_SERVICE_ROLE_KEY[\s\S]*development default/,
+    );
   });
 
   it("verifies with the project's JWKS when a real Supabase has no shared secret", () => {

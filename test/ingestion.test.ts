@@ -6,7 +6,7 @@ import { chunkText } from '../src/ingest/chunker.js';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
 import { readBookText } from '../src/ingest/readers.js';
 import { makeEpub, makePdf } from './fixtures/books.js';
-import { uploadBook, waitForStatus, waitUntil } from './support/books.js';
+import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { keysOf } from './support/redis.js';
 
@@ -16,7 +16,10 @@ let token: string;
 let demo: Uint8Array;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ worker: true, env: { CHUNK_TARGET_CHARS: '600', CHUNK_OVERLAP_CHARS: '100' } });
+  gw = await startTestGateway({
+    worker: true,
+    env: { CHUNK_TARGET_CHARS: '600', CHUNK_OVERLAP_CHARS: '100' },
+  });
   token = await gw.token(owner);
   demo = await loadDemoBook();
 });
@@ -36,7 +39,11 @@ async function indexedIds(bookId: string) {
   const points: number[] = [];
   let offset: number | string | undefined | null;
   do {
-    const page = await qd.scroll(bookId, { limit: 256, with_payload: true, ...(offset != null ? { offset } : {}) });
+    const page = await qd.scroll(bookId, {
+      limit: 256,
+      with_payload: true,
+      ...(offset != null ? { offset } : {}),
+    });
     for (const p of page.points) points.push(Number(p.id));
     offset = page.next_page_offset as number | null | undefined;
   } while (offset != null);
@@ -56,8 +63,16 @@ const FORMATS = [
     bytes: async () =>
       makeEpub(
         [
-          { id: 'c1', title: 'Chapter 1: The Keeper', body: `<p>“Can you climb stairs?” Tomas asked.</p><p>“I can climb anything,” said Mira.</p><p>${'The lamp turned slowly over the dark water. '.repeat(30)}</p>` },
-          { id: 'c2', title: 'Chapter 2: The Storm', body: `<p>“Hold the rail,” said Tomas.</p><p>“I am holding it,” said Mira.</p><p>${'Rain beat against the glass of the lantern room. '.repeat(30)}</p>` },
+          {
+            id: 'c1',
+            title: 'Chapter 1: The Keeper',
+            body: `<p>“Can you climb stairs?” Tomas asked.</p><p>“I can climb anything,” said Mira.</p><p>${'The lamp turned slowly over the dark water. '.repeat(30)}</p>`,
+          },
+          {
+            id: 'c2',
+            title: 'Chapter 2: The Storm',
+            body: `<p>“Hold the rail,” said Tomas.</p><p>“I am holding it,” said Mira.</p><p>${'Rain beat against the glass of the lantern room. '.repeat(30)}</p>`,
+          },
         ],
         { title: 'Lamp', author: 'Test' },
       ),
@@ -68,66 +83,117 @@ const FORMATS = [
     contentType: 'application/pdf',
     bytes: async () =>
       makePdf([
-        ['Chapter 1', '', '"Can you climb stairs?" Tomas asked.', '"I can climb anything," said Mira.', ...Array(20).fill('The lamp turned slowly over the dark water of the bay.')],
-        ['Chapter 2', '', '"Hold the rail," said Tomas.', '"I am holding it," said Mira.', ...Array(20).fill('Rain beat against the glass of the lantern room all night.')],
+        [
+          'Chapter 1',
+          '',
+          '"Can you climb stairs?" Tomas asked.',
+          '"I can climb anything," said Mira.',
+          ...Array(20).fill('The lamp turned slowly over the dark water of the bay.'),
+        ],
+        [
+          'Chapter 2',
+          '',
+          '"Hold the rail," said Tomas.',
+          '"I am holding it," said Mira.',
+          ...Array(20).fill('Rain beat against the glass of the lantern room all night.'),
+        ],
       ]),
   },
 ];
 
 describe('ingestion, end to end', () => {
-  it.each(FORMATS)('a $name book becomes chat-ready with ids and names as DESIGN.md says', async (f) => {
-    const bytes = await f.bytes();
-    const { bookId, path } = await uploadBook(gw, { bytes, fileName: f.fileName, contentType: f.contentType, owner });
-    const res = await gw.gql(PROCESS, { id: bookId }, { token });
-    expect(res.body.errors).toBeUndefined();
-    expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
+  it.each(FORMATS)(
+    'a $name book becomes chat-ready with ids and names as DESIGN.md says',
+    async (f) => {
+      const bytes = await f.bytes();
+      const { bookId, path } = await uploadBook(gw, {
+        bytes,
+        fileName: f.fileName,
+        contentType: f.contentType,
+        owner,
+      });
+      const res = await gw.gql(PROCESS, { id: bookId }, { token });
+      expect(res.body.errors).toBeUndefined();
+      expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
 
-    const chunks = await expectedChunks(bytes, path);
-    expect(chunks.length).toBeGreaterThan(0);
-    expect(await gw.deps.vectors.count(bookId)).toBe(chunks.length);
-    expect(await gw.deps.keywords.count(bookId)).toBe(chunks.length);
-    const { points, docs } = await indexedIds(bookId);
-    expect(points).toEqual(chunks.map((c) => c.chunkIndex));
-    expect(docs).toEqual(chunks.map((c) => `${bookId}:${c.chunkIndex}`).sort());
-    const info = await gw.deps.vectors.client.getCollection(bookId);
-    expect(info.config.params.vectors).toMatchObject({ size: 384, distance: 'Cosine' });
-    const [point] = await gw.deps.vectors.client.retrieve(bookId, { ids: [0], with_payload: true });
-    expect(point?.payload).toMatchObject({ book_id: bookId, chunk_index: 0, text: chunks[0]!.text, start: chunks[0]!.start, end: chunks[0]!.end });
+      const chunks = await expectedChunks(bytes, path);
+      expect(chunks.length).toBeGreaterThan(0);
+      expect(await gw.deps.vectors.count(bookId)).toBe(chunks.length);
+      expect(await gw.deps.keywords.count(bookId)).toBe(chunks.length);
+      const { points, docs } = await indexedIds(bookId);
+      expect(points).toEqual(chunks.map((c) => c.chunkIndex));
+      expect(docs).toEqual(chunks.map((c) => `${bookId}:${c.chunkIndex}`).sort());
+      const info = await gw.deps.vectors.client.getCollection(bookId);
+      expect(info.config.params.vectors).toMatchObject({ size: 384, distance: 'Cosine' });
+      const [point] = await gw.deps.vectors.client.retrieve(bookId, {
+        ids: [0],
+        with_payload: true,
+      });
+      expect(point?.payload).toMatchObject({
+        book_id: bookId,
+        chunk_index: 0,
+        text: chunks[0]!.text,
+        start: chunks[0]!.start,
+        end: chunks[0]!.end,
+      });
 
-    const characters = await gw.db.sql<{ name: string; safe_name: string; system_prompt: string }[]>`
+      const characters = await gw.db.sql<
+        { name: string; safe_name: string; system_prompt: string }[]
+      >`
       select name, safe_name, system_prompt from characters where book_id = ${bookId} order by name`;
-    expect(characters.map((c) => c.name)).toEqual(expect.arrayContaining(['Mira', 'Tomas']));
-    for (const c of characters) {
-      const file = join(gw.env.SYSTEM_PROMPT_STORAGE_PATH!, bookId, `${c.safe_name}.md`);
-      expect(existsSync(file), file).toBe(true);
-      expect(readFileSync(file, 'utf8')).toBe(c.system_prompt);
-    }
-    expect(await keysOf(gw.redis, 'processing_queue*')).toEqual([
-      ...(await keysOf(gw.redis, 'processing_queue:heartbeat:*')),
-      ...(await keysOf(gw.redis, 'processing_queue:workers')),
-    ].sort());
-  });
+      expect(characters.map((c) => c.name)).toEqual(expect.arrayContaining(['Mira', 'Tomas']));
+      for (const c of characters) {
+        const file = join(gw.env.SYSTEM_PROMPT_STORAGE_PATH!, bookId, `${c.safe_name}.md`);
+        expect(existsSync(file), file).toBe(true);
+        expect(readFileSync(file, 'utf8')).toBe(c.system_prompt);
+      }
+      // The job is gone: nothing queued, nothing left in flight.
+      expect(await gw.redis.llen('processing_queue')).toBe(0);
+      for (const key of await keysOf(gw.redis, 'processing_queue:inflight:*')) {
+        expect(await gw.redis.llen(key)).toBe(0);
+      }
+    },
+  );
 
   it('re-processing is idempotent: same ids, no duplicates, no stale chunks, prompt files untouched', async () => {
-    const { bookId, path } = await uploadBook(gw, { bytes: demo, fileName: 'again.md', contentType: 'text/markdown', owner });
+    const { bookId, path } = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'again.md',
+      contentType: 'text/markdown',
+      owner,
+    });
     await gw.gql(PROCESS, { id: bookId }, { token });
     expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
     const first = await indexedIds(bookId);
-    const chars1 = await gw.db.sql`select id, safe_name from characters where book_id = ${bookId} order by id`;
-    const promptFile = join(gw.env.SYSTEM_PROMPT_STORAGE_PATH!, bookId, `${chars1[0]!.safe_name}.md`);
+    const chars1 = await gw.db
+      .sql`select id, safe_name from characters where book_id = ${bookId} order by id`;
+    const promptFile = join(
+      gw.env.SYSTEM_PROMPT_STORAGE_PATH!,
+      bookId,
+      `${chars1[0]!.safe_name}.md`,
+    );
     const promptBefore = readFileSync(promptFile, 'utf8');
 
     // The file shrinks to its first chapter: the chunks past the end must go.
-    const short = new TextEncoder().encode(new TextDecoder().decode(demo).split(/\n# /)[0]!.concat('\n\n# Chapter Two\n\n"Good night," said Mira.\n'));
-    await gw.deps.supabase.storage.from('books').upload(path, short, { contentType: 'text/markdown', upsert: true });
+    const short = new TextEncoder().encode(
+      new TextDecoder()
+        .decode(demo)
+        .split(/\n# /)[0]!
+        .concat('\n\n# Chapter Two\n\n"Good night," said Mira.\n'),
+    );
+    await gw.deps.supabase.storage
+      .from('books')
+      .upload(path, short, { contentType: 'text/markdown', upsert: true });
     await gw.gql(PROCESS, { id: bookId }, { token });
+    await waitForIdleQueue(gw);
     expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
     const chunks = await expectedChunks(short, path);
     const second = await indexedIds(bookId);
     expect(second.points).toEqual(chunks.map((c) => c.chunkIndex));
     expect(second.points.length).toBeLessThan(first.points.length);
     expect(second.docs).toEqual(chunks.map((c) => `${bookId}:${c.chunkIndex}`).sort());
-    const chars2 = await gw.db.sql`select id, safe_name from characters where book_id = ${bookId} order by id`;
+    const chars2 = await gw.db
+      .sql`select id, safe_name from characters where book_id = ${bookId} order by id`;
     // Characters found again keep their rows (upsert on book_id + safe_name).
     for (const c of chars2) {
       const old = chars1.find((o) => o.safe_name === c.safe_name);
@@ -138,7 +204,12 @@ describe('ingestion, end to end', () => {
   });
 
   it('only the owner may process a book; others get FORBIDDEN, unknown books NOT_FOUND', async () => {
-    const { bookId } = await uploadBook(gw, { bytes: demo, fileName: 'mine.md', contentType: 'text/markdown', owner });
+    const { bookId } = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'mine.md',
+      contentType: 'text/markdown',
+      owner,
+    });
     const stranger = await gw.token(randomUUID());
     const before = await gw.redis.llen('processing_queue');
     const res = await gw.gql(PROCESS, { id: bookId }, { token: stranger });
@@ -149,13 +220,31 @@ describe('ingestion, end to end', () => {
   });
 
   it('enqueues jobs in the shared shape, and runs jobs other instances pushed', async () => {
-    const { bookId } = await uploadBook(gw, { bytes: demo, fileName: 'shared.md', contentType: 'text/markdown', owner });
-    await gw.redis.rpush('processing_queue', JSON.stringify({ job_id: 'other-instance-1', type: 'process_book', book_id: bookId, enqueued_at: new Date().toISOString() }));
+    const { bookId } = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'shared.md',
+      contentType: 'text/markdown',
+      owner,
+    });
+    await gw.redis.rpush(
+      'processing_queue',
+      JSON.stringify({
+        job_id: 'other-instance-1',
+        type: 'process_book',
+        book_id: bookId,
+        enqueued_at: new Date().toISOString(),
+      }),
+    );
     expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
 
     // Peek at what processBook pushes: stop nothing, read the raw job as it passes.
     const queued: string[] = [];
-    const { bookId: b2 } = await uploadBook(gw, { bytes: demo, fileName: 'peek.md', contentType: 'text/markdown', owner });
+    const { bookId: b2 } = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'peek.md',
+      contentType: 'text/markdown',
+      owner,
+    });
     await gw.runtime.worker!.stop(5000);
     await gw.gql(PROCESS, { id: b2 }, { token });
     queued.push(...(await gw.redis.lrange('processing_queue', 0, -1)));
@@ -175,7 +264,12 @@ describe('bad jobs end as logged failures and the worker goes on', () => {
       contentType: 'application/octet-stream',
       owner,
     });
-    const good = await uploadBook(gw, { bytes: demo, fileName: 'after-bad.md', contentType: 'text/markdown', owner });
+    const good = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'after-bad.md',
+      contentType: 'text/markdown',
+      owner,
+    });
     await gw.redis.rpush(
       'processing_queue',
       '{not json',
@@ -186,7 +280,11 @@ describe('bad jobs end as logged failures and the worker goes on', () => {
     );
     expect(await waitForStatus(gw, good.bookId, ['completed', 'failed'])).toBe('completed');
     expect(await waitForStatus(gw, unreadable.bookId, ['completed', 'failed'])).toBe('failed');
-    await waitUntil(async () => (await gw.redis.llen('processing_queue')) === 0, 5000, 'empty queue');
+    await waitUntil(
+      async () => (await gw.redis.llen('processing_queue')) === 0,
+      5000,
+      'empty queue',
+    );
     const inflight = await keysOf(gw.redis, 'processing_queue:inflight:*');
     for (const key of inflight) expect(await gw.redis.llen(key)).toBe(0);
   });
@@ -194,11 +292,19 @@ describe('bad jobs end as logged failures and the worker goes on', () => {
 
 describe('progress', () => {
   it('bookProcessing streams the stages over SSE until completed', async () => {
-    const { bookId } = await uploadBook(gw, { bytes: demo, fileName: 'watched.md', contentType: 'text/markdown', owner });
-    const query = `subscription { bookProcessing(bookId: "${bookId}") { stage progress status } }`;
-    const res = await gw.app.fetch(`http://gateway.test/graphql?query=${encodeURIComponent(query)}`, {
-      headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    const { bookId } = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'watched.md',
+      contentType: 'text/markdown',
+      owner,
     });
+    const query = `subscription { bookProcessing(bookId: "${bookId}") { stage progress status } }`;
+    const res = await gw.app.fetch(
+      `http://gateway.test/graphql?query=${encodeURIComponent(query)}`,
+      {
+        headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      },
+    );
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     const reader = res.body!.getReader();
     const events: { stage: string; progress: number; status: string }[] = [];
@@ -213,7 +319,7 @@ describe('progress', () => {
         const block = buffer.slice(0, i);
         buffer = buffer.slice(i + 2);
         const data = block.split('\n').find((l) => l.startsWith('data:'));
-        if (!data) continue;
+        if (!data?.slice(5).trim()) continue;
         const payload = JSON.parse(data.slice(5));
         if (payload.data?.bookProcessing) events.push(payload.data.bookProcessing);
       }

@@ -50,7 +50,12 @@ describe('the read path', () => {
   it('pages the catalog newest first with opaque cursors, filtered by status and category', async () => {
     const categoryId = await gw.seed.category('Paging');
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push(await gw.seed.book({ title: `P${i}`, categoryId }));
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) {
+      ids.push(
+        await gw.seed.book({ title: `P${i}`, categoryId, createdAt: new Date(t0 + i * 1000) }),
+      );
+    }
     await gw.seed.book({ title: 'Pending one', categoryId, status: 'pending' });
     const q = `query ($after: String, $c: ID) { books(first: 2, after: $after, categoryId: $c, status: COMPLETED) {
       edges { cursor node { title } } pageInfo { hasNextPage endCursor } } }`;
@@ -73,14 +78,18 @@ describe('the read path', () => {
     expect((res.body.data?.categories as any[]).map((c) => c.name)).toContain('Zoology');
   });
 
-  it('pages a book\'s characters by name', async () => {
+  it("pages a book's characters by name", async () => {
     const bookId = await gw.seed.book();
     await gw.seed.characters(bookId, 5);
     const q = `query ($id: ID!, $after: String) { book(id: $id) { characterConnection(first: 3, after: $after) {
       edges { node { name } } pageInfo { hasNextPage endCursor } } } }`;
     const first = await gw.gql(q, { id: bookId }, { token });
     const c1 = (first.body.data?.book as any).characterConnection;
-    expect(c1.edges.map((e: any) => e.node.name)).toEqual(['Character 000', 'Character 001', 'Character 002']);
+    expect(c1.edges.map((e: any) => e.node.name)).toEqual([
+      'Character 000',
+      'Character 001',
+      'Character 002',
+    ]);
     expect(c1.pageInfo.hasNextPage).toBe(true);
     const second = await gw.gql(q, { id: bookId, after: c1.pageInfo.endCursor }, { token });
     const c2 = (second.body.data?.book as any).characterConnection;
@@ -96,13 +105,31 @@ describe('the read path', () => {
     const res = await gw.gql(CHAT_PAGE, { id: sessionId, last: 3 }, { token });
     expect(res.body.errors).toBeUndefined();
     const s = res.body.data?.chatSession as any;
-    expect(s).toMatchObject({ id: sessionId, messageCount: 7, character: { id: characterId }, book: { id: bookId } });
-    expect(s.messages.edges.map((e: any) => e.node.content)).toEqual(['message 4', 'message 5', 'message 6']);
+    expect(s).toMatchObject({
+      id: sessionId,
+      messageCount: 7,
+      character: { id: characterId },
+      book: { id: bookId },
+    });
+    expect(s.messages.edges.map((e: any) => e.node.content)).toEqual([
+      'message 4',
+      'message 5',
+      'message 6',
+    ]);
     expect(s.messages.edges[0].node.role).toBe('USER');
     expect(s.messages.pageInfo.hasPreviousPage).toBe(true);
-    const back = await gw.gql(CHAT_PAGE, { id: sessionId, last: 5, before: s.messages.pageInfo.startCursor }, { token });
+    const back = await gw.gql(
+      CHAT_PAGE,
+      { id: sessionId, last: 5, before: s.messages.pageInfo.startCursor },
+      { token },
+    );
     const m2 = (back.body.data?.chatSession as any).messages;
-    expect(m2.edges.map((e: any) => e.node.content)).toEqual(['message 0', 'message 1', 'message 2', 'message 3']);
+    expect(m2.edges.map((e: any) => e.node.content)).toEqual([
+      'message 0',
+      'message 1',
+      'message 2',
+      'message 3',
+    ]);
     expect(m2.pageInfo.hasPreviousPage).toBe(false);
   });
 
@@ -115,7 +142,11 @@ describe('the read path', () => {
       edges { node { content } } pageInfo { hasNextPage endCursor } } } }`;
     const r1 = await gw.gql(q, { id: sessionId }, { token });
     const m1 = (r1.body.data?.chatSession as any).messages;
-    expect(m1.edges.map((e: any) => e.node.content)).toEqual(['message 0', 'message 1', 'message 2']);
+    expect(m1.edges.map((e: any) => e.node.content)).toEqual([
+      'message 0',
+      'message 1',
+      'message 2',
+    ]);
     const r2 = await gw.gql(q, { id: sessionId, after: m1.pageInfo.endCursor }, { token });
     const m2 = (r2.body.data?.chatSession as any).messages;
     expect(m2.edges.map((e: any) => e.node.content)).toEqual(['message 3']);
@@ -128,9 +159,11 @@ describe('the read path', () => {
     const bookId = await gw.seed.book();
     const [characterId] = await gw.seed.characters(bookId, 1);
     const mine: string[] = [];
-    for (let i = 0; i < 3; i++) mine.push(await gw.seed.session(me, characterId!, bookId, `mine ${i}`));
+    for (let i = 0; i < 3; i++)
+      mine.push(await gw.seed.session(me, characterId!, bookId, `mine ${i}`));
     await gw.seed.session(other, characterId!, bookId, 'not mine');
-    await gw.db.sql`update chat_sessions set updated_at = now() + interval '1 hour' where id = ${mine[0]!}`;
+    await gw.db
+      .sql`update chat_sessions set updated_at = now() + interval '1 hour' where id = ${mine[0]!}`;
     const q = `query ($after: String) { chatSessions(first: 2, after: $after) { edges { node { id title } } pageInfo { hasNextPage endCursor } } }`;
     const myToken = await gw.token(me);
     const r1 = await gw.gql(q, {}, { token: myToken });
@@ -166,6 +199,6 @@ describe('the read path', () => {
 
   it('answers viewer with the token subject', async () => {
     const res = await gw.gql('{ viewer { id } }', {}, { token });
-    expect(res.body.data?.viewer).toEqual({ id: reader, });
+    expect(res.body.data?.viewer).toEqual({ id: reader });
   });
 });

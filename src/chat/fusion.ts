@@ -39,7 +39,8 @@ export function reciprocalRankFusion(
   };
   add(vector, 'vectorRank');
   add(keyword, 'keywordRank');
-  const bestRank = (p: FusedPassage) => Math.min(p.vectorRank ?? Infinity, p.keywordRank ?? Infinity);
+  const bestRank = (p: FusedPassage) =>
+    Math.min(p.vectorRank ?? Infinity, p.keywordRank ?? Infinity);
   return [...byIndex.values()]
     .sort(
       (a, b) =>

@@ -41,7 +41,12 @@ export function buildPrompt(input: {
     const passageText =
       passages.length === 0
         ? 'No passage of the book matched this message. Say so if the book does not tell.'
-        : passages.map((p) => `[chunk ${p.chunk.chunk_index}${p.chunk.chapter ? `, ${p.chunk.chapter}` : ''}]\n${p.chunk.text}`).join('\n\n');
+        : passages
+            .map(
+              (p) =>
+                `[chunk ${p.chunk.chunk_index}${p.chunk.chapter ? `, ${p.chunk.chapter}` : ''}]\n${p.chunk.text}`,
+            )
+            .join('\n\n');
     const system = [
       character.system_prompt,
       bookLine,
@@ -52,7 +57,10 @@ export function buildPrompt(input: {
       .join('\n\n');
     return [
       { role: 'system', content: system },
-      ...recent.map((m) => ({ role: m.role === 'assistant' ? ('assistant' as const) : ('user' as const), content: m.content })),
+      ...recent.map((m) => ({
+        role: m.role === 'assistant' ? ('assistant' as const) : ('user' as const),
+        content: m.content,
+      })),
       { role: 'user', content: message },
     ];
   };

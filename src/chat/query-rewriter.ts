@@ -20,7 +20,10 @@ export type RewrittenQueries = z.infer<typeof rewrittenQueries>;
 
 const normalise = (s: string) => s.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
 
-export function rewriteHash(message: string, recent: readonly { role: string; content: string }[]): string {
+export function rewriteHash(
+  message: string,
+  recent: readonly { role: string; content: string }[],
+): string {
   const input = JSON.stringify({
     message: normalise(message),
     recent: recent.map((m) => [m.role, normalise(m.content)]),
@@ -38,7 +41,9 @@ export function fallbackRewrite(
   const previous = recent.findLast((m) => m.role === 'user')?.content ?? '';
   const narrative = [previous, message].filter(Boolean).join(' ').slice(0, 2000).trim() || message;
   const words = [...new Set(contentWords(message))];
-  const keyword = (words.length > 0 ? words : [...new Set(contentWords(previous))]).slice(0, 12).join(' ');
+  const keyword = (words.length > 0 ? words : [...new Set(contentWords(previous))])
+    .slice(0, 12)
+    .join(' ');
   return { narrative, keyword: keyword || message.slice(0, 500) };
 }
 
@@ -102,13 +107,18 @@ export class QueryRewriter {
         );
       } catch (err) {
         if (!(err instanceof LlmOutputError)) {
-          logger.warn({ err: String(err) }, 'query rewrite failed; using the deterministic rewrite');
+          logger.warn(
+            { err: String(err) },
+            'query rewrite failed; using the deterministic rewrite',
+          );
         }
         queries = fallbackRewrite(message, recent);
       }
     }
     try {
-      await counter.time('redis', 'set', () => redis.set(key, JSON.stringify(queries), 'EX', ttlSeconds));
+      await counter.time('redis', 'set', () =>
+        redis.set(key, JSON.stringify(queries), 'EX', ttlSeconds),
+      );
     } catch (err) {
       logger.warn({ err: String(err) }, 'query rewrite cache write failed');
     }

@@ -36,7 +36,9 @@ export class HybridRetriever {
   ): Promise<RetrievalResult> {
     const { vectors, keywords, embedder, counter, logger } = this.deps;
     const vectorSide = (async () => {
-      const [vector] = await counter.time('embeddings', 'embed', () => embedder.embed([queries.narrative]));
+      const [vector] = await counter.time('embeddings', 'embed', () =>
+        embedder.embed([queries.narrative]),
+      );
       return vectors.search(bookId, vector!, options.candidates);
     })();
     const keywordSide = keywords.search(bookId, queries.keyword, options.candidates);
@@ -45,15 +47,22 @@ export class HybridRetriever {
     const take = (r: PromiseSettledResult<RetrievedChunk[]>, which: 'vector' | 'keyword') => {
       if (r.status === 'fulfilled') return r.value;
       degraded.push(which);
-      logger.warn({ retriever: which, bookId, err: String(r.reason) }, 'retriever failed; continuing without it');
+      logger.warn(
+        { retriever: which, bookId, err: String(r.reason) },
+        'retriever failed; continuing without it',
+      );
       return [];
     };
     const vectorHits = take(v, 'vector');
     const keywordHits = take(k, 'keyword');
     if (degraded.length === 2) {
-      throw new AppError('SERVICE_UNAVAILABLE', 'Search over the book is unavailable right now; try again shortly', {
-        retryable: true,
-      });
+      throw new AppError(
+        'SERVICE_UNAVAILABLE',
+        'Search over the book is unavailable right now; try again shortly',
+        {
+          retryable: true,
+        },
+      );
     }
     return { passages: reciprocalRankFusion(vectorHits, keywordHits, options.keep), degraded };
   }

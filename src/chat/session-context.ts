@@ -100,7 +100,9 @@ export class SessionContextCache {
       overflow.length === 0
         ? context.summary
         : summarize(
-            [context.summary, ...overflow.map((m) => `${m.role}: ${m.content}`)].filter(Boolean).join('\n'),
+            [context.summary, ...overflow.map((m) => `${m.role}: ${m.content}`)]
+              .filter(Boolean)
+              .join('\n'),
           );
     return { summary, messages: all.slice(-RECENT_MESSAGES) };
   }

@@ -55,9 +55,13 @@ export async function withSessionLock<T>(
     if (ok === 'OK') break;
     const waited = Date.now() - started;
     if (waited >= options.waitMs) {
-      throw new AppError('SESSION_BUSY', 'Another message of this session is being answered; retry shortly', {
-        retryable: true,
-      });
+      throw new AppError(
+        'SESSION_BUSY',
+        'Another message of this session is being answered; retry shortly',
+        {
+          retryable: true,
+        },
+      );
     }
     const pause = Math.min(delay + Math.random() * delay, options.waitMs - waited);
     await sleep(Math.max(pause, 1));
@@ -88,9 +92,13 @@ export async function withSessionLock<T>(
       const current = await redisCall('get', () => redis.get(key));
       if (current !== token) {
         lost = true;
-        throw new AppError('LOCK_LOST', 'The session lock was lost during the turn; nothing was saved', {
-          retryable: true,
-        });
+        throw new AppError(
+          'LOCK_LOST',
+          'The session lock was lost during the turn; nothing was saved',
+          {
+            retryable: true,
+          },
+        );
       }
     },
   };

@@ -56,7 +56,9 @@ export class JobQueue {
       book_id: bookId,
       enqueued_at: new Date().toISOString(),
     };
-    await this.counter.time('redis', 'rpush', () => this.redis.rpush(QUEUE_KEY, JSON.stringify(job)));
+    await this.counter.time('redis', 'rpush', () =>
+      this.redis.rpush(QUEUE_KEY, JSON.stringify(job)),
+    );
     return job;
   }
 
@@ -96,7 +98,9 @@ export class JobQueue {
 
   /** Removes a finished (or dropped) job from this worker's in-flight list. */
   async done(raw: string): Promise<void> {
-    await this.counter.time('redis', 'lrem', () => this.redis.lrem(inflightKey(this.workerId), 1, raw));
+    await this.counter.time('redis', 'lrem', () =>
+      this.redis.lrem(inflightKey(this.workerId), 1, raw),
+    );
   }
 
   inflight(): Promise<string[]> {

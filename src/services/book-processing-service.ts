@@ -58,7 +58,12 @@ export class BookProcessingService {
       yield {
         bookId,
         jobId: null,
-        stage: book.processing_status === 'pending' ? 'queued' : done ? (book.processing_status as 'completed' | 'failed') : 'indexing',
+        stage:
+          book.processing_status === 'pending'
+            ? 'queued'
+            : done
+              ? (book.processing_status as 'completed' | 'failed')
+              : 'indexing',
         progress: done ? 1 : 0,
         status: book.processing_status,
         message: null,

@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.js';
-import { isUuid, badInput } from '../errors.js';
+import { badInput, isUuid } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import { decodeCursor, encodeCursor } from '../stores/postgrest.js';
 import type { BookRow, CategoryRow, CharacterRow, ProcessingStatusValue } from '../stores/rows.js';

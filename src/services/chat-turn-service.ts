@@ -1,8 +1,8 @@
 import type { Viewer } from '../auth.js';
+import type { FusedPassage } from '../chat/fusion.js';
 import { buildPrompt } from '../chat/prompt.js';
 import { SessionContextCache } from '../chat/session-context.js';
 import { withSessionLock } from '../chat/session-lock.js';
-import type { FusedPassage } from '../chat/fusion.js';
 import type { Deps } from '../deps.js';
 import { AppError, badInput, isUuid, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
@@ -52,7 +52,10 @@ export class ChatTurnService {
     const content = input.content.trim();
     if (content.length === 0) throw badInput('content must not be empty', 'content');
     if (input.content.length > config.chat.messageMaxChars) {
-      throw badInput(`content must be at most ${config.chat.messageMaxChars} characters`, 'content');
+      throw badInput(
+        `content must be at most ${config.chat.messageMaxChars} characters`,
+        'content',
+      );
     }
     const clientMessageId = input.clientMessageId ?? null;
     if (clientMessageId !== null && !isUuid(clientMessageId)) {
@@ -83,15 +86,27 @@ export class ChatTurnService {
       async (lock) => {
         // Under the lock, so a concurrent retry of the same message cannot answer twice.
         const [saved, context] = await Promise.all([
-          clientMessageId ? chat.turns.findTurn(session.id, clientMessageId) : Promise.resolve(null),
+          clientMessageId
+            ? chat.turns.findTurn(session.id, clientMessageId)
+            : Promise.resolve(null),
           chat.context.load(session.id),
         ]);
         if (saved?.reply) {
           const [fresh] = await this.deps.chatStore.sessionsByIds([session.id]);
-          return { userMessage: saved.user, reply: saved.reply, session: fresh ?? session, replayed: true };
+          return {
+            userMessage: saved.user,
+            reply: saved.reply,
+            session: fresh ?? session,
+            replayed: true,
+          };
         }
 
-        const queries = await chat.rewriter.rewrite(character.id, character.name, content, context.messages);
+        const queries = await chat.rewriter.rewrite(
+          character.id,
+          character.name,
+          content,
+          context.messages,
+        );
         const { passages } = await chat.retriever.retrieve(book.id, queries, {
           candidates: config.chat.candidates,
           keep: config.chat.keep,
@@ -104,7 +119,13 @@ export class ChatTurnService {
           message: content,
           budget: config.chat.promptTokenBudget,
         });
-        const replyText = await this.generate(prompt.messages, prompt.passages, character.name, content, onDelta);
+        const replyText = await this.generate(
+          prompt.messages,
+          prompt.passages,
+          character.name,
+          content,
+          onDelta,
+        );
 
         await lock.assertHeld();
         const turn = await chat.turns.saveTurn({
@@ -118,10 +139,18 @@ export class ChatTurnService {
         });
         if (!turn.reply) throw new Error('save_chat_turn returned no reply');
         if (!turn.replayed) {
-          await chat.context.store(session.id, SessionContextCache.advance(context, [turn.user_message, turn.reply]));
+          await chat.context.store(
+            session.id,
+            SessionContextCache.advance(context, [turn.user_message, turn.reply]),
+          );
         }
         this.loaders.session.clear(session.id).prime(session.id, turn.session);
-        return { userMessage: turn.user_message, reply: turn.reply, session: turn.session, replayed: turn.replayed };
+        return {
+          userMessage: turn.user_message,
+          reply: turn.reply,
+          session: turn.session,
+          replayed: turn.replayed,
+        };
       },
     );
   }
@@ -145,7 +174,10 @@ export class ChatTurnService {
             task: 'reply',
             characterName,
             userMessage,
-            passages: passages.map((p) => ({ chunkIndex: p.chunk.chunk_index, text: p.chunk.text })),
+            passages: passages.map((p) => ({
+              chunkIndex: p.chunk.chunk_index,
+              text: p.chunk.text,
+            })),
           },
         })) {
           text += delta;
@@ -155,11 +187,18 @@ export class ChatTurnService {
         return text.trim();
       });
     } catch (err) {
-      this.deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'generation failed');
-      throw new AppError('UPSTREAM_ERROR', 'The character could not answer right now; nothing was saved. Try again.', {
-        retryable: true,
-        cause: err,
-      });
+      this.deps.logger.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'generation failed',
+      );
+      throw new AppError(
+        'UPSTREAM_ERROR',
+        'The character could not answer right now; nothing was saved. Try again.',
+        {
+          retryable: true,
+          cause: err,
+        },
+      );
     }
   }
 
@@ -171,16 +210,25 @@ export class ChatTurnService {
   }
 
   /** The hybrid retrieval alone, for readers and for debugging. */
-  async search(bookId: string, query: string, limit: number | null | undefined): Promise<SearchPassage[]> {
+  async search(
+    bookId: string,
+    query: string,
+    limit: number | null | undefined,
+  ): Promise<SearchPassage[]> {
     const q = query.trim();
     if (!q) throw badInput('query must not be empty', 'query');
-    if (q.length > this.deps.config.chat.messageMaxChars) throw badInput('query is too long', 'query');
+    if (q.length > this.deps.config.chat.messageMaxChars)
+      throw badInput('query is too long', 'query');
     const keep = limit ?? this.deps.config.chat.keep;
-    if (!Number.isInteger(keep) || keep < 1 || keep > 50) throw badInput('limit must be between 1 and 50', 'limit');
+    if (!Number.isInteger(keep) || keep < 1 || keep > 50)
+      throw badInput('limit must be between 1 and 50', 'limit');
     const book = await this.loaders.book.load(bookId);
     if (!book) throw notFound('Book', bookId);
     if (book.processing_status !== 'completed') {
-      throw new AppError('FAILED_PRECONDITION', `The book "${book.title}" is ${book.processing_status}; it is not searchable yet`);
+      throw new AppError(
+        'FAILED_PRECONDITION',
+        `The book "${book.title}" is ${book.processing_status}; it is not searchable yet`,
+      );
     }
     const { passages } = await this.deps.chat.retriever.retrieve(
       book.id,
@@ -201,7 +249,12 @@ export class ChatTurnService {
 }
 
 function toCitation(p: FusedPassage): CitationValue {
-  return { chunk_index: p.chunk.chunk_index, text: p.chunk.text, score: p.score, chapter: p.chunk.chapter };
+  return {
+    chunk_index: p.chunk.chunk_index,
+    text: p.chunk.text,
+    score: p.score,
+    chapter: p.chunk.chapter,
+  };
 }
 
 export type TurnStreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
@@ -210,7 +263,9 @@ export type TurnStreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' 
  * Runs a turn and yields its reply deltas, then the saved turn. The turn runs detached from the
  * consumer: if the client goes away mid-stream, it still completes and is saved.
  */
-export async function* streamTurn(run: (onDelta: (t: string) => void) => Promise<TurnResult>): AsyncGenerator<TurnStreamEvent> {
+export async function* streamTurn(
+  run: (onDelta: (t: string) => void) => Promise<TurnResult>,
+): AsyncGenerator<TurnStreamEvent> {
   const pending: string[] = [];
   const state: {
     wake: (() => void) | null;

@@ -3,10 +3,15 @@ import { link, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
-import type { ReadThroughCache } from '../cache/read-through-cache.js';
 import type { LocalTtlCache } from '../cache/local-ttl-cache.js';
+import type { ReadThroughCache } from '../cache/read-through-cache.js';
 import type { Config } from '../config.js';
-import { buildSystemPrompt, findCharactersLocal, findCharactersWithLlm, safeName } from '../ingest/characters.js';
+import {
+  buildSystemPrompt,
+  findCharactersLocal,
+  findCharactersWithLlm,
+  safeName,
+} from '../ingest/characters.js';
 import { chunkText } from '../ingest/chunker.js';
 import { readBookText } from '../ingest/readers.js';
 import type { Logger } from '../logger.js';
@@ -54,13 +59,28 @@ export class IngestionService {
     },
   ) {}
 
-  async process(job: { job_id: string; book_id: string }): Promise<{ chunks: number; characters: number }> {
+  async process(job: {
+    job_id: string;
+    book_id: string;
+  }): Promise<{ chunks: number; characters: number }> {
     const { logger } = this.deps;
     const log = logger.child({ jobId: job.job_id, bookId: job.book_id });
     const [book] = await this.deps.catalogStore.booksByIds([job.book_id]);
     if (!book) throw new JobRejectedError(`book ${job.book_id} does not exist`);
-    const report = (stage: ProgressEvent['stage'], progress: number, status: ProgressEvent['status'] = 'processing', message: string | null = null) =>
-      this.deps.progress.publish({ bookId: book.id, jobId: job.job_id, stage, progress, status, message });
+    const report = (
+      stage: ProgressEvent['stage'],
+      progress: number,
+      status: ProgressEvent['status'] = 'processing',
+      message: string | null = null,
+    ) =>
+      this.deps.progress.publish({
+        bookId: book.id,
+        jobId: job.job_id,
+        stage,
+        progress,
+        status,
+        message,
+      });
 
     try {
       await this.setStatus(book.id, 'processing');
@@ -125,7 +145,9 @@ export class IngestionService {
 
   private async readText(book: BookRow): Promise<string> {
     if (!book.storage_path) throw new JobRejectedError(`book ${book.id} has no storage_path`);
-    const { data, error } = await this.deps.supabase.storage.from(BOOKS_BUCKET).download(book.storage_path);
+    const { data, error } = await this.deps.supabase.storage
+      .from(BOOKS_BUCKET)
+      .download(book.storage_path);
     if (error || !data) {
       throw new JobRejectedError(
         `could not read ${BOOKS_BUCKET}/${book.storage_path}: ${error?.message ?? 'no data'}`,

@@ -98,7 +98,10 @@ export class ChatTurnStore {
   }
 
   /** The turn saved for a client message id: the reader's message and the reply after it. */
-  async findTurn(sessionId: string, clientMessageId: string): Promise<{ user: MessageRow; reply: MessageRow | null } | null> {
+  async findTurn(
+    sessionId: string,
+    clientMessageId: string,
+  ): Promise<{ user: MessageRow; reply: MessageRow | null } | null> {
     const res = await this.db
       .from('messages')
       .select('*')

@@ -27,9 +27,16 @@ export async function createRedis(
   return client;
 }
 
-/** A second connection for blocking commands and pub/sub, same settings. */
-export function duplicateRedis(client: RedisClient): RedisClient {
-  const dup = client.duplicate();
+/**
+ * A second connection for pub/sub or blocking commands: it connects at once and queues commands
+ * until connected; `commandTimeoutMs` must exceed any blocking wait used on it.
+ */
+export function duplicateRedis(client: RedisClient, commandTimeoutMs = 10_000): RedisClient {
+  const dup = client.duplicate({
+    lazyConnect: false,
+    enableOfflineQueue: true,
+    commandTimeout: commandTimeoutMs,
+  });
   dup.on('error', () => {});
   return dup;
 }

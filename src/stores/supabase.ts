@@ -34,9 +34,14 @@ export function createSupabase(options: {
       throw new StoreUnavailableError('supabase', err);
     }
   };
-  return createClient(options.url, options.serviceRoleKey, {
+  const client = createClient(options.url, options.serviceRoleKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     realtime: { transport: ws as never },
     global: { fetch: timedFetch },
   });
+  // postgrest-js retries GETs on network errors and timeouts (1 s, 2 s, 4 s backoff), which would
+  // turn one timeout into half a minute; the gateway answers SERVICE_UNAVAILABLE at once instead.
+  // supabase-js does not pass this option through, so it is set on its REST client.
+  (client as unknown as { rest: { retry?: boolean } }).rest.retry = false;
+  return client;
 }

@@ -37,11 +37,29 @@ export async function waitForStatus(
   throw new Error(`book ${bookId} still ${status} after ${timeoutMs} ms`);
 }
 
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000, what = 'condition') {
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs = 20_000,
+  what = 'condition',
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
     await sleep(50);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Waits until no job is queued or in flight on any worker. */
+export async function waitForIdleQueue(gw: TestGateway, timeoutMs = 30_000) {
+  await waitUntil(
+    async () => {
+      if ((await gw.redis.llen('processing_queue')) > 0) return false;
+      const inflight = await gw.redis.keys('processing_queue:inflight:*');
+      for (const key of inflight) if ((await gw.redis.llen(key)) > 0) return false;
+      return true;
+    },
+    timeoutMs,
+    'an idle queue',
+  );
 }

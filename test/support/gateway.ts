@@ -11,7 +11,10 @@ import {
   signSupabaseJwt,
   startSupabaseStandIn,
 } from '../../src/embedded/supabase/server.js';
-import { startTypesenseStandIn, type TypesenseStandIn } from '../../src/embedded/typesense/server.js';
+import {
+  startTypesenseStandIn,
+  type TypesenseStandIn,
+} from '../../src/embedded/typesense/server.js';
 import { createLogger } from '../../src/logger.js';
 import { type Runtime, startRuntime } from '../../src/runtime.js';
 import type { StoreCallCounter } from '../../src/stores/metrics.js';
@@ -173,11 +176,19 @@ export class Seeder {
     return row!.id;
   }
 
-  async book(o: { title?: string; categoryId?: string | null; status?: string; userId?: string } = {}) {
+  async book(
+    o: {
+      title?: string;
+      categoryId?: string | null;
+      status?: string;
+      userId?: string;
+      createdAt?: Date;
+    } = {},
+  ) {
     const [row] = await this.db.sql<{ id: string }[]>`
-      insert into books (title, author, category_id, processing_status, user_id, storage_path)
+      insert into books (title, author, category_id, processing_status, user_id, storage_path, created_at)
       values (${o.title ?? 'A Book'}, ${'An Author'}, ${o.categoryId ?? null},
-              ${o.status ?? 'completed'}, ${o.userId ?? null}, ${null})
+              ${o.status ?? 'completed'}, ${o.userId ?? null}, ${null}, ${o.createdAt ?? new Date()})
       returning id`;
     return row!.id;
   }

@@ -20,7 +20,9 @@ export default async function setup(project: TestProject) {
   project.provide('runId', runId);
   const pgMode = process.env.TEST_DATABASE_URL ? 'PostgreSQL at TEST_DATABASE_URL' : 'PGlite';
   const redisUrl = process.env.TEST_REDIS_URL;
-  console.log(`[tests] database: ${pgMode}; redis: ${redisUrl ? 'TEST_REDIS_URL' : 'ioredis-mock'}`);
+  console.log(
+    `[tests] database: ${pgMode}; redis: ${redisUrl ? 'TEST_REDIS_URL' : 'ioredis-mock'}`,
+  );
   if (!redisUrl) {
     project.provide('redisDb', 0);
     return;

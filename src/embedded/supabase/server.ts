@@ -199,8 +199,10 @@ export async function startSupabaseStandIn(
     if (method === 'OPTIONS' && request.headers['access-control-request-method']) {
       return { status: 200, headers: {}, body: '' };
     }
-    const restPath = /^\/rest\/v1\/(.*)$/.exec(url.pathname);
-    const storagePath = /^\/storage\/v1\/(.*)$/.exec(url.pathname);
+    // The path as sent: URL parsing would resolve `..` segments before storage could refuse them.
+    const rawPath = (request.url ?? '/').split('?')[0] ?? '/';
+    const restPath = /^\/rest\/v1\/(.*)$/.exec(rawPath);
+    const storagePath = /^\/storage\/v1\/(.*)$/.exec(rawPath);
     if (!restPath && !storagePath) {
       return jsonReply(404, { message: 'no Route matched with those values' });
     }
