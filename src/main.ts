@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './runtime.js';
+import { seedDemo } from './seed-demo.js';
 import { createApp } from './yoga.js';
 
 /** Starts the gateway: configuration, stores (real or embedded), the HTTP server. */
@@ -18,8 +19,13 @@ async function main() {
   }
   const logger = createLogger(config.logLevel);
   const runtime = await startRuntime(config, logger);
+  let demo: { bookId: string; sessionId: string } | undefined;
+  if (config.seedDemo && config.supabase.mode === 'embedded' && runtime.devUserId) {
+    demo = await seedDemo(runtime.deps, runtime.devUserId);
+  }
   const app = createApp(runtime.deps, {
     ...(runtime.devToken ? { graphiqlToken: runtime.devToken } : {}),
+    ...(demo ? { examples: demo } : {}),
   });
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
@@ -29,7 +35,15 @@ async function main() {
   logger.info({ url }, 'gateway listening');
   if (runtime.devToken) {
     process.stdout.write(
-      `\nFalsafa gateway on ${url}\nDevelopment token (reader ${runtime.devUserId}):\n${runtime.devToken}\n\n`,
+      [
+        '',
+        `Falsafa gateway on ${url} (GraphiQL: open it in a browser)`,
+        `Development token (reader ${runtime.devUserId}):`,
+        runtime.devToken,
+        ...(demo ? [`Demo book: ${demo.bookId}`, `Demo chat session: ${demo.sessionId}`] : []),
+        '',
+        '',
+      ].join('\n'),
     );
   }
 

@@ -455,6 +455,33 @@ describe('writes', () => {
     expect(again.status).toBe(204);
   });
 
+  it('limits an update or delete to the first rows in the given order', async () => {
+    await service.from('categories').insert([
+      { name: 'L1', slug: 'l1' },
+      { name: 'L2', slug: 'l2' },
+      { name: 'L3', slug: 'l3' },
+    ]);
+    const updated = await service
+      .from('categories')
+      .update({ description: 'first two' })
+      .like('slug', 'l*')
+      .order('slug')
+      .limit(2)
+      .select('slug');
+    expect(updated.data?.map((row) => row.slug).sort()).toEqual(['l1', 'l2']);
+    const unordered = await service.from('categories').delete().like('slug', 'l*').limit(1);
+    expect(unordered).toMatchObject({ status: 400, error: { code: 'PGRST109' } });
+    const deleted = await service
+      .from('categories')
+      .delete()
+      .like('slug', 'l*')
+      .order('slug', { ascending: false })
+      .limit(1)
+      .select('slug, description');
+    expect(deleted.data).toEqual([{ slug: 'l3', description: null }]);
+    await service.from('categories').delete().like('slug', 'l*');
+  });
+
   it('rolls a single-object mutation back when it does not touch exactly one row', async () => {
     const result = await service
       .from('books')
@@ -711,6 +738,22 @@ describe('server', () => {
     expect(standIn.requests.byTable.get('rpc/add_them')).toBe(1);
     expect(seen).toContain('GET /rest/v1/books 200');
     expect(seen).toContain('GET /rest/v1/nope 404');
+  });
+
+  it('finds tables, columns and relationships created after it started', async () => {
+    await db.sql.unsafe('create table public.notes (id integer primary key, body text)');
+    const created = await service.from('notes').insert({ id: 1, body: 'first' }).select().single();
+    expect(created.data).toEqual({ id: 1, body: 'first' });
+    await db.sql.unsafe(
+      'alter table public.notes add column tag text, add column book_id uuid references public.books (id)',
+    );
+    const tagged = await service
+      .from('notes')
+      .update({ tag: 'late', book_id: seed.republic.id })
+      .eq('id', 1)
+      .select('tag, book:books(title)')
+      .single();
+    expect(tagged.data).toEqual({ tag: 'late', book: { title: 'Republic' } });
   });
 
   // PGlite (WASM, no timer signals) does not enforce statement_timeout; PostgreSQL does.

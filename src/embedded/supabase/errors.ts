@@ -34,6 +34,11 @@ export function restError(
   return new RestError(status, { code, details, hint, message });
 }
 
+/** An error raised from the schema cache (not the database): worth one cache refresh and retry. */
+export function isCatalogMiss(error: unknown): boolean {
+  return error instanceof RestError && ['42703', 'PGRST200', 'PGRST204'].includes(error.body.code);
+}
+
 /** 400 PGRST100: a query string parameter could not be parsed. */
 export function parseError(message: string, details: string | null = null): RestError {
   return restError(400, 'PGRST100', message, details);

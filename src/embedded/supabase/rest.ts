@@ -14,7 +14,7 @@ import {
   type Routine,
   routineResultRelation,
 } from './catalog.js';
-import { type RestError, restError, toRestError } from './errors.js';
+import { isCatalogMiss, type RestError, restError, toRestError } from './errors.js';
 import {
   type BodyOptions,
   type BuildContext,
@@ -217,15 +217,22 @@ export class RestHandler {
     try {
       const decoded = decodeURIComponent(request.resource);
       this.checkProfile(request);
-      if (decoded.startsWith('rpc/')) {
-        resource = decoded;
-        return { ...(await this.rpc(request, auth, decoded.slice(4))), resource };
-      }
-      if (decoded === '' || decoded.includes('/')) {
-        throw restError(404, 'PGRST125', `Invalid path specified in request URL`);
+      if (!decoded.startsWith('rpc/') && (decoded === '' || decoded.includes('/'))) {
+        throw restError(404, 'PGRST125', 'Invalid path specified in request URL');
       }
       resource = decoded;
-      return { ...(await this.table(request, auth, decoded)), resource };
+      const attempt = () =>
+        decoded.startsWith('rpc/')
+          ? this.rpc(request, auth, decoded.slice(4))
+          : this.table(request, auth, decoded);
+      try {
+        return { ...(await attempt()), resource };
+      } catch (error) {
+        // A column or relationship the cache does not know may have been added since it loaded.
+        if (!isCatalogMiss(error)) throw error;
+        await this.catalog.refresh();
+        return { ...(await attempt()), resource };
+      }
     } catch (error) {
       const rest = toRestError(error, auth.role !== 'anon');
       return {
@@ -482,17 +489,6 @@ export class RestHandler {
     return reply;
   }
 
-  private rejectLimits(query: ParsedQuery): void {
-    if (query.root.limit !== undefined || query.root.offset !== undefined) {
-      throw restError(
-        400,
-        'PGRST109',
-        'Limited update/delete is not supported by this stand-in',
-        'Remove limit and offset from the request',
-      );
-    }
-  }
-
   private async update(
     request: RestRequest,
     auth: RequestAuth,
@@ -501,7 +497,6 @@ export class RestHandler {
     query: ParsedQuery,
     prefs: Preferences,
   ): Promise<Omit<RestReply, 'resource'>> {
-    this.rejectLimits(query);
     const media = negotiate(request.headers.accept);
     const payload = parseJsonBody(request.body);
     if (!isObject(payload)) throw invalidBody('Expected a JSON object');
@@ -532,7 +527,6 @@ export class RestHandler {
     query: ParsedQuery,
     prefs: Preferences,
   ): Promise<Omit<RestReply, 'resource'>> {
-    this.rejectLimits(query);
     const media = negotiate(request.headers.accept);
     const ctx = this.context(catalog, query);
     const result = this.mutationResult(query, prefs, relation, media);

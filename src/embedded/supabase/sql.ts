@@ -522,6 +522,33 @@ export function buildInsert(ctx: BuildContext, plan: InsertPlan): string {
   return wrapMutation(ctx, relation, insert, plan.result);
 }
 
+/**
+ * The WHERE of an UPDATE or DELETE. With `limit`/`offset` (PostgREST's limited update/delete) the
+ * rows are picked by a subquery in the requested `order`, which must then be given.
+ */
+function mutationWhere(ctx: BuildContext, source: Source, shape: Shape): string {
+  if (shape.limit === undefined && shape.offset === undefined) {
+    return whereClause(whereParts(ctx, source, [], [], shape));
+  }
+  if (shape.order.length === 0) {
+    throw restError(
+      400,
+      'PGRST109',
+      "A 'limit' was applied without an explicit 'order'",
+      null,
+      "Apply an 'order' using unique column(s)",
+    );
+  }
+  const inner: Source = {
+    from: `"public".${q(source.relation.name)} AS "pgrst_limited"`,
+    alias: 'pgrst_limited',
+    relation: source.relation,
+  };
+  const where = whereClause(whereParts(ctx, inner, [], [], shape));
+  const picked = `SELECT "pgrst_limited".ctid FROM ${inner.from}${where}${orderClause(ctx, inner, shape.order)}${rangeClause(ctx, shape)}`;
+  return ` WHERE ${q(source.alias)}.ctid = ANY (ARRAY(${picked}))`;
+}
+
 export interface UpdatePlan {
   relation: Relation;
   columns: string[];
@@ -534,7 +561,7 @@ export function buildUpdate(ctx: BuildContext, plan: UpdatePlan): string {
   const { relation } = plan;
   const source: Source = { from: target(relation), alias: relation.name, relation };
   for (const column of plan.columns) requireColumn(relation, column);
-  const where = whereClause(whereParts(ctx, source, [], [], plan.shape));
+  const where = mutationWhere(ctx, source, plan.shape);
   if (plan.columns.length === 0) {
     return wrapMutation(
       ctx,
@@ -561,7 +588,7 @@ export interface DeletePlan {
 export function buildDelete(ctx: BuildContext, plan: DeletePlan): string {
   const { relation } = plan;
   const source: Source = { from: target(relation), alias: relation.name, relation };
-  const where = whereClause(whereParts(ctx, source, [], [], plan.shape));
+  const where = mutationWhere(ctx, source, plan.shape);
   return wrapMutation(
     ctx,
     relation,
