@@ -526,6 +526,13 @@ describe('rpc', () => {
       .select('*', { count: 'exact', head: true })
       .eq('session_id', seed.session.id);
     expect(count).toBe(4);
+    const cited = await service
+      .from('messages')
+      .select('content, chunk:citations->0->>chunk_index, citations->0')
+      .eq('citations->0->>chunk_index', '3');
+    expect(cited.data).toEqual([
+      { content: 'Virtue is the only good.', chunk: '3', '0': { chunk_index: 3 } },
+    ]);
   });
 
   it('maps function errors and unknown functions like PostgREST', async () => {
