@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import ws from 'ws';
+import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
 import {
   type SupabaseStandIn,
   signSupabaseJwt,
@@ -761,6 +762,30 @@ describe('server', () => {
       .select('tag, book:books(title)')
       .single();
     expect(tagged.data).toEqual({ tag: 'late', book: { title: 'Republic' } });
+  });
+
+  it('answers 503 when the database is gone', async () => {
+    const pg = await startEmbeddedPostgres();
+    const orphan = await startSupabaseStandIn({
+      databaseUrl: pg.url,
+      maxConnections: 1,
+      jwtSecret: SECRET,
+      storageDir,
+    });
+    try {
+      const key = await signSupabaseJwt(SECRET, { role: 'service_role' });
+      const lost = createClient(orphan.url, key, {
+        realtime: { transport: ws as never },
+        auth: { persistSession: false, autoRefreshToken: false },
+      });
+      expect((await lost.from('books').select('id')).status).toBe(200);
+      await pg.close();
+      const write = await lost.from('categories').insert({ name: 'Lost' });
+      expect(write).toMatchObject({ status: 503, error: { code: 'PGRST000' } });
+    } finally {
+      await orphan.close();
+      await pg.close();
+    }
   });
 
   // PGlite (WASM, no timer signals) does not enforce statement_timeout; PostgreSQL does.
