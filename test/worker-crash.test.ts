@@ -1,0 +1,167 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chunkText } from '../src/ingest/chunker.js';
+import { loadDemoBook } from '../src/ingest/demo-book.js';
+import { readBookText } from '../src/ingest/readers.js';
+import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { type OpenAiTestServer, startOpenAiServer } from './support/openai-server.js';
+import { keysOf } from './support/redis.js';
+
+/**
+ * Workers as separate processes (`npm run worker`) sharing the real Redis: one is SIGKILLed in the
+ * middle of a job; another returns the job to the queue and completes it. Needs a Redis that
+ * processes share, so it runs only with TEST_REDIS_URL.
+ */
+const realRedis = Boolean(process.env.TEST_REDIS_URL);
+const CHUNK = { CHUNK_TARGET_CHARS: '300', CHUNK_OVERLAP_CHARS: '50' };
+
+let gw: TestGateway;
+let ai: OpenAiTestServer;
+const owner = randomUUID();
+const children: ChildProcess[] = [];
+
+function startWorker(env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker-main.ts'], {
+    cwd: new URL('..', import.meta.url).pathname,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  child.on('exit', () => {
+    (child as ChildProcess & { output?: string }).output = out;
+  });
+  children.push(child);
+  return child;
+}
+
+describe.skipIf(!realRedis)('workers that die', () => {
+  beforeAll(async () => {
+    ai = await startOpenAiServer({ dimension: 8 });
+    gw = await startTestGateway({
+      env: {
+        ...CHUNK,
+        EMBEDDING_PROVIDER: 'openai',
+        EMBEDDING_BASE_URL: ai.url,
+        EMBEDDING_MODEL: 'test-embedder',
+        EMBEDDING_DIMENSION: '8',
+      },
+    });
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await gw?.close();
+    await ai?.close();
+  });
+
+  it('a worker killed mid-job loses nothing: another completes the job, nothing duplicated', async () => {
+    const demo = await loadDemoBook();
+    const { bookId, path } = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'crash.md',
+      contentType: 'text/markdown',
+      owner,
+    });
+    // Slow embeddings, so the job is surely mid-way when the worker dies.
+    ai.enqueueEmbeddings(...Array.from({ length: 3 }, () => ({ delayMs: 1500 })));
+    const first = startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
+    const res = await gw.gql(
+      'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
+      { id: bookId },
+      { token: await gw.token(owner) },
+    );
+    expect(res.body.errors).toBeUndefined();
+
+    await waitUntil(
+      async () => ai.requestsTo('embeddings').length >= 1,
+      20_000,
+      'the first embedding call',
+    );
+    expect(await waitForStatus(gw, bookId, ['processing'])).toBe('processing');
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+
+    // The job sits in the dead worker's in-flight list, not lost.
+    const inflight = await keysOf(gw.redis, 'processing_queue:inflight:*');
+    const held = (await Promise.all(inflight.map((k) => gw.redis.lrange(k, 0, -1)))).flat();
+    expect(held.map((j) => JSON.parse(j).book_id)).toEqual([bookId]);
+    expect(await gw.redis.llen('processing_queue')).toBe(0);
+
+    startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
+    expect(await waitForStatus(gw, bookId, ['completed', 'failed'], 45_000)).toBe('completed');
+    await waitForIdleQueue(gw);
+
+    const { text } = await readBookText(demo, { path });
+    const chunks = chunkText(text, { targetChars: 300, overlapChars: 50 });
+    expect(await gw.deps.vectors.count(bookId)).toBe(chunks.length);
+    expect(await gw.deps.keywords.count(bookId)).toBe(chunks.length);
+    const characters = await gw.db.sql<
+      { safe_name: string }[]
+    >`select safe_name from characters where book_id = ${bookId}`;
+    expect(characters.length).toBeGreaterThan(0);
+    expect(new Set(characters.map((c) => c.safe_name)).size).toBe(characters.length);
+    for (const c of characters) {
+      expect(
+        existsSync(join(gw.env.SYSTEM_PROMPT_STORAGE_PATH!, bookId, `${c.safe_name}.md`)),
+      ).toBe(true);
+    }
+  }, 90_000);
+
+  it('an embedding server that fails ends the job as a logged failure, and the worker goes on', async () => {
+    const demo = await loadDemoBook();
+    const bad = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'no-embeddings.md',
+      contentType: 'text/markdown',
+      owner,
+    });
+    const good = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'fine.md',
+      contentType: 'text/markdown',
+      owner,
+    });
+    ai.reset();
+    // Every attempt of the first job's first batch fails: the first try and the embedder's 3 retries.
+    ai.enqueueEmbeddings(
+      ...Array.from({ length: 4 }, () => ({ status: 503, message: 'overloaded' })),
+    );
+    const worker =
+      children.find((c) => c.exitCode === null && c.signalCode === null) ??
+      startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
+    await gw.redis.rpush(
+      'processing_queue',
+      JSON.stringify({
+        job_id: 'embed-fails',
+        type: 'process_book',
+        book_id: bad.bookId,
+        enqueued_at: new Date().toISOString(),
+      }),
+      JSON.stringify({
+        job_id: 'embed-works',
+        type: 'process_book',
+        book_id: good.bookId,
+        enqueued_at: new Date().toISOString(),
+      }),
+    );
+    expect(await waitForStatus(gw, bad.bookId, ['completed', 'failed'], 45_000)).toBe('failed');
+    expect(await waitForStatus(gw, good.bookId, ['completed', 'failed'], 45_000)).toBe('completed');
+    expect(ai.requestsTo('embeddings').length).toBeGreaterThanOrEqual(5);
+    worker.kill('SIGTERM');
+    const code = await new Promise((r) => worker.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    const log = (worker as ChildProcess & { output?: string }).output ?? '';
+    expect(log).toMatch(
+      /"jobId":"embed-fails"[^\n]*"msg":"job failed"|"msg":"job failed"[^\n]*"jobId":"embed-fails"/,
+    );
+  }, 90_000);
+});
