@@ -1,5 +1,6 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Authenticator } from './auth.js';
+import { CatalogInvalidation } from './cache/invalidation.js';
 import { LocalTtlCache } from './cache/local-ttl-cache.js';
 import { ReadThroughCache } from './cache/read-through-cache.js';
 import { QueryRewriter } from './chat/query-rewriter.js';
@@ -42,6 +43,7 @@ export interface Deps {
   queue: JobQueue;
   progress: ProgressBus;
   ingestion: IngestionService;
+  invalidation: CatalogInvalidation;
   chat: {
     turns: ChatTurnStore;
     context: SessionContextCache;
@@ -106,6 +108,7 @@ export function createDeps(base: BaseDeps): Deps {
     categories: new LocalTtlCache(60_000, 1),
   };
   const progress = new ProgressBus(base.redis, base.subscriber, base.logger);
+  const invalidation = new CatalogInvalidation(base.redis, caches, base.logger);
   const ingestion = new IngestionService({
     config: base.config,
     logger: base.logger,
@@ -119,6 +122,7 @@ export function createDeps(base: BaseDeps): Deps {
     bookCache: caches.book,
     characterCache: caches.character,
     characterIdsByBook: caches.characterIdsByBook,
+    onCatalogChange: (bookId) => invalidation.publish(bookId),
   });
   return {
     ...base,
@@ -140,5 +144,6 @@ export function createDeps(base: BaseDeps): Deps {
     },
     progress,
     ingestion,
+    invalidation,
   };
 }

@@ -173,6 +173,12 @@ export async function startRuntime(
       },
     });
     closers.push(() => deps.progress.close());
+    await deps.invalidation.listen(() => {
+      const s = duplicateRedis(redis);
+      subscribers.push(s);
+      return s;
+    });
+    closers.push(async () => deps.invalidation.close());
     stores.embeddings = config.embeddings.provider;
     stores.llm = config.llm.provider;
 
