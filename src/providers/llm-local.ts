@@ -78,8 +78,10 @@ export function composeReply(
   const sentences: Scored[] = [];
   let order = 0;
   for (const passage of hints.passages ?? []) {
-    for (const [start, end] of sentenceSpans(passage.text)) {
-      const text = passage.text.slice(start, end).replace(/\s+/g, ' ').trim();
+    // Chapter headings are not something the character says: blank them out (same length).
+    const body = passage.text.replace(/^#{1,6}[ \t].*$/gm, (line) => ' '.repeat(line.length));
+    for (const [start, end] of sentenceSpans(body)) {
+      const text = body.slice(start, end).replace(/\s+/g, ' ').trim();
       if (text.length < 12) continue;
       const seen = new Set(contentWords(text));
       let score = 0;
