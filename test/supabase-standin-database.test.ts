@@ -1,16 +1,22 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMigrations, ensureSupabaseShims } from '../src/embedded/database.js';
+import { applyMigrations, ensureSupabaseShims, MIGRATIONS_DIR } from '../src/embedded/database.js';
 import { EMBEDDED_PG_POOL_SIZE, startEmbeddedPostgres } from '../src/embedded/postgres.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let db: TestDatabase;
+/** The repository's migration versions (file names without `.sql`), in order. */
+let versions: string[];
 
 beforeAll(async () => {
   db = await createTestDatabase();
+  versions = (await readdir(MIGRATIONS_DIR))
+    .filter((file) => file.endsWith('.sql'))
+    .sort()
+    .map((file) => file.replace(/\.sql$/, ''));
 });
 
 afterAll(async () => {
@@ -36,9 +42,10 @@ describe('bootstrap', () => {
       'chat_sessions',
       'messages',
     ]);
-    const versions = await db.sql<{ version: string }[]>`
+    const applied = await db.sql<{ version: string }[]>`
       select version from supabase_migrations.schema_migrations order by version`;
-    expect(versions.map((v) => v.version)).toEqual([
+    expect(applied.map((v) => v.version)).toEqual(versions);
+    expect(versions.slice(0, 3)).toEqual([
       '20261128000001_catalog_and_chat',
       '20261128000002_row_level_security',
       '20261128000003_save_chat_turn',
@@ -73,7 +80,7 @@ describe('bootstrap', () => {
       (await db.sql`select count(*)::int as n from supabase_migrations.schema_migrations`) as unknown as [
         { n: number },
       ];
-    expect(n).toBe(3);
+    expect(n).toBe(versions.length);
   });
 
   it('applies new migrations once, in name order, each in its own transaction', async () => {
@@ -155,7 +162,7 @@ describe('embedded PostgreSQL', () => {
       await b.end();
       await second.close();
       expect(rows).toEqual([{ name: 'Kept' }]);
-      expect(migrations).toEqual([{ n: 3 }]);
+      expect(migrations).toEqual([{ n: versions.length }]);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
