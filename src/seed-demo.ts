@@ -28,12 +28,10 @@ export async function seedDemo(
       .select('id')
       .single();
     const categoryId = unwrap(category, z.object({ id: z.string() }), 'categories').id;
-    const upload = await db.storage
-      .from(BOOKS_BUCKET)
-      .upload(DEMO_PATH, await loadDemoBook(), {
-        contentType: DEMO_BOOK.contentType,
-        upsert: true,
-      });
+    const upload = await db.storage.from(BOOKS_BUCKET).upload(DEMO_PATH, await loadDemoBook(), {
+      contentType: DEMO_BOOK.contentType,
+      upsert: true,
+    });
     if (upload.error) throw new Error(`demo upload failed: ${upload.error.message}`);
     const inserted = await db.from('books').insert({
       id: DEMO_BOOK_ID,

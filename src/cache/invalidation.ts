@@ -15,7 +15,10 @@ export class CatalogInvalidation {
 
   constructor(
     private readonly publisher: RedisClient,
-    private readonly local: { characterIdsByBook: LocalTtlCache<string[]>; categories: LocalTtlCache<unknown> },
+    private readonly local: {
+      characterIdsByBook: LocalTtlCache<string[]>;
+      categories: LocalTtlCache<unknown>;
+    },
     private readonly logger: Logger,
   ) {}
 
