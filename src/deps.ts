@@ -26,20 +26,34 @@ import {
 } from './stores/rows.js';
 import type { VectorStore } from './stores/vector-store.js';
 
-/** Process-wide dependencies: store clients, caches, providers and configuration. Built once. */
-export interface Deps {
+export const CACHE_PREFIX = {
+  book: 'chat:book:',
+  character: 'chat:char:',
+  session: 'chat:sess:',
+  queryRewrite: 'chat:qr:',
+  lock: 'chat:lock:',
+} as const;
+
+/** What the runtime builds before the services: clients, providers, configuration. */
+export interface BaseDeps {
   config: Config;
   logger: Logger;
   counter: StoreCallCounter;
   auth: Authenticator;
   supabase: SupabaseClient;
   redis: RedisClient;
-  catalogStore: CatalogStore;
-  chatStore: ChatStore;
   vectors: VectorStore;
   keywords: KeywordStore;
   embedder: Embedder;
   llm: Llm;
+  /** Makes a new Redis connection for pub/sub. */
+  subscriber: () => RedisClient;
+}
+
+/** Process-wide dependencies: store clients, caches, providers and configuration. Built once. */
+export interface Deps extends BaseDeps {
+  catalogStore: CatalogStore;
+  chatStore: ChatStore;
   queue: JobQueue;
   progress: ProgressBus;
   ingestion: IngestionService;
@@ -57,29 +71,6 @@ export interface Deps {
     characterIdsByBook: LocalTtlCache<string[]>;
     categories: LocalTtlCache<CategoryRow[]>;
   };
-}
-
-export const CACHE_PREFIX = {
-  book: 'chat:book:',
-  character: 'chat:char:',
-  session: 'chat:sess:',
-  queryRewrite: 'chat:qr:',
-  lock: 'chat:lock:',
-} as const;
-
-export interface BaseDeps {
-  config: Config;
-  logger: Logger;
-  counter: StoreCallCounter;
-  auth: Authenticator;
-  supabase: SupabaseClient;
-  redis: RedisClient;
-  vectors: VectorStore;
-  keywords: KeywordStore;
-  embedder: Embedder;
-  llm: Llm;
-  /** Makes a new Redis connection for pub/sub. */
-  subscriber: () => RedisClient;
 }
 
 export function createDeps(base: BaseDeps): Deps {

@@ -1,16 +1,8 @@
 import type { Deps } from '../deps.js';
-import { badInput, isUuid } from '../errors.js';
 import type { Loaders } from '../loaders.js';
-import { decodeCursor, encodeCursor } from '../stores/postgrest.js';
+import { encodeCursor } from '../stores/postgrest.js';
 import type { BookRow, CategoryRow, CharacterRow, ProcessingStatusValue } from '../stores/rows.js';
-import {
-  type Connection,
-  checkPageSize,
-  checkTimestamp,
-  forwardOnly,
-  type PageArgs,
-  toConnection,
-} from './pagination.js';
+import { type Connection, forwardPage, type PageArgs, toConnection } from './pagination.js';
 
 /**
  * Reads of the catalog: categories, books, characters. The catalog is readable by every signed-in
@@ -40,14 +32,8 @@ export class CatalogService {
       status?: ProcessingStatusValue | undefined;
     },
   ): Promise<Connection<BookRow>> {
-    forwardOnly(args);
-    const size = checkPageSize(args.first, this.deps.config.pageSize, 'first');
-    let after: { createdAt: string; id: string } | undefined;
-    if (args.after) {
-      const [createdAt, id] = decodeCursor(args.after, 2);
-      if (!isUuid(id)) throw badInput('after is not a cursor this API gave out', 'after');
-      after = { createdAt: checkTimestamp(createdAt, 'after'), id };
-    }
+    const { size, after: page } = forwardPage(args, this.deps.config.pageSize, 'timestamp');
+    const after = page && { createdAt: page.key, id: page.id };
     const rows = await this.deps.catalogStore.booksPage({
       limit: size + 1,
       after,
@@ -67,16 +53,8 @@ export class CatalogService {
   }
 
   async characterPage(bookId: string, args: PageArgs): Promise<Connection<CharacterRow>> {
-    forwardOnly(args);
-    const size = checkPageSize(args.first, this.deps.config.pageSize, 'first');
-    let after: { name: string; id: string } | undefined;
-    if (args.after) {
-      const [name, id] = decodeCursor(args.after, 2);
-      if (name === undefined || !isUuid(id)) {
-        throw badInput('after is not a cursor this API gave out', 'after');
-      }
-      after = { name, id };
-    }
+    const { size, after: page } = forwardPage(args, this.deps.config.pageSize, 'text');
+    const after = page && { name: page.key, id: page.id };
     const rows = await this.deps.catalogStore.charactersPage({ bookId, limit: size + 1, after });
     for (const row of rows) this.loaders.character.prime(row.id, row);
     return toConnection(rows, size, (c) => encodeCursor([c.name, c.id]), 'forward', !!after);

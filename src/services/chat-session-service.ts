@@ -1,6 +1,6 @@
 import type { Viewer } from '../auth.js';
 import type { Deps } from '../deps.js';
-import { AppError, badInput, isUuid, notFound } from '../errors.js';
+import { AppError, badInput, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import { decodeCursor, encodeCursor } from '../stores/postgrest.js';
 import type { ChatSessionRow, MessageRow } from '../stores/rows.js';
@@ -8,7 +8,7 @@ import {
   type Connection,
   checkPageSize,
   checkTimestamp,
-  forwardOnly,
+  forwardPage,
   type PageArgs,
   toConnection,
 } from './pagination.js';
@@ -33,14 +33,8 @@ export class ChatSessionService {
   }
 
   async sessions(viewer: Viewer, args: PageArgs): Promise<Connection<ChatSessionRow>> {
-    forwardOnly(args);
-    const size = checkPageSize(args.first, this.deps.config.pageSize, 'first');
-    let after: { updatedAt: string; id: string } | undefined;
-    if (args.after) {
-      const [updatedAt, id] = decodeCursor(args.after, 2);
-      if (!isUuid(id)) throw badInput('after is not a cursor this API gave out', 'after');
-      after = { updatedAt: checkTimestamp(updatedAt, 'after'), id };
-    }
+    const { size, after: page } = forwardPage(args, this.deps.config.pageSize, 'timestamp');
+    const after = page && { updatedAt: page.key, id: page.id };
     const rows = await this.deps.chatStore.sessionsPage({
       userId: viewer.id,
       limit: size + 1,

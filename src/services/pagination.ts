@@ -1,4 +1,5 @@
-import { badInput } from '../errors.js';
+import { badInput, isUuid } from '../errors.js';
+import { decodeCursor } from '../stores/postgrest.js';
 
 /** Relay connection plumbing shared by the services: page sizes, edges and page info. */
 export interface Connection<T> {
@@ -66,4 +67,23 @@ export function checkTimestamp(value: string | undefined, field: string): string
     throw badInput(`${field} is not a cursor this API gave out`, field);
   }
   return value;
+}
+
+/**
+ * A forward-only page request on a (sort key, id) keyset: the page size and, after a cursor, the
+ * key and id it points past. `key: 'timestamp'` checks the key is one of our timestamps.
+ */
+export function forwardPage(
+  args: PageArgs,
+  limits: { default: number; max: number },
+  key: 'timestamp' | 'text',
+): { size: number; after?: { key: string; id: string } } {
+  forwardOnly(args);
+  const size = checkPageSize(args.first, limits, 'first');
+  if (!args.after) return { size };
+  const [value, id] = decodeCursor(args.after, 2);
+  if (value === undefined || !isUuid(id)) {
+    throw badInput('after is not a cursor this API gave out', 'after');
+  }
+  return { size, after: { key: key === 'timestamp' ? checkTimestamp(value, 'after') : value, id } };
 }
