@@ -2,7 +2,8 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /**
  * `npm run codegen`: prints the code-first schema, sorted, to schema/schema.graphql, and generates
- * typed documents for the frontend's operations in client/operations (client preset).
+ * typed documents for the frontend's operations in client/operations (client preset), with their
+ * sha256 hashes (client/generated/persisted-documents.json, the trusted documents).
  * The schema is loaded from schema/index.ts (its `sortedSchema` export).
  */
 const config: CodegenConfig = {
@@ -22,7 +23,9 @@ const config: CodegenConfig = {
         enumsAsTypes: true,
         scalars: { DateTime: 'string' },
       },
-      presetConfig: { fragmentMasking: false },
+      // persisted-documents.json (sha256 hash -> document) is the trusted-documents list the
+      // gateway serves with TRUSTED_DOCUMENTS=true; each typed document carries its hash.
+      presetConfig: { fragmentMasking: false, persistedDocuments: { hashAlgorithm: 'sha256' } },
     },
   },
 };

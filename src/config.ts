@@ -15,6 +15,12 @@ const boolFromEnv = (fallback: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
+/** A boolean whose default depends on other settings (undefined when not given). */
+const optionalBool = () =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes'));
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -39,7 +45,7 @@ const envSchema = z.object({
   CACHE_TTL_SECONDS: intFromEnv(3600, 1, 86_400 * 30),
   PAGE_SIZE_DEFAULT: intFromEnv(20, 1, 500),
   PAGE_SIZE_MAX: intFromEnv(100, 1, 1000),
-  GRAPHIQL: boolFromEnv(true),
+  GRAPHIQL: optionalBool(),
 
   EMBEDDING_PROVIDER: z.enum(['local', 'openai']).default('local'),
   EMBEDDING_BASE_URL: optionalUrl,
@@ -68,6 +74,30 @@ const envSchema = z.object({
   RETRIEVAL_KEEP: intFromEnv(6, 1, 50),
   PROMPT_TOKEN_BUDGET: intFromEnv(6000, 500, 200_000),
   REPLY_MAX_TOKENS: intFromEnv(600, 16, 16_000),
+
+  // Production readiness: abuse limits, rate limits, observability, shutdown.
+  GRAPHQL_INTROSPECTION: optionalBool(),
+  GRAPHQL_SUGGESTIONS: optionalBool(),
+  TRUSTED_DOCUMENTS: boolFromEnv(false),
+  LIMIT_MAX_DEPTH: intFromEnv(8, 1, 100),
+  LIMIT_MAX_ALIASES: intFromEnv(10, 0, 1000),
+  LIMIT_MAX_TOKENS: intFromEnv(1000, 50, 100_000),
+  LIMIT_MAX_DIRECTIVES: intFromEnv(10, 0, 1000),
+  LIMIT_MAX_COST: intFromEnv(5000, 10, 10_000_000),
+  BODY_LIMIT_BYTES: intFromEnv(65_536, 1024, 50 * 1024 * 1024),
+  RATE_LIMIT_ENABLED: boolFromEnv(true),
+  RATE_LIMIT_WINDOW_SECONDS: intFromEnv(60, 1, 86_400),
+  RATE_LIMIT_MESSAGES: intFromEnv(20, 1, 1_000_000),
+  RATE_LIMIT_SESSIONS: intFromEnv(10, 1, 1_000_000),
+  RATE_LIMIT_PROCESS_BOOK: intFromEnv(5, 1, 1_000_000),
+  METRICS_ENABLED: boolFromEnv(true),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  SHUTDOWN_TIMEOUT_MS: intFromEnv(25_000, 0, 600_000),
+  OTEL_SDK_DISABLED: boolFromEnv(false),
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'console', 'none']).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+  OTEL_SERVICE_NAME: z.string().min(1).default('falsafa-gateway'),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -105,6 +135,27 @@ export interface Config {
     promptTokenBudget: number;
     replyMaxTokens: number;
   };
+  /** Abuse limits (all checked before execution, touching no store) and rate limits. */
+  security: {
+    introspection: boolean;
+    suggestions: boolean;
+    trustedDocuments: boolean;
+    bodyLimitBytes: number;
+    limits: { depth: number; aliases: number; tokens: number; directives: number; cost: number };
+    /** Per viewer and window, kept in Redis; null when off. */
+    rateLimit: {
+      windowSeconds: number;
+      messages: number;
+      sessions: number;
+      processBook: number;
+    } | null;
+  };
+  observability: {
+    metrics: { enabled: boolean; token?: string };
+    /** OpenTelemetry tracing from the standard OTEL_* variables; null when off. */
+    tracing: { exporter: 'otlp' | 'console'; endpoint: string; serviceName: string } | null;
+  };
+  shutdownTimeoutMs: number;
 }
 
 export interface ProviderSettings {
@@ -183,7 +234,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     pageSize: { default: e.PAGE_SIZE_DEFAULT, max: e.PAGE_SIZE_MAX },
-    graphiql: e.GRAPHIQL,
+    graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     supabase: supabaseRemote
       ? { mode: 'remote', url: e.SUPABASE_URL!, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY! }
       : { mode: 'embedded' },
@@ -240,5 +291,54 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       promptTokenBudget: e.PROMPT_TOKEN_BUDGET,
       replyMaxTokens: e.REPLY_MAX_TOKENS,
     },
+    security: {
+      introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+      suggestions: e.GRAPHQL_SUGGESTIONS ?? e.NODE_ENV !== 'production',
+      trustedDocuments: e.TRUSTED_DOCUMENTS,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      limits: {
+        depth: e.LIMIT_MAX_DEPTH,
+        aliases: e.LIMIT_MAX_ALIASES,
+        tokens: e.LIMIT_MAX_TOKENS,
+        directives: e.LIMIT_MAX_DIRECTIVES,
+        cost: e.LIMIT_MAX_COST,
+      },
+      rateLimit: e.RATE_LIMIT_ENABLED
+        ? {
+            windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+            messages: e.RATE_LIMIT_MESSAGES,
+            sessions: e.RATE_LIMIT_SESSIONS,
+            processBook: e.RATE_LIMIT_PROCESS_BOOK,
+          }
+        : null,
+    },
+    observability: {
+      metrics: {
+        enabled: e.METRICS_ENABLED,
+        ...(e.METRICS_TOKEN ? { token: e.METRICS_TOKEN } : {}),
+      },
+      tracing: tracingSettings(e),
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+/**
+ * Tracing is on when OTEL_TRACES_EXPORTER is `otlp` or `console`, or an OTLP endpoint is given
+ * (exporter unset), unless OTEL_SDK_DISABLED. The traces URL follows the OTLP/HTTP convention.
+ */
+function tracingSettings(e: z.output<typeof envSchema>): Config['observability']['tracing'] {
+  if (e.OTEL_SDK_DISABLED || e.OTEL_TRACES_EXPORTER === 'none') return null;
+  const endpoint =
+    e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, '')}/v1/traces`
+      : undefined);
+  const exporter = e.OTEL_TRACES_EXPORTER ?? (endpoint ? 'otlp' : undefined);
+  if (!exporter) return null;
+  return {
+    exporter,
+    endpoint: endpoint ?? 'http://localhost:4318/v1/traces',
+    serviceName: e.OTEL_SERVICE_NAME,
   };
 }

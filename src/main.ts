@@ -1,11 +1,18 @@
-import { createServer } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { Lifecycle } from './http/lifecycle.js';
+import { createGatewayServer, stopAccepting } from './http/server.js';
+import { createGatewayLogger } from './observability/logging.js';
+import { startTracing } from './observability/tracing.js';
 import { startRuntime } from './runtime.js';
 import { seedDemo } from './seed-demo.js';
 import { createApp } from './yoga.js';
 
-/** Starts the gateway: configuration, stores (real or embedded), the HTTP server. */
+/**
+ * Starts the gateway: configuration, tracing (when configured), stores (real or embedded), the
+ * HTTP server. On SIGTERM/SIGINT it drains: stops taking connections and requests, lets in-flight
+ * operations and chat turns finish within SHUTDOWN_TIMEOUT_MS while the worker returns its
+ * unfinished jobs to the queue, releases the session locks still held, closes the stores, exits 0.
+ */
 async function main() {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -17,17 +24,26 @@ async function main() {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createGatewayLogger(config.logLevel);
+  const tracing = config.observability.tracing
+    ? await startTracing(config.observability.tracing, logger)
+    : null;
   const runtime = await startRuntime(config, logger);
+  const stopStoreSpans = tracing?.traceStoreCalls(runtime.deps.counter);
   let demo: { bookId: string; sessionId: string } | undefined;
   if (config.seedDemo && config.supabase.mode === 'embedded' && runtime.devUserId) {
     demo = await seedDemo(runtime.deps, runtime.devUserId);
   }
+  const lifecycle = new Lifecycle(runtime.locks);
   const app = createApp(runtime.deps, {
     ...(runtime.devToken ? { graphiqlToken: runtime.devToken } : {}),
     ...(demo ? { examples: demo } : {}),
+    lifecycle,
+    worker: runtime.worker,
+    tracing,
+    processMetrics: true,
   });
-  const server = createServer(app);
+  const server = createGatewayServer(app, lifecycle);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -51,13 +67,42 @@ async function main() {
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    logger.info({ signal }, 'shutting down');
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const deadlineMs = config.shutdownTimeoutMs;
+    logger.info(
+      {
+        signal,
+        deadlineMs,
+        inFlight: lifecycle.inFlightOperations,
+        locksHeld: runtime.locks.size,
+        jobsInFlight: runtime.worker?.inFlight ?? 0,
+      },
+      'shutting down: draining',
+    );
+    lifecycle.startDraining();
+    const listener = stopAccepting(server);
+    const [drained] = await Promise.all([
+      lifecycle.drain(deadlineMs),
+      runtime.stopWorker(deadlineMs),
+    ]);
+    logger.info(drained, drained.inTime ? 'drained' : 'drain deadline passed');
+    // What is left are long-lived streams (progress subscriptions): end them.
+    listener.closeAll();
+    await listener.closed;
+    await app.dispose();
+    stopStoreSpans?.();
     await runtime.close();
+    await tracing?.shutdown();
+    logger.info({ locksHeld: runtime.locks.size }, 'shutdown complete');
     process.exit(0);
   };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  const onSignal = (signal: string) => {
+    shutdown(signal).catch((err: unknown) => {
+      logger.error({ err: String(err) }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 }
 
 main().catch((err) => {

@@ -8,6 +8,7 @@ import { startQdrantStandIn } from './embedded/qdrant/server.js';
 import { signSupabaseJwt, startSupabaseStandIn } from './embedded/supabase/server.js';
 import { startTypesenseStandIn } from './embedded/typesense/server.js';
 import type { Logger } from './logger.js';
+import { type SessionLockTracker, sessionLockTracker } from './observability/lock-tracker.js';
 import { createEmbedder, createLlm } from './providers/index.js';
 import { BOOKS_BUCKET } from './services/ingestion-service.js';
 import { KeywordStore } from './stores/keyword-store.js';
@@ -31,6 +32,13 @@ export interface Runtime {
   devUserId?: string;
   /** Where each store is, for the start-up log. */
   stores: Record<string, string>;
+  /** The session locks this process holds (for shutdown and metrics). */
+  locks: SessionLockTracker;
+  /**
+   * Stops the worker (if any): no new jobs, running ones get `deadlineMs`, the rest go back to the
+   * queue. Once only; `close` calls it too.
+   */
+  stopWorker(deadlineMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -202,12 +210,24 @@ export async function startRuntime(
             : undefined,
       });
       await worker.start();
-      const w = worker;
-      closers.push(() => w.stop(10_000));
     }
+    let workerStopped: Promise<void> | null = null;
+    const w = worker;
+    const stopWorker = (deadlineMs: number) => {
+      workerStopped ??= w ? w.stop(deadlineMs) : Promise.resolve();
+      return workerStopped;
+    };
+    closers.push(() => stopWorker(config.shutdownTimeoutMs));
 
     logger.info({ stores, worker: worker ? concurrency : 0 }, 'stores ready');
-    const runtime: Runtime = { deps, worker, stores, close };
+    const runtime: Runtime = {
+      deps,
+      worker,
+      stores,
+      locks: sessionLockTracker(redis),
+      stopWorker,
+      close,
+    };
     if (config.auth.usingDevSecret) {
       runtime.devUserId = DEV_USER_ID;
       runtime.devToken = await signSupabaseJwt(config.auth.jwtSecret!, {

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type DocumentNode, Kind, type OperationDefinitionNode } from 'graphql';
 import {
@@ -12,6 +14,18 @@ import { AUTH_MESSAGES } from './auth.js';
 import { type Context, makeContextFactory } from './context.js';
 import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
+import { useOpsEndpoints } from './http/endpoints.js';
+import { Lifecycle } from './http/lifecycle.js';
+import { Readiness } from './http/readiness.js';
+import { sessionLockTracker } from './observability/lock-tracker.js';
+import { GatewayMetrics } from './observability/metrics.js';
+import { selectOperation } from './observability/operation.js';
+import { useObservability } from './observability/plugin.js';
+import type { Tracing } from './observability/tracing.js';
+import { useBodyLimit } from './security/body-limit.js';
+import { limitSettings, useOperationLimits } from './security/limits.js';
+import { RateLimiter, useRateLimit } from './security/rate-limit.js';
+import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-documents.js';
 
 /**
  * Builds the HTTP app (no listening here: tests call `app.fetch` in-process, `main.ts` serves it).
@@ -22,21 +36,49 @@ export interface AppOptions {
   graphiqlToken?: string;
   /** Variables for GraphiQL's example tabs (the demo book and session, when there is one). */
   examples?: { bookId?: string; sessionId?: string };
+  /** Serving or draining (shutdown); made here when not given. */
+  lifecycle?: Lifecycle;
+  /** The in-process worker, for the in-flight jobs gauge. */
+  worker?: { readonly inFlight: number } | null;
+  tracing?: Tracing | null;
+  /** Adds the process metrics (CPU, memory, event loop) to /metrics. */
+  processMetrics?: boolean;
 }
 
 export type App = YogaServerInstance<Record<string, unknown>, Context>;
 
 export function createApp(deps: Deps, options: AppOptions = {}): App {
   const { logger, config } = deps;
+  const locks = sessionLockTracker(deps.redis);
+  const lifecycle = options.lifecycle ?? new Lifecycle(locks);
+  const metrics = config.observability.metrics.enabled
+    ? new GatewayMetrics({
+        counter: deps.counter,
+        queue: deps.queue,
+        inFlightJobs: () => options.worker?.inFlight ?? 0,
+        heldLocks: () => locks.size,
+        inFlightOperations: () => lifecycle.inFlightOperations,
+        processMetrics: options.processMetrics ?? false,
+      })
+    : null;
+  const stopLockMetrics = metrics
+    ? locks.onAcquire((ms) => metrics.observeLockWait(ms, ms > 0 ? 'waited' : 'immediate'))
+    : () => {};
+  const trusted = loadKnownDocuments(deps);
+  const { security } = config;
+  const graphqlEndpoint = '/graphql';
   return createYoga<Record<string, unknown>, Context>({
     schema,
     context: makeContextFactory(deps),
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint,
     landingPage: false,
+    multipart: false,
     maskedErrors: {
       maskError(error, message, isDev) {
-        logger.error({ err: error }, 'unexpected error');
-        return yogaMaskError(error, message, isDev);
+        const masked = yogaMaskError(error, message, isDev);
+        // Errors meant for the client pass unchanged; only the ones masked are unexpected.
+        if (masked !== error) logger.error({ err: error }, 'unexpected error');
+        return masked;
       },
     },
     logging: {
@@ -47,8 +89,53 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     },
     graphiql: config.graphiql ? graphiqlOptions(options) : false,
     renderGraphiQL,
-    plugins: [useAuthGate()],
+    plugins: [
+      useObservability({
+        logger,
+        metrics,
+        lifecycle,
+        tracing: options.tracing ?? null,
+        knownOperations: trusted?.operationNames ?? new Set(),
+        graphqlEndpoint,
+      }),
+      useOpsEndpoints({ config, lifecycle, readiness: new Readiness(deps), metrics }),
+      useBodyLimit(security.bodyLimitBytes),
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+      ...(security.trustedDocuments && trusted ? [useTrustedDocuments(trusted)] : []),
+      ...(security.introspection ? [] : [useDisableIntrospection()]),
+      useAuthGate(),
+      ...useOperationLimits(limitSettings(config), selectOperation),
+      ...(security.rateLimit
+        ? [
+            useRateLimit(
+              new RateLimiter(deps.redis, deps.counter, security.rateLimit),
+              logger,
+              (bucket) => metrics?.rateLimited.inc({ bucket }),
+            ),
+          ]
+        : []),
+      {
+        onDispose() {
+          stopLockMetrics();
+          metrics?.close();
+        },
+      },
+    ],
   });
+}
+
+/** The trusted documents (client/operations as codegen hashed them), or null when not generated. */
+function loadKnownDocuments(deps: Deps) {
+  try {
+    return loadTrustedDocuments();
+  } catch (err) {
+    if (deps.config.security.trustedDocuments) {
+      throw new Error(
+        `TRUSTED_DOCUMENTS=true but client/generated/persisted-documents.json cannot be read (run npm run codegen): ${String(err)}`,
+      );
+    }
+    return null;
+  }
 }
 
 /** Every operation needs a signed-in reader, except pure introspection; stores are not touched. */

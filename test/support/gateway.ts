@@ -108,6 +108,8 @@ export async function startTestGateway(
     WORKER_CONCURRENCY: options.worker ? '1' : '0',
     WORKER_HEARTBEAT_MS: '200',
     WORKER_DEAD_AFTER_MS: '1500',
+    // Tests send many turns per reader; the rate limits are tested on their own (test/abuse-*).
+    RATE_LIMIT_ENABLED: 'false',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...options.env,
   };

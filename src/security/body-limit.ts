@@ -1,0 +1,53 @@
+import type { Plugin } from 'graphql-yoga';
+import { errorResponse } from './errors.js';
+
+/**
+ * Refuses request bodies over `maxBytes` with 413 PAYLOAD_TOO_LARGE: at once from Content-Length,
+ * else (chunked bodies, in-process requests) by reading the body up to the limit and no further.
+ * A body under the limit is handed on unchanged.
+ */
+export function useBodyLimit(maxBytes: number): Plugin {
+  const tooLarge = () =>
+    errorResponse('PAYLOAD_TOO_LARGE', `The request body exceeds ${maxBytes} bytes`, {
+      connection: 'close',
+    });
+  return {
+    async onRequest({ request, setRequest, endResponse, fetchAPI }) {
+      if (request.method === 'GET' || request.method === 'HEAD') return;
+      const declared = request.headers.get('content-length');
+      if (declared !== null) {
+        if (Number(declared) > maxBytes) endResponse(tooLarge());
+        return;
+      }
+      if (!request.body) return;
+      const reader = request.body.getReader();
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > maxBytes) {
+          await reader.cancel().catch(() => {});
+          endResponse(tooLarge());
+          return;
+        }
+        chunks.push(value);
+      }
+      const body = new Uint8Array(size);
+      let offset = 0;
+      for (const c of chunks) {
+        body.set(c, offset);
+        offset += c.byteLength;
+      }
+      setRequest(
+        new fetchAPI.Request(request.url, {
+          method: request.method,
+          headers: request.headers,
+          body,
+          signal: request.signal,
+        }),
+      );
+    },
+  };
+}

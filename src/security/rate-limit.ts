@@ -1,0 +1,216 @@
+import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Config } from '../config.js';
+import type { Context } from '../context.js';
+import type { Logger } from '../logger.js';
+import { rootFields, selectOperation } from '../observability/operation.js';
+import type { StoreCallCounter } from '../stores/metrics.js';
+import type { RedisClient } from '../stores/redis.js';
+import { requestError } from './errors.js';
+
+/**
+ * Per-viewer rate limits in Redis, so they hold across instances: a fixed window per viewer and
+ * bucket, `ratelimit:{bucket}:{viewer_id}`, counted up atomically by a script that starts the
+ * window's expiry on its first hit, before execution, once per occurrence of a limited root field
+ * (aliases do not get around it). Over the limit the operation is refused before execution with
+ * RATE_LIMITED (HTTP 429, `Retry-After` and `extensions.retryAfter` in seconds). An attempt that
+ * ends in an error of the caller's making before any model is called (bad input, not found,
+ * forbidden, not ready, session busy) is given back, the key deleted if it drops to zero: a typo
+ * costs no quota and a refused request leaves Redis as it was. If Redis cannot be reached the
+ * limit fails open (logged): the turn itself needs Redis and reports it.
+ */
+export type RateBucket = 'messages' | 'sessions' | 'processBook';
+
+export const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
+  sendMessage: 'messages',
+  sendMessageStream: 'messages',
+  createChatSession: 'sessions',
+  processBook: 'processBook',
+};
+
+export const rateLimitKey = (bucket: RateBucket, viewerId: string) =>
+  `ratelimit:${bucket}:${viewerId}`;
+
+const CONSUME = `
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}`;
+
+const REFUND = `
+local n = redis.call('DECRBY', KEYS[1], ARGV[1])
+if n <= 0 then redis.call('DEL', KEYS[1]) end
+return n`;
+
+/** Errors after which the attempt is given back: nothing costly ran. */
+const REFUNDED_CODES = new Set([
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'FORBIDDEN',
+  'FAILED_PRECONDITION',
+  'SESSION_BUSY',
+  'UNAUTHENTICATED',
+]);
+
+export interface RateDecision {
+  allowed: boolean;
+  count: number;
+  limit: number;
+  retryAfterSeconds: number;
+}
+
+export class RateLimiter {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly counter: StoreCallCounter,
+    private readonly settings: NonNullable<Config['security']['rateLimit']>,
+  ) {}
+
+  limitOf(bucket: RateBucket): number {
+    return this.settings[bucket];
+  }
+
+  async consume(bucket: RateBucket, viewerId: string, amount = 1): Promise<RateDecision> {
+    const windowMs = this.settings.windowSeconds * 1000;
+    const reply = (await this.counter.time('redis', 'eval', () =>
+      this.redis.eval(CONSUME, 1, rateLimitKey(bucket, viewerId), windowMs, amount),
+    )) as [number, number];
+    const [count, ttl] = reply;
+    const limit = this.limitOf(bucket);
+    return {
+      allowed: count <= limit,
+      count,
+      limit,
+      retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)),
+    };
+  }
+
+  async refund(bucket: RateBucket, viewerId: string, amount = 1): Promise<void> {
+    await this.counter.time('redis', 'eval', () =>
+      this.redis.eval(REFUND, 1, rateLimitKey(bucket, viewerId), amount),
+    );
+  }
+}
+
+export function useRateLimit(
+  limiter: RateLimiter,
+  logger: Logger,
+  onLimited?: (bucket: RateBucket) => void,
+): Plugin<Context> {
+  type Charged = { viewerId: string; buckets: Map<RateBucket, number> };
+  const charge = async (args: {
+    document: Parameters<typeof selectOperation>[0];
+    operationName?: string | null | undefined;
+    contextValue: Context;
+  }): Promise<{ error: GraphQLError } | { charged: Charged } | null> => {
+    const viewer = args.contextValue.viewer;
+    if (!viewer) return null;
+    const operation = selectOperation(args.document, args.operationName);
+    if (!operation || operation.operation === 'query') return null;
+    const wanted = new Map<RateBucket, number>();
+    for (const field of rootFields(args.document, operation)) {
+      const bucket = RATE_LIMITED_FIELDS[field];
+      if (bucket) wanted.set(bucket, (wanted.get(bucket) ?? 0) + 1);
+    }
+    const charged: Charged = { viewerId: viewer.id, buckets: new Map() };
+    for (const [bucket, amount] of wanted) {
+      let decision: RateDecision;
+      try {
+        decision = await limiter.consume(bucket, viewer.id, amount);
+      } catch (err) {
+        logger.warn({ err: String(err), bucket }, 'rate limit not checked: Redis unavailable');
+        continue;
+      }
+      charged.buckets.set(bucket, amount);
+      if (decision.allowed) continue;
+      onLimited?.(bucket);
+      // The refused attempt still counts (a client hammering past the limit stays limited),
+      // but the other buckets charged for this request are given back.
+      charged.buckets.delete(bucket);
+      await refund(charged);
+      const retryAfter = decision.retryAfterSeconds;
+      return {
+        error: requestError(
+          'RATE_LIMITED',
+          `Too many requests: at most ${decision.limit} per window for this kind of request; retry in ${retryAfter} s`,
+          {
+            retryable: true,
+            retryAfter,
+            bucket,
+            http: { status: 429, headers: { 'retry-after': String(retryAfter) } },
+          },
+        ),
+      };
+    }
+    return charged.buckets.size > 0 ? { charged } : null;
+  };
+  const refund = async (charged: Charged) => {
+    for (const [bucket, amount] of charged.buckets) {
+      await limiter.refund(bucket, charged.viewerId, amount).catch((err: unknown) => {
+        logger.warn({ err: String(err), bucket }, 'rate limit refund failed');
+      });
+    }
+    charged.buckets.clear();
+  };
+  /** Gives the attempt back when the result is only errors the caller made. */
+  const settle = async (charged: Charged, result: ExecutionResult) => {
+    const errors = result.errors ?? [];
+    if (errors.length === 0) return;
+    const data = result.data as Record<string, unknown> | null | undefined;
+    const anyData = data ? Object.values(data).some((v) => v !== null) : false;
+    if (anyData) return;
+    if (errors.every((e) => REFUNDED_CODES.has(String(e.extensions?.code)))) await refund(charged);
+  };
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const outcome = await charge(args);
+      if (!outcome) return;
+      if ('error' in outcome) {
+        setResultAndStopExecution({ errors: [outcome.error] });
+        return;
+      }
+      return {
+        async onExecuteDone({ result }) {
+          if (!isAsyncIterable(result)) await settle(outcome.charged, result);
+        },
+      };
+    },
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const outcome = await charge(args);
+      if (!outcome) return;
+      if ('error' in outcome) {
+        setResultAndStopExecution({ errors: [outcome.error] });
+        return;
+      }
+      return {
+        onSubscribeResult({ result }) {
+          if (!isAsyncIterable(result)) {
+            void settle(outcome.charged, result);
+            return;
+          }
+          let first = true;
+          return {
+            async onNext({ result: event }) {
+              // A turn that fails before its first delta ends the stream with its error.
+              if (first) {
+                first = false;
+                await settle(outcome.charged, event);
+              }
+            },
+          };
+        },
+      };
+    },
+  };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
+  );
+}
