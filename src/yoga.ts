@@ -100,7 +100,10 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       }),
       useOpsEndpoints({ config, lifecycle, readiness: new Readiness(deps), metrics }),
       useBodyLimit(security.bodyLimitBytes),
-      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+      // A request that is not preflighted by browsers (GET, form or text/plain POST) must carry a
+      // header no cross-site page can set without a preflight: the CSRF header, or Authorization
+      // (not CORS-safelisted either, and every operation needs it anyway).
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
       ...(security.trustedDocuments && trusted ? [useTrustedDocuments(trusted)] : []),
       ...(security.introspection ? [] : [useDisableIntrospection()]),
       useAuthGate(),

@@ -108,8 +108,11 @@ export async function startTestGateway(
     WORKER_CONCURRENCY: options.worker ? '1' : '0',
     WORKER_HEARTBEAT_MS: '200',
     WORKER_DEAD_AFTER_MS: '1500',
-    // Tests send many turns per reader; the rate limits are tested on their own (test/abuse-*).
+    // Tests send many turns per reader, and the batching tests ask for 100 aliased fields in one
+    // request; the rate and operation limits are tested on their own (test/abuse-*).
     RATE_LIMIT_ENABLED: 'false',
+    LIMIT_MAX_ALIASES: '1000',
+    LIMIT_MAX_TOKENS: '100000',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...options.env,
   };
