@@ -23,6 +23,7 @@ import { selectOperation } from './observability/operation.js';
 import { useObservability } from './observability/plugin.js';
 import type { Tracing } from './observability/tracing.js';
 import { useBodyLimit } from './security/body-limit.js';
+import { useTextGuard } from './security/input-guard.js';
 import { limitSettings, useOperationLimits } from './security/limits.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-documents.js';
@@ -107,6 +108,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       ...(security.trustedDocuments && trusted ? [useTrustedDocuments(trusted)] : []),
       ...(security.introspection ? [] : [useDisableIntrospection()]),
       useAuthGate(),
+      useTextGuard(),
       ...useOperationLimits(limitSettings(config), selectOperation),
       ...(security.rateLimit
         ? [

@@ -1,4 +1,4 @@
-import type { ExecutionResult, GraphQLError } from 'graphql';
+import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
@@ -186,25 +186,37 @@ export function useRateLimit(
         return;
       }
       return {
-        onSubscribeResult({ result }) {
+        onSubscribeResult({ result, setResult }) {
           if (!isAsyncIterable(result)) {
             void settle(outcome.charged, result);
             return;
           }
-          let first = true;
-          return {
-            async onNext({ result: event }) {
-              // A turn that fails before its first delta ends the stream with its error.
-              if (first) {
-                first = false;
-                await settle(outcome.charged, event);
-              }
-            },
-          };
+          // A turn that fails before its first event ends the stream with its error (thrown, or
+          // as an error event): settle on whichever comes first.
+          setResult(settleFirst(result, (r) => settle(outcome.charged, r)));
         },
       };
     },
   };
+}
+
+async function* settleFirst(
+  source: AsyncIterable<ExecutionResult>,
+  settle: (result: ExecutionResult) => Promise<void>,
+): AsyncGenerator<ExecutionResult> {
+  let first = true;
+  try {
+    for await (const event of source) {
+      if (first) {
+        first = false;
+        await settle(event);
+      }
+      yield event;
+    }
+  } catch (err) {
+    if (first && err instanceof GraphQLError) await settle({ errors: [err] });
+    throw err;
+  }
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
