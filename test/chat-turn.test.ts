@@ -359,11 +359,21 @@ describe('input checks (nothing saved, no lock left)', () => {
     expect(res.body.errors?.[0]?.message).toMatch(/4000/);
     await expectNothingSaved(sessionId);
 
+    // Characters, not UTF-16 units: 4,000 candles (8,000 units) fit; one more does not.
+    const candles = '🕯'.repeat(4000);
+    expect(candles).toHaveLength(8000);
+    expect(codeOf(await send(sessionId, `${candles}🕯`))).toBe('BAD_USER_INPUT');
+    await expectNothingSaved(sessionId);
+    expect(turnOf(await send(sessionId, candles)).userMessage.content).toBe(candles);
+    // What counts is what is saved: the message without its surrounding whitespace.
+    const padded = `\n  ${'w'.repeat(4000)}  \n`;
+    expect(turnOf(await send(sessionId, padded)).userMessage.content).toBe('w'.repeat(4000));
+
     const exact = `${'lamp '.repeat(799)}wick!`;
     expect(exact).toHaveLength(4000);
     const turn = turnOf(await send(sessionId, exact));
     expect(turn.userMessage.content).toBe(exact);
-    expect(turn.session.messageCount).toBe(2);
+    expect(turn.session.messageCount).toBe(6);
   });
 
   it("another reader's session, an unknown one, or a malformed id: NOT_FOUND / BAD_USER_INPUT", async () => {

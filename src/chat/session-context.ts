@@ -43,16 +43,30 @@ export class SessionContextCache {
     },
   ) {}
 
-  async load(sessionId: string): Promise<SessionContext> {
+  /**
+   * The cached context, else the context rebuilt from Supabase and cached. `from: 'cache'` only
+   * reads the cache (null on a miss); `from: 'store'` only rebuilds (after such a miss). A caller
+   * reads the cache alongside another check and rebuilds only if it still needs the context
+   * (a replayed turn must not call the model for a summary).
+   */
+  async load(sessionId: string, options?: { from?: 'store' }): Promise<SessionContext>;
+  async load(sessionId: string, options: { from: 'cache' }): Promise<SessionContext | null>;
+  async load(
+    sessionId: string,
+    options: { from?: 'cache' | 'store' } = {},
+  ): Promise<SessionContext | null> {
     const { redis, counter, logger } = this.deps;
-    try {
-      const raw = await counter.time('redis', 'get', () => redis.get(sessionKey(sessionId)));
-      if (raw) {
-        const parsed = sessionContext.safeParse(JSON.parse(raw));
-        if (parsed.success) return parsed.data;
+    if (options.from !== 'store') {
+      try {
+        const raw = await counter.time('redis', 'get', () => redis.get(sessionKey(sessionId)));
+        if (raw) {
+          const parsed = sessionContext.safeParse(JSON.parse(raw));
+          if (parsed.success) return parsed.data;
+        }
+      } catch (err) {
+        logger.warn({ err: String(err) }, 'session context read failed; rebuilding');
       }
-    } catch (err) {
-      logger.warn({ err: String(err) }, 'session context read failed; rebuilding');
+      if (options.from === 'cache') return null;
     }
     const context = await this.rebuild(sessionId);
     await this.store(sessionId, context);

@@ -51,7 +51,8 @@ export class ChatTurnService {
     const { config } = this.deps;
     const content = input.content.trim();
     if (content.length === 0) throw badInput('content must not be empty', 'content');
-    if (input.content.length > config.chat.messageMaxChars) {
+    // Characters as a reader counts them (code points, not UTF-16 units), of what is saved.
+    if (codePoints(content) > config.chat.messageMaxChars) {
       throw badInput(
         `content must be at most ${config.chat.messageMaxChars} characters`,
         'content',
@@ -84,12 +85,14 @@ export class ChatTurnService {
       session.id,
       { ttlMs: config.chat.lockTtlMs, waitMs: config.chat.lockWaitMs },
       async (lock) => {
-        // Under the lock, so a concurrent retry of the same message cannot answer twice.
-        const [saved, context] = await Promise.all([
+        // Under the lock, so a concurrent retry of the same message cannot answer twice. The
+        // context cache is read alongside; a miss is rebuilt only once this is not a replay
+        // (the rebuild may ask the model for a summary, and a replay calls no model).
+        const [saved, cached] = await Promise.all([
           clientMessageId
             ? chat.turns.findTurn(session.id, clientMessageId)
             : Promise.resolve(null),
-          chat.context.load(session.id),
+          chat.context.load(session.id, { from: 'cache' }),
         ]);
         if (saved?.reply) {
           const [fresh] = await this.deps.chatStore.sessionsByIds([session.id]);
@@ -101,6 +104,7 @@ export class ChatTurnService {
           };
         }
 
+        const context = cached ?? (await chat.context.load(session.id, { from: 'store' }));
         const queries = await chat.rewriter.rewrite(
           character.id,
           character.name,
@@ -165,7 +169,11 @@ export class ChatTurnService {
     const { llm, counter, config } = this.deps;
     try {
       return await counter.time('llm', 'generate', async () => {
+        // The reply is saved trimmed, so the deltas are too: leading whitespace is dropped and
+        // trailing whitespace is held back until more text follows it. The deltas then add up
+        // to exactly the saved reply.
         let text = '';
+        let heldBack = '';
         for await (const delta of llm.stream({
           messages,
           temperature: 0.7,
@@ -180,11 +188,15 @@ export class ChatTurnService {
             })),
           },
         })) {
-          text += delta;
-          onDelta?.(delta);
+          const piece = text ? heldBack + delta : delta.trimStart();
+          const body = piece.trimEnd();
+          heldBack = piece.slice(body.length);
+          if (!body) continue;
+          text += body;
+          onDelta?.(body);
         }
-        if (!text.trim()) throw new LlmUnavailableError('the model returned an empty reply');
-        return text.trim();
+        if (!text) throw new LlmUnavailableError('the model returned an empty reply');
+        return text;
       });
     } catch (err) {
       this.deps.logger.error(
@@ -217,7 +229,7 @@ export class ChatTurnService {
   ): Promise<SearchPassage[]> {
     const q = query.trim();
     if (!q) throw badInput('query must not be empty', 'query');
-    if (q.length > this.deps.config.chat.messageMaxChars)
+    if (codePoints(q) > this.deps.config.chat.messageMaxChars)
       throw badInput('query is too long', 'query');
     const keep = limit ?? this.deps.config.chat.keep;
     if (!Number.isInteger(keep) || keep < 1 || keep > 50)
@@ -246,6 +258,12 @@ export class ChatTurnService {
       keywordRank: p.keywordRank,
     }));
   }
+}
+
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
 }
 
 function toCitation(p: FusedPassage): CitationValue {
