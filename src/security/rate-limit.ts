@@ -10,9 +10,9 @@ import { requestError } from './errors.js';
 
 /**
  * Per-viewer rate limits in Redis, so they hold across instances: a fixed window per viewer and
- * bucket, `ratelimit:{bucket}:{viewer_id}`, counted up atomically by a script that starts the
- * window's expiry on its first hit, before execution, once per occurrence of a limited root field
- * (aliases do not get around it). Over the limit the operation is refused before execution with
+ * bucket, `ratelimit:{bucket}:{viewer_id}`, taken from atomically by a script before execution,
+ * once per occurrence of a limited root field (aliases do not get around it); the window starts at
+ * its first hit. An attempt that does not fit takes nothing and is refused before execution with
  * RATE_LIMITED (HTTP 429, `Retry-After` and `extensions.retryAfter` in seconds). An attempt that
  * ends in an error of the caller's making before any model is called (bad input, not found,
  * forbidden, not ready, session busy) is given back, the key deleted if it drops to zero: a typo
@@ -31,14 +31,21 @@ export const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
 export const rateLimitKey = (bucket: RateBucket, viewerId: string) =>
   `ratelimit:${bucket}:${viewerId}`;
 
+// Takes `amount` if it fits under the limit (a refused attempt takes nothing: the window, which
+// started at its first hit, is not extended). Returns {taken, count, ttl}.
 const CONSUME = `
-local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local amount = tonumber(ARGV[2])
+if count + amount > tonumber(ARGV[3]) then
+  return {0, count, redis.call('PTTL', KEYS[1])}
+end
+count = redis.call('INCRBY', KEYS[1], amount)
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
-return {n, ttl}`;
+return {1, count, ttl}`;
 
 const REFUND = `
 local n = redis.call('DECRBY', KEYS[1], ARGV[1])
@@ -75,16 +82,16 @@ export class RateLimiter {
 
   async consume(bucket: RateBucket, viewerId: string, amount = 1): Promise<RateDecision> {
     const windowMs = this.settings.windowSeconds * 1000;
-    const reply = (await this.counter.time('redis', 'eval', () =>
-      this.redis.eval(CONSUME, 1, rateLimitKey(bucket, viewerId), windowMs, amount),
-    )) as [number, number];
-    const [count, ttl] = reply;
     const limit = this.limitOf(bucket);
+    const reply = (await this.counter.time('redis', 'eval', () =>
+      this.redis.eval(CONSUME, 1, rateLimitKey(bucket, viewerId), windowMs, amount, limit),
+    )) as [number, number, number];
+    const [taken, count, ttl] = reply;
     return {
-      allowed: count <= limit,
+      allowed: taken === 1,
       count,
       limit,
-      retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)),
+      retryAfterSeconds: Math.max(1, Math.ceil((ttl > 0 ? ttl : windowMs) / 1000)),
     };
   }
 
@@ -124,12 +131,12 @@ export function useRateLimit(
         logger.warn({ err: String(err), bucket }, 'rate limit not checked: Redis unavailable');
         continue;
       }
-      charged.buckets.set(bucket, amount);
-      if (decision.allowed) continue;
+      if (decision.allowed) {
+        charged.buckets.set(bucket, amount);
+        continue;
+      }
       onLimited?.(bucket);
-      // The refused attempt still counts (a client hammering past the limit stays limited),
-      // but the other buckets charged for this request are given back.
-      charged.buckets.delete(bucket);
+      // Refused: nothing was taken from this bucket; give back what other buckets took.
       await refund(charged);
       const retryAfter = decision.retryAfterSeconds;
       return {
