@@ -1,0 +1,251 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  createYoga,
+  type Plugin,
+  type YogaServerInstance,
+  maskError as yogaMaskError,
+} from 'graphql-yoga';
+import { schema } from '../schema/index.js';
+import { AUTH_MESSAGES, type AuthResult } from '../src/auth.js';
+import { type Context, makeContextFactory } from '../src/context.js';
+import type { Deps } from '../src/deps.js';
+import { AppError } from '../src/errors.js';
+import { createApp } from '../src/yoga.js';
+
+/**
+ * The app variants the tuning scenario compares, each a yoga app over the same runtime.
+ * - `shipped`: `createApp(deps)` as the gateway serves it.
+ * - `shipped-unique-documents`: the same app, with every request's document made unique (a
+ *   comment with a counter or random id), so yoga's parse and validation cache never hits.
+ * - `auth-memo`, `row-lru`: `createApp` with one in-process cache in front of a dependency (the
+ *   verified tokens; the parsed book and character rows), taken away again by `dispose`.
+ * - `minimal-yoga`: createYoga with only the schema, the context factory, error masking and the
+ *   auth gate (none of createApp's other plugins); `minimal-yoga-jit` and
+ *   `minimal-yoga-response-cache` add one plugin each to it, so each pair measures what that
+ *   plugin saves (createApp takes no extra plugins, so they cannot be added to it from here).
+ * The optional plugins load from the project's dependencies, else from BENCH_EXTRA_MODULES (a
+ * separate install whose graphql, graphql-yoga and @envelop/core are links to the project's).
+ */
+export interface AppVariant {
+  name: string;
+  description: string;
+  /** Every document must be made unique (defeats the parse/validate cache). */
+  uniqueDocuments?: boolean;
+  app: YogaServerInstance<any, any>;
+  dispose(): void;
+}
+
+type Builder = (deps: Deps) => Promise<Omit<AppVariant, 'name'>>;
+
+const BUILDERS: Record<string, Builder> = {
+  shipped: async (deps) => ({
+    description: 'createApp(deps) as shipped (yoga defaults: parse and validation cache on)',
+    app: createApp(deps),
+    dispose: () => {},
+  }),
+  'shipped-unique-documents': async (deps) => ({
+    description:
+      'createApp(deps), every document made unique by a comment: the parse and validation cache never hits',
+    uniqueDocuments: true,
+    app: createApp(deps),
+    dispose: () => {},
+  }),
+  'auth-memo': async (deps) => {
+    const original = deps.auth;
+    const memo = new Map<string, { result: AuthResult; until: number }>();
+    deps.auth = {
+      async authenticate(authorization) {
+        const hit = authorization ? memo.get(authorization) : undefined;
+        if (hit && hit.until > Date.now()) return hit.result;
+        const result = await original.authenticate(authorization);
+        if (authorization && result.ok) {
+          if (memo.size >= 10_000) memo.delete(memo.keys().next().value!);
+          memo.set(authorization, { result, until: Date.now() + 60_000 });
+        }
+        return result;
+      },
+    };
+    return {
+      description:
+        'createApp with verified tokens memoised in process (token → viewer, 60 s, 10k entries)',
+      app: createApp(deps),
+      dispose: () => {
+        deps.auth = original;
+      },
+    };
+  },
+  'row-lru': async (deps) => {
+    const undo = [
+      lruInFront(deps.caches.book, 5_000, 5_000),
+      lruInFront(deps.caches.character, 5_000, 20_000),
+    ];
+    return {
+      description:
+        'createApp with a 5 s in-process LRU of parsed book and character rows in front of Redis',
+      app: createApp(deps),
+      dispose: () => {
+        for (const fn of undo) fn();
+      },
+    };
+  },
+  'minimal-yoga': async (deps) => ({
+    description:
+      "createYoga with the schema, context factory, masking and auth gate only (none of createApp's other plugins)",
+    app: minimalApp(deps),
+    dispose: () => {},
+  }),
+  'minimal-yoga-jit': async (deps) => {
+    const jit = await loadOptional<{ useGraphQlJit: () => Plugin }>('@envelop/graphql-jit');
+    if (!jit) throw new Error('@envelop/graphql-jit is not installed');
+    return {
+      description: 'minimal-yoga + @envelop/graphql-jit (operations compiled on first use)',
+      app: minimalApp(deps, [jit.useGraphQlJit() as Plugin<Context>]),
+      dispose: () => {},
+    };
+  },
+  'minimal-yoga-response-cache': async (deps) => {
+    const rc = await loadOptional<{
+      useResponseCache: (options: { session: () => null; ttl: number }) => Plugin;
+    }>('@graphql-yoga/plugin-response-cache');
+    if (!rc) throw new Error('@graphql-yoga/plugin-response-cache is not installed');
+    return {
+      description:
+        'minimal-yoga + @graphql-yoga/plugin-response-cache (in memory, shared by all readers, 5 s TTL)',
+      app: minimalApp(deps, [
+        rc.useResponseCache({ session: () => null, ttl: 5_000 }) as Plugin<Context>,
+      ]),
+      dispose: () => {},
+    };
+  },
+};
+
+const OPTIONAL: Record<string, string> = {
+  'minimal-yoga-jit': '@envelop/graphql-jit',
+  'minimal-yoga-response-cache': '@graphql-yoga/plugin-response-cache',
+};
+
+export async function variantNames(): Promise<string[]> {
+  const names: string[] = [];
+  for (const name of Object.keys(BUILDERS)) {
+    const needs = OPTIONAL[name];
+    if (!needs || (await loadOptional(needs))) names.push(name);
+  }
+  return names;
+}
+
+export async function buildVariant(name: string, deps: Deps): Promise<AppVariant> {
+  const build = BUILDERS[name];
+  if (!build) throw new Error(`unknown variant ${name}`);
+  return { name, ...(await build(deps)) };
+}
+
+/** createYoga with what every request of the gateway needs and nothing else, plus `plugins`. */
+function minimalApp(deps: Deps, plugins: Plugin<Context>[] = []) {
+  const { logger } = deps;
+  return createYoga<Record<string, unknown>, Context>({
+    schema,
+    context: makeContextFactory(deps),
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    maskedErrors: {
+      maskError(error, message, isDev) {
+        logger.error({ err: error }, 'unexpected error');
+        return yogaMaskError(error, message, isDev);
+      },
+    },
+    logging: false,
+    graphiql: false,
+    plugins: [authGate(), ...plugins],
+  });
+}
+
+/** createApp's auth gate (introspection-only operations are not used by the benchmark). */
+function authGate(): Plugin<Context> {
+  const reject = (ctx: Context) =>
+    new AppError('UNAUTHENTICATED', AUTH_MESSAGES[ctx.authFailure ?? 'missing']);
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      if (!args.contextValue.viewer) {
+        setResultAndStopExecution({ errors: [reject(args.contextValue)] });
+      }
+    },
+  };
+}
+
+/**
+ * Puts an in-process LRU with a time to live in front of a read-through cache's `getMany`; hits
+ * skip Redis. Returns the undo function.
+ */
+function lruInFront<T extends { id: string }>(
+  cache: { getMany(ids: readonly string[]): Promise<(T | null)[]> },
+  ttlMs: number,
+  max: number,
+): () => void {
+  const hadOwn = Object.hasOwn(cache, 'getMany');
+  const original = cache.getMany;
+  const entries = new Map<string, { row: T; until: number }>();
+  cache.getMany = async function (this: typeof cache, ids) {
+    const now = Date.now();
+    const out: (T | null)[] = new Array(ids.length).fill(null);
+    const missing: number[] = [];
+    ids.forEach((id, i) => {
+      const e = entries.get(id);
+      if (e && e.until > now) out[i] = e.row;
+      else missing.push(i);
+    });
+    if (missing.length > 0) {
+      const rows = await original.call(
+        this,
+        missing.map((i) => ids[i]!),
+      );
+      missing.forEach((i, k) => {
+        const row = rows[k] ?? null;
+        out[i] = row;
+        if (row) {
+          entries.delete(row.id);
+          entries.set(row.id, { row, until: now + ttlMs });
+          if (entries.size > max) entries.delete(entries.keys().next().value!);
+        }
+      });
+    }
+    return out;
+  };
+  return () => {
+    if (hadOwn) cache.getMany = original;
+    else delete (cache as { getMany?: unknown }).getMany;
+  };
+}
+
+const loaded = new Map<string, unknown>();
+
+/** A package by name from the project, else its ESM entry under BENCH_EXTRA_MODULES; or null. */
+async function loadOptional<T>(specifier: string): Promise<T | null> {
+  if (loaded.has(specifier)) return loaded.get(specifier) as T | null;
+  let mod: unknown = null;
+  try {
+    mod = await import(specifier);
+  } catch {
+    const extra = process.env.BENCH_EXTRA_MODULES;
+    if (extra) {
+      try {
+        const require = createRequire(join(extra, 'package.json'));
+        const pkgPath = require.resolve(`${specifier}/package.json`);
+        const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as {
+          exports?: { '.'?: { import?: { default?: string } | string } };
+          module?: string;
+          main?: string;
+        };
+        const entry = pkg.exports?.['.']?.import;
+        const file = (typeof entry === 'string' ? entry : entry?.default) ?? pkg.module ?? pkg.main;
+        mod = file ? await import(pathToFileURL(join(dirname(pkgPath), file)).href) : null;
+      } catch {
+        mod = null;
+      }
+    }
+  }
+  loaded.set(specifier, mod);
+  return mod as T | null;
+}
