@@ -334,6 +334,16 @@ describe('model failure', () => {
     expect(turn.session.messageCount).toBe(2);
   });
 
+  it('an empty (or blank) reply is a failure too: UPSTREAM_ERROR, nothing saved', async () => {
+    const sessionId = await newSession();
+    script.generation = [{ reply: '', tokens: [] }];
+    expect(codeOf(await send(sessionId, 'Say something.'))).toBe('UPSTREAM_ERROR');
+    script.generation = [{ reply: ' \n ', tokens: [' ', '\n', ' '] }];
+    expect(codeOf(await send(sessionId, 'Say something.'))).toBe('UPSTREAM_ERROR');
+    expect(await savedMessages(sessionId)).toEqual([]);
+    expect(await messageCount(sessionId)).toBe(0);
+  });
+
   it('a stream that breaks after its first tokens: UPSTREAM_ERROR, nothing saved', async () => {
     const sessionId = await newSession();
     script.generation = [{ reply: 'one two three four five six', dropAfterTokens: 2 }];
@@ -398,6 +408,11 @@ describe('fencing', () => {
     script.generation = [{ reply: 'A slow answer.', delayMs: 800 }];
     const pending = send(sessionId, 'Take your time.');
     await waitUntil(async () => generationRequests().length === 1, 5000, 'the generation request');
+    // While the turn runs, the lock is ours: a random hex token with DESIGN.md's 30 s TTL.
+    expect(await gw.redis.get(`chat:lock:${sessionId}`)).toMatch(/^[0-9a-f]{32}$/);
+    const pttl = await gw.redis.pttl(`chat:lock:${sessionId}`);
+    expect(pttl).toBeGreaterThan(28_000);
+    expect(pttl).toBeLessThanOrEqual(30_000);
     await gw.redis.set(`chat:lock:${sessionId}`, 'another-instance-token', 'PX', 30_000);
     const res = await pending;
     expect(codeOf(res)).toBe('LOCK_LOST');

@@ -689,6 +689,11 @@ describe('searchBook', () => {
     const scores = passages.map((p) => p.score);
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     expect(new Set(passages.map((p) => p.chunkIndex)).size).toBe(passages.length);
+    // Each retriever contributes its top 20 (RETRIEVAL_CANDIDATES).
+    for (const p of passages) {
+      expect(p.vectorRank ?? 1).toBeLessThanOrEqual(20);
+      expect(p.keywordRank ?? 1).toBeLessThanOrEqual(20);
+    }
 
     // The ranks are the retrievers' own: check them against Qdrant and Typesense directly.
     const keywordHits = await gw.deps.keywords.search(bookId, query, 20);
@@ -702,6 +707,12 @@ describe('searchBook', () => {
         expect(keywordHits[p.keywordRank - 1]?.chunk.chunk_index).toBe(p.chunkIndex);
       else expect(keywordHits.some((h) => h.chunk.chunk_index === p.chunkIndex)).toBe(false);
     }
+  });
+
+  it('keeps RETRIEVAL_KEEP (6) passages by default', async () => {
+    const res = await search('the keeper and the lamp');
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data?.searchBook as Passage[]).toHaveLength(6);
   });
 
   it('checks its input', async () => {
