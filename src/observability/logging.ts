@@ -8,8 +8,12 @@ import { requestLogFields } from './request-context.js';
  * services and stores that log through the process-wide logger). Tokens and message contents are
  * never logged: nothing logs headers or variables, and the usual suspects are redacted anyway.
  */
-export function createGatewayLogger(level: string, bindings: Record<string, unknown> = {}): Logger {
-  return pino({
+export function createGatewayLogger(
+  level: string,
+  bindings: Record<string, unknown> = {},
+  destination?: pino.DestinationStream,
+): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: 'falsafa-gateway', ...bindings },
     mixin: requestLogFields,
@@ -27,5 +31,6 @@ export function createGatewayLogger(level: string, bindings: Record<string, unkn
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
