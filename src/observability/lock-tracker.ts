@@ -15,8 +15,10 @@ type AnyFn = (...args: unknown[]) => Promise<unknown>;
 
 export class SessionLockTracker {
   private readonly held = new Map<string, string>();
-  private readonly firstAttempt = new Map<string, number>();
+  /** Token -> first attempt time and number of attempts, until it is taken. */
+  private readonly attempts = new Map<string, { first: number; n: number }>();
   private readonly acquireListeners = new Set<(waitedMs: number) => void>();
+
   private originalSet: AnyFn | null = null;
   private originalEval: AnyFn | null = null;
 
@@ -25,7 +27,10 @@ export class SessionLockTracker {
     private readonly prefix: string,
   ) {}
 
-  /** Calls `fn` with the time waited each time a lock is taken; returns a function that stops. */
+  /**
+   * Calls `fn` each time a lock is taken, with the time waited for it (0 when the first attempt
+   * took it); returns a function that stops.
+   */
   onAcquire(fn: (waitedMs: number) => void): () => void {
     this.acquireListeners.add(fn);
     return () => this.acquireListeners.delete(fn);
@@ -49,13 +54,14 @@ export class SessionLockTracker {
       const token = String(value);
       const now = Date.now();
       this.forgetOldAttempts(now);
-      const first = this.firstAttempt.get(token) ?? now;
-      this.firstAttempt.set(token, first);
+      const attempt = this.attempts.get(token) ?? { first: now, n: 0 };
+      attempt.n++;
+      this.attempts.set(token, attempt);
       return set(...args).then((reply) => {
         if (reply === 'OK') {
-          this.firstAttempt.delete(token);
+          this.attempts.delete(token);
           this.held.set(key, token);
-          const waited = Date.now() - first;
+          const waited = attempt.n > 1 ? Date.now() - attempt.first : 0;
           for (const fn of this.acquireListeners) fn(waited);
         }
         return reply;
@@ -110,8 +116,8 @@ export class SessionLockTracker {
   }
 
   private forgetOldAttempts(now: number): void {
-    for (const [token, at] of this.firstAttempt) {
-      if (now - at > FORGET_ATTEMPTS_AFTER_MS) this.firstAttempt.delete(token);
+    for (const [token, a] of this.attempts) {
+      if (now - a.first > FORGET_ATTEMPTS_AFTER_MS) this.attempts.delete(token);
     }
   }
 }
