@@ -60,7 +60,7 @@ afterAll(async () => {
 
 interface Case {
   name: string;
-  send: () => Promise<Response>;
+  send: () => Response | Promise<Response>;
   status: number;
   code: string;
   /** Refused before execution: no store may be touched at all. */
