@@ -93,13 +93,13 @@ export async function claimRedisDatabase(
   };
 }
 
-/** The URL without its password, for the report. */
-export function redact(url: string): string {
+/** A URL without its password, for the report (other values as they are). */
+export function redact(value: string): string {
   try {
-    const u = new URL(url);
+    const u = new URL(value);
     if (u.password) u.password = '***';
-    return u.toString();
+    return u.protocol === 'file:' ? value : u.toString();
   } catch {
-    return '(unparseable URL)';
+    return value;
   }
 }

@@ -55,7 +55,7 @@ async function main() {
   };
 
   serveCommands(
-    { url, stores: runtime.stores, variants: await variantNames() },
+    { url, stores: runtime.stores, variants: await variantNames(deps) },
     {
       memory,
       cpu,
@@ -105,7 +105,11 @@ async function main() {
         await variant.app.dispose();
         const next = await buildVariant(name, deps);
         variant = next;
-        return { description: next.description, uniqueDocuments: next.uniqueDocuments ?? false };
+        return {
+          description: next.description,
+          uniqueDocuments: next.uniqueDocuments ?? false,
+          inProcessOnly: next.inProcessOnly ?? false,
+        };
       },
       ingest: (args: { bookId: string; sampleMs: number }) => ingestMeasured(args),
       microbench,
@@ -192,6 +196,11 @@ async function main() {
       }
     };
     deps.counter.reset();
+    const callMs: Record<string, number> = {};
+    const unsubscribe = deps.counter.onCall((call) => {
+      const key = `${call.store}:${call.op}`;
+      callMs[key] = (callMs[key] ?? 0) + call.ms;
+    });
     const t0 = performance.now();
     try {
       const out = await deps.ingestion.process({
@@ -209,8 +218,10 @@ async function main() {
         peakHeap,
         after: memory(),
         calls: deps.counter.snapshot(),
+        callMs,
       };
     } finally {
+      unsubscribe();
       clearInterval(timer);
       embedder.embed = embed;
     }

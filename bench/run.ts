@@ -59,6 +59,17 @@ const settings: Settings = {
   ingestBytes: 1_000_000,
 };
 
+/** The environment variables that change what the benchmark does (shown in the command line). */
+const BENCH_ENV = [
+  'BENCH_DATABASE_URL',
+  'BENCH_REDIS_URL',
+  'REDIS_URL',
+  'SUPABASE_URL',
+  'QDRANT_URL',
+  'TYPESENSE_URL',
+  'BENCH_EXTRA_MODULES',
+];
+
 const log = (line: string) => process.stdout.write(`[bench ${elapsed()}] ${line}\n`);
 const t0 = Date.now();
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s`;
@@ -297,7 +308,10 @@ async function main() {
     const results: Results = {
       meta: {
         date: new Date().toISOString(),
-        command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+        command: [
+          ...BENCH_ENV.filter((k) => process.env[k]).map((k) => `${k}=${redact(process.env[k]!)}`),
+          `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+        ].join(' '),
         node: process.version,
         cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
         memoryGb: Math.round(totalmem() / 2 ** 30),

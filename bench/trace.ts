@@ -97,6 +97,9 @@ export class CallTracer {
     this.restore = [];
     this.unsubscribe?.();
     this.unsubscribe = null;
+    // Off until the next trace, so that measurements after this one do not pay for them.
+    this.als.disable();
+    this.traced.disable();
     const calls = this.calls.sort((a, b) => a.start - b.start);
     const spans = this.spans.sort((a, b) => a.start - b.start);
     this.calls = [];

@@ -13,6 +13,8 @@ import { AUTH_MESSAGES, type AuthResult } from '../src/auth.js';
 import { type Context, makeContextFactory } from '../src/context.js';
 import type { Deps } from '../src/deps.js';
 import { AppError } from '../src/errors.js';
+import { selectOperation } from '../src/observability/operation.js';
+import { limitSettings, useOperationLimits } from '../src/security/limits.js';
 import { createApp } from '../src/yoga.js';
 
 /**
@@ -22,10 +24,11 @@ import { createApp } from '../src/yoga.js';
  *   comment with a counter or random id), so yoga's parse and validation cache never hits.
  * - `auth-memo`, `row-lru`: `createApp` with one in-process cache in front of a dependency (the
  *   verified tokens; the parsed book and character rows), taken away again by `dispose`.
- * - `minimal-yoga`: createYoga with only the schema, the context factory, error masking and the
- *   auth gate (none of createApp's other plugins); `minimal-yoga-jit` and
- *   `minimal-yoga-response-cache` add one plugin each to it, so each pair measures what that
- *   plugin saves (createApp takes no extra plugins, so they cannot be added to it from here).
+ * - `shipped-jit`, `shipped-response-cache`: createApp with one more plugin, when createApp takes
+ *   extra plugins (`options.plugins`, detected). Otherwise the same plugins are measured on
+ *   `minimal-yoga` (createYoga with only the schema, the context factory, error masking and the
+ *   auth gate): `minimal-yoga-jit`, `minimal-yoga-response-cache`; each pair gives the saving.
+ *   `minimal-yoga-limits` adds createApp's operation limits, to price them.
  * The optional plugins load from the project's dependencies, else from BENCH_EXTRA_MODULES (a
  * separate install whose graphql, graphql-yoga and @envelop/core are links to the project's).
  */
@@ -34,6 +37,8 @@ export interface AppVariant {
   description: string;
   /** Every document must be made unique (defeats the parse/validate cache). */
   uniqueDocuments?: boolean;
+  /** Measured in process only (not worth an HTTP run of its own). */
+  inProcessOnly?: boolean;
   app: YogaServerInstance<any, any>;
   dispose(): void;
 }
@@ -91,45 +96,117 @@ const BUILDERS: Record<string, Builder> = {
       },
     };
   },
+  'shipped-jit': async (deps) => ({
+    description: 'createApp + @envelop/graphql-jit (operations compiled on first use)',
+    app: withPlugins(deps, [(await jitPlugin()) as Plugin<Context>])!,
+    dispose: () => {},
+  }),
+  'shipped-response-cache': async (deps) => ({
+    description: RESPONSE_CACHE_DESCRIPTION,
+    app: withPlugins(deps, [(await responseCachePlugin()) as Plugin<Context>])!,
+    dispose: () => {},
+  }),
   'minimal-yoga': async (deps) => ({
     description:
       "createYoga with the schema, context factory, masking and auth gate only (none of createApp's other plugins)",
     app: minimalApp(deps),
     dispose: () => {},
   }),
-  'minimal-yoga-jit': async (deps) => {
-    const jit = await loadOptional<{ useGraphQlJit: () => Plugin }>('@envelop/graphql-jit');
-    if (!jit) throw new Error('@envelop/graphql-jit is not installed');
-    return {
-      description: 'minimal-yoga + @envelop/graphql-jit (operations compiled on first use)',
-      app: minimalApp(deps, [jit.useGraphQlJit() as Plugin<Context>]),
-      dispose: () => {},
-    };
-  },
-  'minimal-yoga-response-cache': async (deps) => {
-    const rc = await loadOptional<{
-      useResponseCache: (options: { session: () => null; ttl: number }) => Plugin;
-    }>('@graphql-yoga/plugin-response-cache');
-    if (!rc) throw new Error('@graphql-yoga/plugin-response-cache is not installed');
-    return {
-      description:
-        'minimal-yoga + @graphql-yoga/plugin-response-cache (in memory, shared by all readers, 5 s TTL)',
-      app: minimalApp(deps, [
-        rc.useResponseCache({ session: () => null, ttl: 5_000 }) as Plugin<Context>,
-      ]),
-      dispose: () => {},
-    };
-  },
+  'minimal-yoga-limits': async (deps) => ({
+    description:
+      "minimal-yoga + createApp's operation limits (depth, aliases, tokens, directives, cost)",
+    inProcessOnly: true,
+    app: minimalApp(
+      deps,
+      useOperationLimits(limitSettings(deps.config), selectOperation) as Plugin<Context>[],
+    ),
+    dispose: () => {},
+  }),
+  'minimal-yoga-jit': async (deps) => ({
+    description: 'minimal-yoga + @envelop/graphql-jit (operations compiled on first use)',
+    app: minimalApp(deps, [(await jitPlugin()) as Plugin<Context>]),
+    dispose: () => {},
+  }),
+  'minimal-yoga-response-cache': async (deps) => ({
+    description: `minimal-yoga + ${RESPONSE_CACHE_DESCRIPTION.replace('createApp + ', '')}`,
+    app: minimalApp(deps, [(await responseCachePlugin()) as Plugin<Context>]),
+    dispose: () => {},
+  }),
 };
 
+const RESPONSE_CACHE_DESCRIPTION =
+  'createApp + @graphql-yoga/plugin-response-cache (in memory, 5 s TTL, shared by readers; chat types not cached)';
+
+async function jitPlugin(): Promise<Plugin> {
+  const jit = await loadOptional<{ useGraphQlJit: () => Plugin }>('@envelop/graphql-jit');
+  if (!jit) throw new Error('@envelop/graphql-jit is not installed');
+  return jit.useGraphQlJit();
+}
+
+async function responseCachePlugin(): Promise<Plugin> {
+  const rc = await loadOptional<{
+    useResponseCache: (options: {
+      session: () => null;
+      ttl: number;
+      ttlPerSchemaCoordinate: Record<string, number>;
+    }) => Plugin;
+  }>('@graphql-yoga/plugin-response-cache');
+  if (!rc) throw new Error('@graphql-yoga/plugin-response-cache is not installed');
+  // The catalog is the same for every signed-in reader; sessions and messages are per reader.
+  return rc.useResponseCache({
+    session: () => null,
+    ttl: 5_000,
+    ttlPerSchemaCoordinate: {
+      ChatSession: 0,
+      ChatSessionConnection: 0,
+      Message: 0,
+      MessageConnection: 0,
+      SendMessagePayload: 0,
+      Viewer: 0,
+    },
+  });
+}
+
+/**
+ * createApp with extra plugins, if it takes them (an `options.plugins` list it appends); null when
+ * it does not (a sentinel plugin shows whether they were used).
+ */
+function withPlugins(deps: Deps, plugins: Plugin<Context>[]): YogaServerInstance<any, any> | null {
+  let used = false;
+  const sentinel: Plugin<Context> = {
+    onPluginInit() {
+      used = true;
+    },
+  };
+  const create = createApp as unknown as (
+    deps: Deps,
+    options: { plugins: Plugin<Context>[] },
+  ) => YogaServerInstance<any, any>;
+  const app = create(deps, { plugins: [sentinel, ...plugins] });
+  if (used) return app;
+  void app.dispose();
+  return null;
+}
+
 const OPTIONAL: Record<string, string> = {
+  'shipped-jit': '@envelop/graphql-jit',
+  'shipped-response-cache': '@graphql-yoga/plugin-response-cache',
   'minimal-yoga-jit': '@envelop/graphql-jit',
   'minimal-yoga-response-cache': '@graphql-yoga/plugin-response-cache',
 };
 
-export async function variantNames(): Promise<string[]> {
+/**
+ * The variants this run can build: the optional plugins only when installed; with createApp
+ * taking extra plugins, `shipped-*` (and no `minimal-yoga*`), else the `minimal-yoga*` pairs.
+ */
+export async function variantNames(deps: Deps): Promise<string[]> {
+  const probe = withPlugins(deps, []);
+  const extensible = probe !== null;
+  await probe?.dispose();
   const names: string[] = [];
   for (const name of Object.keys(BUILDERS)) {
+    if (name.startsWith('shipped-') && OPTIONAL[name] && !extensible) continue;
+    if (name.startsWith('minimal-yoga') && extensible) continue;
     const needs = OPTIONAL[name];
     if (!needs || (await loadOptional(needs))) names.push(name);
   }
