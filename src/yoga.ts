@@ -31,6 +31,11 @@ import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-do
 /**
  * Builds the HTTP app (no listening here: tests call `app.fetch` in-process, `main.ts` serves it).
  * Error masking stays on: only AppErrors (stable `extensions.code`) reach clients unchanged.
+ * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
+ * /healthz, /readyz, /metrics (src/http); the body limit, CSRF prevention, trusted documents,
+ * introspection off in production, the auth gate, the text guard, the operation limits and the
+ * per-viewer rate limits (src/security). Everything that refuses a request does so before
+ * execution.
  */
 export interface AppOptions {
   /** Pre-filled in GraphiQL's headers (embedded mode's development token). */
