@@ -6,6 +6,7 @@ import { ReadThroughCache } from './cache/read-through-cache.js';
 import { QueryRewriter } from './chat/query-rewriter.js';
 import { HybridRetriever } from './chat/retrieval.js';
 import { SessionContextCache } from './chat/session-context.js';
+import { SessionLockRegistry } from './chat/session-lock.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Embedder, Llm } from './providers/types.js';
@@ -58,6 +59,8 @@ export interface Deps extends BaseDeps {
   progress: ProgressBus;
   ingestion: IngestionService;
   invalidation: CatalogInvalidation;
+  /** The session locks this process holds. */
+  locks: SessionLockRegistry;
   chat: {
     turns: ChatTurnStore;
     context: SessionContextCache;
@@ -136,5 +139,6 @@ export function createDeps(base: BaseDeps): Deps {
     progress,
     ingestion,
     invalidation,
+    locks: new SessionLockRegistry(base.redis),
   };
 }

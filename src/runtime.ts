@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createAuthenticator } from './auth.js';
+import type { SessionLockRegistry } from './chat/session-lock.js';
 import type { Config } from './config.js';
 import { createDeps, type Deps } from './deps.js';
 import { EMBEDDED_PG_POOL_SIZE, startEmbeddedPostgres } from './embedded/postgres.js';
@@ -8,7 +9,6 @@ import { startQdrantStandIn } from './embedded/qdrant/server.js';
 import { signSupabaseJwt, startSupabaseStandIn } from './embedded/supabase/server.js';
 import { startTypesenseStandIn } from './embedded/typesense/server.js';
 import type { Logger } from './logger.js';
-import { type SessionLockTracker, sessionLockTracker } from './observability/lock-tracker.js';
 import { createEmbedder, createLlm } from './providers/index.js';
 import { BOOKS_BUCKET } from './services/ingestion-service.js';
 import { KeywordStore } from './stores/keyword-store.js';
@@ -33,7 +33,7 @@ export interface Runtime {
   /** Where each store is, for the start-up log. */
   stores: Record<string, string>;
   /** The session locks this process holds (for shutdown and metrics). */
-  locks: SessionLockTracker;
+  locks: SessionLockRegistry;
   /**
    * Stops the worker (if any): no new jobs, running ones get `deadlineMs`, the rest go back to the
    * queue. Once only; `close` calls it too.
@@ -224,7 +224,7 @@ export async function startRuntime(
       deps,
       worker,
       stores,
-      locks: sessionLockTracker(redis),
+      locks: deps.locks,
       stopWorker,
       close,
     };

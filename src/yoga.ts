@@ -17,7 +17,6 @@ import { AppError } from './errors.js';
 import { useOpsEndpoints } from './http/endpoints.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { Readiness } from './http/readiness.js';
-import { sessionLockTracker } from './observability/lock-tracker.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { selectOperation } from './observability/operation.js';
 import { useObservability } from './observability/plugin.js';
@@ -55,7 +54,7 @@ export type App = YogaServerInstance<Record<string, unknown>, Context>;
 
 export function createApp(deps: Deps, options: AppOptions = {}): App {
   const { logger, config } = deps;
-  const locks = sessionLockTracker(deps.redis);
+  const locks = deps.locks;
   const lifecycle = options.lifecycle ?? new Lifecycle(locks);
   const metrics = config.observability.metrics.enabled
     ? new GatewayMetrics({

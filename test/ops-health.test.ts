@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { Lifecycle } from '../src/http/lifecycle.js';
-import { sessionLockTracker } from '../src/observability/lock-tracker.js';
 import { type App, createApp } from '../src/yoga.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
@@ -98,7 +97,7 @@ describe('/metrics access', () => {
 
 describe('draining', () => {
   it('refuses new GraphQL requests, waits for the ones in flight, releases held locks past the deadline', async () => {
-    const lifecycle = new Lifecycle(sessionLockTracker(gw.deps.redis));
+    const lifecycle = new Lifecycle(gw.deps.locks);
     const app = variant({}, lifecycle);
     const token = await gw.token(randomUUID());
     const query = (q: string) =>
@@ -135,9 +134,10 @@ describe('draining', () => {
     expect(drained).toEqual({ inTime: true, operationsLeft: 0, locksReleased: 0 });
 
     // A lock still held at the deadline is released (compare-and-delete with its own token).
-    const locks = sessionLockTracker(gw.deps.redis);
+    const locks = gw.deps.locks;
     const key = `chat:lock:${randomUUID()}`;
     await gw.deps.redis.set(key, 'a-token-of-this-process', 'PX', 30_000, 'NX');
+    locks.taken(key, 'a-token-of-this-process', 0);
     expect(locks.size).toBe(1);
     const other = `chat:lock:${randomUUID()}`;
     await gw.redis.set(other, 'another-instance', 'PX', 30_000); // not ours: left alone

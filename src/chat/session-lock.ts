@@ -26,8 +26,53 @@ export interface LockHandle {
 export interface LockOptions {
   ttlMs: number;
   waitMs: number;
-  /** Called once per wait (for metrics). */
-  onWait?: (ms: number) => void;
+  /** Told when the lock is taken and given back (for shutdown and metrics). */
+  registry?: SessionLockRegistry;
+}
+
+/**
+ * The session locks this process holds. `withSessionLock` reports each lock it takes (with the
+ * time it waited) and gives back; shutdown waits for them and, past its deadline, releases the
+ * ones still held with the same compare-and-delete (a lock someone else took meanwhile stays).
+ */
+export class SessionLockRegistry {
+  private readonly held = new Map<string, string>();
+  private readonly listeners = new Set<(waitedMs: number) => void>();
+
+  constructor(private readonly redis: RedisClient) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** Calls `fn` with the wait (0 when the first attempt took it) each time a lock is taken. */
+  onAcquire(fn: (waitedMs: number) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  taken(key: string, token: string, waitedMs: number): void {
+    this.held.set(key, token);
+    for (const fn of this.listeners) fn(waitedMs);
+  }
+
+  released(key: string, token: string): void {
+    if (this.held.get(key) === token) this.held.delete(key);
+  }
+
+  /** Releases every lock still held; the number released. */
+  async releaseAll(): Promise<number> {
+    let released = 0;
+    for (const [key, token] of [...this.held]) {
+      try {
+        if ((await this.redis.eval(RELEASE, 1, key, token)) === 1) released++;
+      } catch {
+        // The lock's TTL frees it if Redis cannot be reached.
+      }
+      this.held.delete(key);
+    }
+    return released;
+  }
 }
 
 export async function withSessionLock<T>(
@@ -50,7 +95,9 @@ export async function withSessionLock<T>(
 
   // Take it, retrying with jitter until the wait is used up.
   let delay = 25;
+  let attempts = 0;
   for (;;) {
+    attempts++;
     const ok = await redisCall('set', () => redis.set(key, token, 'PX', options.ttlMs, 'NX'));
     if (ok === 'OK') break;
     const waited = Date.now() - started;
@@ -67,7 +114,7 @@ export async function withSessionLock<T>(
     await sleep(Math.max(pause, 1));
     delay = Math.min(delay * 2, 250);
   }
-  options.onWait?.(Date.now() - started);
+  options.registry?.taken(key, token, attempts > 1 ? Date.now() - started : 0);
 
   let lost = false;
   const extendEvery = Math.max(Math.floor(options.ttlMs / 3), 50);
@@ -106,6 +153,7 @@ export async function withSessionLock<T>(
     return await fn(handle);
   } finally {
     clearInterval(timer);
+    options.registry?.released(key, token);
     await counter
       .time('redis', 'eval', () => redis.eval(RELEASE, 1, key, token))
       .catch(() => {

@@ -83,7 +83,7 @@ export class ChatTurnService {
       redis,
       counter,
       session.id,
-      { ttlMs: config.chat.lockTtlMs, waitMs: config.chat.lockWaitMs },
+      { ttlMs: config.chat.lockTtlMs, waitMs: config.chat.lockWaitMs, registry: this.deps.locks },
       async (lock) => {
         // Under the lock, so a concurrent retry of the same message cannot answer twice. The
         // context cache is read alongside; a miss is rebuilt only once this is not a replay
