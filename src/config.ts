@@ -342,3 +342,16 @@ function tracingSettings(e: z.output<typeof envSchema>): Config['observability']
     serviceName: e.OTEL_SERVICE_NAME,
   };
 }
+
+/** For the entry points: the configuration, or every problem printed and exit code 1. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createGatewayServer, stopAccepting } from './http/server.js';
 import { createGatewayLogger } from './observability/logging.js';
@@ -14,16 +14,7 @@ import { createApp } from './yoga.js';
  * unfinished jobs to the queue, releases the session locks still held, closes the stores, exits 0.
  */
 async function main() {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createGatewayLogger(config.logLevel);
   const tracing = config.observability.tracing
     ? await startTracing(config.observability.tracing, logger)

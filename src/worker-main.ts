@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './runtime.js';
 
@@ -7,16 +7,7 @@ import { startRuntime } from './runtime.js';
  * (WORKER_CONCURRENCY at a time, default 1). Needs a Redis that other processes share (REDIS_URL).
  */
 async function main() {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   if (config.redis.mode !== 'remote') {
     console.error('A separate worker needs REDIS_URL: the in-process Redis is not shared.');
     process.exit(1);
