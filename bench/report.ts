@@ -66,7 +66,7 @@ export function targets(r: Results): TargetLine[] {
       target: 'throughput and latency as a ratio to the baseline (no target set)',
       figure: `${fmt(t.chatPage.throughputRatio, 2)} × (${fmt(t.chatPage.rps, 0)} req/s), p50 ${fmt(t.chatPage.p50)} ms, p99 ${fmt(t.chatPage.p99)} ms`,
       met: null,
-      note: 'reads the session row and the message page from Supabase on every request (not cached by design)',
+      note: `reads the session row and the message page from Supabase on every request (not cached by design); ${t.chatPage.responseBytes} bytes per answer, the citations carrying each passage's full text; CPU per request: gateway ${fmt(t.chatPage.cpu.serverMsPerRequest, 1)} ms, stores ${fmt(t.chatPage.cpu.storesMsPerRequest, 1)} ms`,
     });
   }
   for (const c of r.roundTrips ?? []) {
@@ -273,7 +273,7 @@ export function renderMarkdown(r: Results): string {
             `| ${x.step} | ${x.calls.join(', ') || '–'} | ${fmt(x.start, 2)} | ${fmt(x.end, 2)} | ${counts(x.actual)} | ${counts(x.least)} | ${Object.keys(x.extra).length ? `**${counts(x.extra)}**` : '–'} |`,
         ),
         '',
-        'Independent steps (could run at once):',
+        'Independent steps (could run at once; the session row must come before the character and book, whose ids it holds):',
         '',
         ...s.pairs.map(
           (x) =>
@@ -288,7 +288,7 @@ export function renderMarkdown(r: Results): string {
     p(
       '## Tuning candidates, measured on the book page',
       '',
-      "One gateway process, the app swapped between variants (`bench/variants.ts`); each checked to answer byte for byte like the shipped app. In process: 100 book-page requests one after the other through `app.fetch`, the lesser of two batches, in interleaved rounds (order reversed every other round), compared with the reference variant of the same round (median of the rounds): the least noisy figure on a shared machine. Over HTTP: autocannon as above, interleaved rounds after a 2 s warm-up each. The `minimal-yoga*` variants cannot carry createApp's plugins (createApp takes no extra plugins), so the optional plugins are measured against `minimal-yoga`; their absolute saving per request carries over.",
+      "One gateway process, the app swapped between variants (`bench/variants.ts`); each checked to answer byte for byte like the shipped app. In process: 60 book-page requests one after the other through `app.fetch`, the least of four batches, in interleaved rounds (order reversed every other round), compared with the reference variant of the same round (median of the rounds): the least noisy figure on a shared machine. Over HTTP: autocannon as above, interleaved rounds after a 2 s warm-up each. The `minimal-yoga*` variants cannot carry createApp's plugins (createApp takes no extra plugins), so the optional plugins are measured against `minimal-yoga`; their absolute saving per request carries over.",
       '',
       '| variant | what | in process: CPU µs/request | × reference | over HTTP: req/s | × reference | × baseline | p50 ms | p99 ms | gateway CPU ms/request | store calls per request | errors |',
       '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',

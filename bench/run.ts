@@ -47,7 +47,7 @@ const settings: Settings = {
   rounds: quick ? 1 : 3,
   tuningDurationS: quick ? 2 : 5,
   tuningRounds: quick ? 1 : 2,
-  tuningMicroRounds: quick ? 2 : 8,
+  tuningMicroRounds: quick ? 2 : 12,
   turnSessions: 20,
   turnsPerSession: quick ? 3 : 10,
   turnTimeLimitS: 90,

@@ -817,13 +817,14 @@ export async function runTuning(b: Bench, results: Results) {
   };
 
   // In process: the cost of one request, sequentially, without sockets or a load generator (the
-  // lesser of two batches: noise from other work on the machine only ever adds time). Many short
+  // least of four batches: noise from other work on the machine only ever adds time). Many short
   // rounds, the order reversed every other round; each variant is compared with its reference in
   // the same round.
   const microRounds = s.tuningMicroRounds;
-  log(`tuning, in process: ${variants.join(', ')}; 1 + ${microRounds} rounds`);
+  const warmupRounds = 2;
+  log(`tuning, in process: ${variants.join(', ')}; ${warmupRounds} + ${microRounds} rounds`);
   const micro: Record<string, { cpuUs: number; wallUs: number }[]> = {};
-  for (let r = 0; r <= microRounds; r++) {
+  for (let r = 0; r < warmupRounds + microRounds; r++) {
     for (const v of r % 2 ? [...variants].reverse() : variants) {
       await select(v);
       const batches = await b.gateway.call<{ wallUs: number; cpuUs: number }[]>('microbench', {
@@ -831,11 +832,11 @@ export async function runTuning(b: Bench, results: Results) {
         variables: req.variables,
         token: req.token,
         expect: expected,
-        n: 100,
-        batches: 2,
+        n: 60,
+        batches: 4,
       });
-      // Round 0 warms every variant up.
-      if (r > 0) {
+      // The first rounds warm every variant up (V8 is still optimising then).
+      if (r >= warmupRounds) {
         entry(micro, v, () => []).push({
           cpuUs: Math.min(...batches.map((x) => x.cpuUs)),
           wallUs: Math.min(...batches.map((x) => x.wallUs)),
