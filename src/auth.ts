@@ -20,6 +20,8 @@ export interface Authenticator {
   authenticate(authorization: string | null): Promise<AuthResult>;
 }
 
+const VERIFIED_TOKENS_MAX = 10_000;
+
 export function createAuthenticator(options: {
   jwtSecret?: string;
   jwksUrl?: string;
@@ -45,6 +47,18 @@ export function createAuthenticator(options: {
     return (await jwtVerify(token, jwks!, { algorithms: ['RS256', 'ES256', 'EdDSA'] })).payload;
   }
 
+  // Tokens already verified, until they expire: a signature check costs more than the rest of a
+  // cached read. Only successes are kept; a bounded map, oldest out first.
+  const verified = new Map<string, { viewer: Viewer; expiresAt: number }>();
+  const remember = (token: string, viewer: Viewer, exp: number | undefined) => {
+    if (exp === undefined) return;
+    if (verified.size >= VERIFIED_TOKENS_MAX) {
+      const oldest = verified.keys().next().value;
+      if (oldest !== undefined) verified.delete(oldest);
+    }
+    verified.set(token, { viewer, expiresAt: exp * 1000 });
+  };
+
   return {
     async authenticate(authorization) {
       if (!authorization) return { ok: false, reason: 'missing' };
@@ -52,6 +66,12 @@ export function createAuthenticator(options: {
         authorization.trim(),
       );
       if (!match?.[1]) return { ok: false, reason: 'malformed' };
+      const known = verified.get(match[1]);
+      if (known) {
+        if (known.expiresAt > Date.now()) return { ok: true, viewer: known.viewer };
+        verified.delete(match[1]);
+        return { ok: false, reason: 'expired' };
+      }
       let payload: JWTPayload;
       try {
         payload = await verify(match[1]);
@@ -61,14 +81,13 @@ export function createAuthenticator(options: {
       }
       const role = typeof payload.role === 'string' ? payload.role : 'authenticated';
       if (!isUuid(payload.sub) || role !== 'authenticated') return { ok: false, reason: 'invalid' };
-      return {
-        ok: true,
-        viewer: {
-          id: payload.sub.toLowerCase(),
-          role,
-          ...(typeof payload.email === 'string' ? { email: payload.email } : {}),
-        },
+      const viewer: Viewer = {
+        id: payload.sub.toLowerCase(),
+        role,
+        ...(typeof payload.email === 'string' ? { email: payload.email } : {}),
       };
+      remember(match[1], viewer, payload.exp);
+      return { ok: true, viewer };
     },
   };
 }

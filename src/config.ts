@@ -78,6 +78,7 @@ const envSchema = z.object({
   // Production readiness: abuse limits, rate limits, observability, shutdown.
   GRAPHQL_INTROSPECTION: optionalBool(),
   GRAPHQL_SUGGESTIONS: optionalBool(),
+  RESPONSE_CACHE_TTL_MS: intFromEnv(10_000, 0, 3_600_000),
   TRUSTED_DOCUMENTS: boolFromEnv(false),
   LIMIT_MAX_DEPTH: intFromEnv(8, 1, 100),
   LIMIT_MAX_ALIASES: intFromEnv(10, 0, 1000),
@@ -136,6 +137,8 @@ export interface Config {
     replyMaxTokens: number;
   };
   /** Abuse limits (all checked before execution, touching no store) and rate limits. */
+  /** Catalog responses kept per reader this long (0: off); dropped when ingestion changes a book. */
+  responseCacheTtlMs: number;
   security: {
     introspection: boolean;
     suggestions: boolean;
@@ -291,6 +294,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       promptTokenBudget: e.PROMPT_TOKEN_BUDGET,
       replyMaxTokens: e.REPLY_MAX_TOKENS,
     },
+    responseCacheTtlMs: e.RESPONSE_CACHE_TTL_MS,
     security: {
       introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
       suggestions: e.GRAPHQL_SUGGESTIONS ?? e.NODE_ENV !== 'production',

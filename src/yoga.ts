@@ -11,6 +11,7 @@ import {
 } from 'graphql-yoga';
 import { schema } from '../schema/index.js';
 import { AUTH_MESSAGES } from './auth.js';
+import { useCatalogResponseCache } from './cache/response-cache.js';
 import { type Context, makeContextFactory } from './context.js';
 import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
@@ -48,6 +49,8 @@ export interface AppOptions {
   tracing?: Tracing | null;
   /** Adds the process metrics (CPU, memory, event loop) to /metrics. */
   processMetrics?: boolean;
+  /** More plugins, run after the gateway's own (benchmarks measure candidates this way). */
+  plugins?: Plugin<Context>[];
 }
 
 export type App = YogaServerInstance<Record<string, unknown>, Context>;
@@ -70,6 +73,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     ? locks.onAcquire((ms) => metrics.observeLockWait(ms, ms > 0 ? 'waited' : 'immediate'))
     : () => {};
   const trusted = loadKnownDocuments(deps);
+  const responseCache = useCatalogResponseCache(deps);
   const { security } = config;
   const graphqlEndpoint = '/graphql';
   return createYoga<Record<string, unknown>, Context>({
@@ -123,8 +127,11 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
             ),
           ]
         : []),
+      ...(responseCache ? [responseCache.plugin] : []),
+      ...(options.plugins ?? []),
       {
         onDispose() {
+          responseCache?.dispose();
           stopLockMetrics();
           metrics?.close();
         },

@@ -12,6 +12,7 @@ export const CATALOG_CHANNEL = 'catalog_changes';
 
 export class CatalogInvalidation {
   private subscriber: RedisClient | null = null;
+  private readonly listeners = new Set<(bookId: string) => void>();
 
   constructor(
     private readonly publisher: RedisClient,
@@ -40,9 +41,16 @@ export class CatalogInvalidation {
     this.subscriber = sub;
   }
 
+  /** Calls `fn` with the book id of every change, local or from another instance. */
+  onChange(fn: (bookId: string) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
   private drop(bookId: string): void {
     this.local.characterIdsByBook.delete(bookId);
     this.local.categories.clear();
+    for (const fn of this.listeners) fn(bookId);
   }
 
   close(): void {

@@ -115,13 +115,10 @@ export class QueryRewriter {
         queries = fallbackRewrite(message, recent);
       }
     }
-    try {
-      await counter.time('redis', 'set', () =>
-        redis.set(key, JSON.stringify(queries), 'EX', ttlSeconds),
-      );
-    } catch (err) {
-      logger.warn({ err: String(err) }, 'query rewrite cache write failed');
-    }
+    // Retrieval does not wait for the cache write.
+    counter
+      .time('redis', 'set', () => redis.set(key, JSON.stringify(queries), 'EX', ttlSeconds))
+      .catch((err) => logger.warn({ err: String(err) }, 'query rewrite cache write failed'));
     return { ...queries, cached: false };
   }
 }

@@ -47,13 +47,17 @@ export class SessionContextCache {
    * The cached context, else the context rebuilt from Supabase and cached. `from: 'cache'` only
    * reads the cache (null on a miss); `from: 'store'` only rebuilds (after such a miss). A caller
    * reads the cache alongside another check and rebuilds only if it still needs the context
-   * (a replayed turn must not call the model for a summary).
+   * (a replayed turn must not call the model for a summary). `cacheRebuilt: false` leaves the
+   * write to the caller (a turn writes the context once, after it saved).
    */
-  async load(sessionId: string, options?: { from?: 'store' }): Promise<SessionContext>;
+  async load(
+    sessionId: string,
+    options?: { from?: 'store'; cacheRebuilt?: boolean },
+  ): Promise<SessionContext>;
   async load(sessionId: string, options: { from: 'cache' }): Promise<SessionContext | null>;
   async load(
     sessionId: string,
-    options: { from?: 'cache' | 'store' } = {},
+    options: { from?: 'cache' | 'store'; cacheRebuilt?: boolean } = {},
   ): Promise<SessionContext | null> {
     const { redis, counter, logger } = this.deps;
     if (options.from !== 'store') {
@@ -69,7 +73,7 @@ export class SessionContextCache {
       if (options.from === 'cache') return null;
     }
     const context = await this.rebuild(sessionId);
-    await this.store(sessionId, context);
+    if (options.cacheRebuilt !== false) await this.store(sessionId, context);
     return context;
   }
 

@@ -167,13 +167,30 @@ export function useOperationLimits(
     );
     return cost !== null && cost > maxCost ? limitError('cost', maxCost, cost) : null;
   };
+  // The cost of a document with given variables never changes: compute it once. Yoga's parse
+  // cache hands out the same DocumentNode for the same text, so the memo is keyed on it.
+  const memo = new WeakMap<DocumentNode, Map<string, GraphQLError | null>>();
+  const checkOnce = (args: Parameters<typeof check>[0]) => {
+    let byVariables = memo.get(args.document);
+    if (!byVariables) {
+      byVariables = new Map();
+      memo.set(args.document, byVariables);
+    }
+    const key = `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+    const known = byVariables.get(key);
+    if (known !== undefined) return known;
+    const error = check(args);
+    if (byVariables.size >= 256) byVariables.clear();
+    byVariables.set(key, error);
+    return error;
+  };
   const costPlugin: Plugin = {
     onExecute({ args, setResultAndStopExecution }) {
-      const error = check(args);
+      const error = checkOnce(args);
       if (error) setResultAndStopExecution({ errors: [error] });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const error = check(args);
+      const error = checkOnce(args);
       if (error) setResultAndStopExecution({ errors: [error] });
     },
   };

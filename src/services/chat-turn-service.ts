@@ -65,18 +65,13 @@ export class ChatTurnService {
 
     const session = await this.loaders.session.load(input.sessionId);
     if (!session || session.user_id !== viewer.id) throw notFound('Chat session', input.sessionId);
-    // Character and book only need the session's ids: load them together.
-    const [character, book] = await Promise.all([
+    // The session is the reader's: its character and book load while the lock is being taken
+    // (the lock is taken only after the ownership check, so nobody can hold others' sessions).
+    const loads = Promise.all([
       this.loaders.character.load(session.character_id),
       this.loaders.book.load(session.book_id),
     ]);
-    if (!character || !book) throw notFound('Chat session', input.sessionId);
-    if (book.processing_status !== 'completed') {
-      throw new AppError(
-        'FAILED_PRECONDITION',
-        `The book "${book.title}" is ${book.processing_status}; chats open once it is completed`,
-      );
-    }
+    loads.catch(() => {}); // awaited below; this only keeps an early SESSION_BUSY from leaving it unhandled
 
     const { redis, counter, chat } = this.deps;
     return withSessionLock(
@@ -85,6 +80,14 @@ export class ChatTurnService {
       session.id,
       { ttlMs: config.chat.lockTtlMs, waitMs: config.chat.lockWaitMs, registry: this.deps.locks },
       async (lock) => {
+        const [character, book] = await loads;
+        if (!character || !book) throw notFound('Chat session', input.sessionId);
+        if (book.processing_status !== 'completed') {
+          throw new AppError(
+            'FAILED_PRECONDITION',
+            `The book "${book.title}" is ${book.processing_status}; chats open once it is completed`,
+          );
+        }
         // Under the lock, so a concurrent retry of the same message cannot answer twice. The
         // context cache is read alongside; a miss is rebuilt only once this is not a replay
         // (the rebuild may ask the model for a summary, and a replay calls no model).
@@ -104,7 +107,8 @@ export class ChatTurnService {
           };
         }
 
-        const context = cached ?? (await chat.context.load(session.id, { from: 'store' }));
+        const context =
+          cached ?? (await chat.context.load(session.id, { from: 'store', cacheRebuilt: false }));
         const queries = await chat.rewriter.rewrite(
           character.id,
           character.name,

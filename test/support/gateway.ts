@@ -113,6 +113,9 @@ export async function startTestGateway(
     RATE_LIMIT_ENABLED: 'false',
     LIMIT_MAX_ALIASES: '1000',
     LIMIT_MAX_TOKENS: '100000',
+    // Tests count the store calls of each request: whole responses are cached only where a test
+    // says so (test/response-cache.test.ts).
+    RESPONSE_CACHE_TTL_MS: '0',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...options.env,
   };
