@@ -541,6 +541,12 @@ export const TURN_LEAST: {
     why: 'refresh chat:sess',
   },
   {
+    step: 'lock check before saving',
+    warm: { redis: 1 },
+    cold: { redis: 1 },
+    why: "the fence: just before saving, the token must still be ours (a lock overwritten less than a third of its TTL ago is not seen by the extension timer)",
+  },
+  {
     step: 'lock release (compare-and-delete)',
     warm: { redis: 1 },
     cold: { redis: 1 },
@@ -585,8 +591,6 @@ const INDEPENDENT_PAIRS: { a: string; b: string; aOp?: string; note: string; fix
 
 /** Why a step makes more round trips than the least it needs, and what would remove them. */
 export const EXTRA_NOTES: Record<string, string> = {
-  'lock check before saving':
-    "LockHandle.assertHeld re-reads chat:lock before the save; the lock's extension timer already sets `lost` when a compare-and-extend fails, so the read could be skipped while the lock is younger than a third of its TTL",
   'session context read':
     'on a miss SessionContextCache.load writes the rebuilt context at once, and the turn writes the advanced one again after saving',
 };

@@ -115,10 +115,12 @@ export class QueryRewriter {
         queries = fallbackRewrite(message, recent);
       }
     }
-    // Retrieval does not wait for the cache write.
-    counter
-      .time('redis', 'set', () => redis.set(key, JSON.stringify(queries), 'EX', ttlSeconds))
-      .catch((err) => logger.warn({ err: String(err) }, 'query rewrite cache write failed'));
+    // The cache write goes out once the caller has started retrieval, which does not need it.
+    setImmediate(() => {
+      counter
+        .time('redis', 'set', () => redis.set(key, JSON.stringify(queries), 'EX', ttlSeconds))
+        .catch((err) => logger.warn({ err: String(err) }, 'query rewrite cache write failed'));
+    });
     return { ...queries, cached: false };
   }
 }
