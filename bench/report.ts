@@ -17,7 +17,10 @@ const yes = (met: boolean) => (met ? '**met**' : '**not met**');
 const TUNING_READING: Record<string, string> = {
   'shipped-unique-documents':
     "what yoga's parse and validation cache saves (it is on by default: keep it; TRUSTED_DOCUMENTS would make it certain)",
-  'auth-memo': 'verifying the same bearer token again on every request (jose HS256 over WebCrypto)',
+  'without-token-memo':
+    'what remembering verified tokens saves (verifying the same bearer token again on every request: jose HS256 over WebCrypto)',
+  'without-response-cache':
+    'what the per-reader catalog response cache saves on a repeated book page (execution and data loading skipped)',
   'row-lru':
     'reading and parsing (JSON + zod) the book and character rows from Redis on every request; the LRU makes warm requests skip Redis, at the price of up to 5 s of staleness per instance',
   'minimal-yoga':
@@ -28,8 +31,6 @@ const TUNING_READING: Record<string, string> = {
   'minimal-yoga-response-cache':
     'what a response cache saves on a repeated catalog query (execution and data loading skipped)',
   'shipped-jit': 'what graphql-jit saves in execution',
-  'shipped-response-cache':
-    'what a response cache saves on a repeated catalog query (execution and data loading skipped)',
 };
 
 export interface TargetLine {
@@ -288,7 +289,7 @@ export function renderMarkdown(r: Results): string {
     p(
       '## Tuning candidates, measured on the book page',
       '',
-      "One gateway process, the app swapped between variants (`bench/variants.ts`); each checked to answer byte for byte like the shipped app. In process: 60 book-page requests one after the other through `app.fetch`, the least of four batches, in interleaved rounds (order reversed every other round), compared with the reference variant of the same round (median of the rounds): the least noisy figure on a shared machine. Over HTTP: autocannon as above, interleaved rounds after a 2 s warm-up each. The `minimal-yoga*` variants cannot carry createApp's plugins (createApp takes no extra plugins), so the optional plugins are measured against `minimal-yoga`; their absolute saving per request carries over.",
+      'One gateway process, the app swapped between variants (`bench/variants.ts`); each checked to answer byte for byte like the shipped app. In process: 60 book-page requests one after the other through `app.fetch`, the least of four batches, in interleaved rounds (order reversed every other round), compared with the reference variant of the same round (median of the rounds): the least noisy figure on a shared machine. Over HTTP: autocannon as above, interleaved rounds after a 2 s warm-up each.',
       '',
       '| variant | what | in process: CPU µs/request | × reference | over HTTP: req/s | × reference | × baseline | p50 ms | p99 ms | gateway CPU ms/request | store calls per request | errors |',
       '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',

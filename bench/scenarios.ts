@@ -544,7 +544,7 @@ export const TURN_LEAST: {
     step: 'lock check before saving',
     warm: { redis: 1 },
     cold: { redis: 1 },
-    why: "the fence: just before saving, the token must still be ours (a lock overwritten less than a third of its TTL ago is not seen by the extension timer)",
+    why: 'the fence: just before saving, the token must still be ours (a lock overwritten less than a third of its TTL ago is not seen by the extension timer)',
   },
   {
     step: 'lock release (compare-and-delete)',

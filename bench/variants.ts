@@ -9,7 +9,7 @@ import {
   maskError as yogaMaskError,
 } from 'graphql-yoga';
 import { schema } from '../schema/index.js';
-import { AUTH_MESSAGES, type AuthResult } from '../src/auth.js';
+import { AUTH_MESSAGES, createAuthenticator } from '../src/auth.js';
 import { type Context, makeContextFactory } from '../src/context.js';
 import type { Deps } from '../src/deps.js';
 import { AppError } from '../src/errors.js';
@@ -22,10 +22,12 @@ import { createApp } from '../src/yoga.js';
  * - `shipped`: `createApp(deps)` as the gateway serves it.
  * - `shipped-unique-documents`: the same app, with every request's document made unique (a
  *   comment with a counter or random id), so yoga's parse and validation cache never hits.
- * - `auth-memo`, `row-lru`: `createApp` with one in-process cache in front of a dependency (the
- *   verified tokens; the parsed book and character rows), taken away again by `dispose`.
- * - `shipped-jit`, `shipped-response-cache`: createApp with one more plugin, when createApp takes
- *   extra plugins (`options.plugins`, detected). Otherwise the same plugins are measured on
+ * - `without-token-memo`, `without-response-cache`: the shipped app with one of its tunings taken
+ *   away (before and after, in the same run).
+ * - `row-lru`: `createApp` with an in-process cache of the parsed book and character rows in front
+ *   of Redis (a candidate, not shipped), taken away again by `dispose`.
+ * - `shipped-jit`: createApp with graphql-jit, when installed and createApp takes extra plugins
+ *   (`options.plugins`, detected). Otherwise the same plugins are measured on
  *   `minimal-yoga` (createYoga with only the schema, the context factory, error masking and the
  *   auth gate): `minimal-yoga-jit`, `minimal-yoga-response-cache`; each pair gives the saving.
  *   `minimal-yoga-limits` adds createApp's operation limits, to price them.
@@ -58,28 +60,31 @@ const BUILDERS: Record<string, Builder> = {
     app: createApp(deps),
     dispose: () => {},
   }),
-  'auth-memo': async (deps) => {
+  'without-token-memo': async (deps) => {
     const original = deps.auth;
-    const memo = new Map<string, { result: AuthResult; until: number }>();
-    deps.auth = {
-      async authenticate(authorization) {
-        const hit = authorization ? memo.get(authorization) : undefined;
-        if (hit && hit.until > Date.now()) return hit.result;
-        const result = await original.authenticate(authorization);
-        if (authorization && result.ok) {
-          if (memo.size >= 10_000) memo.delete(memo.keys().next().value!);
-          memo.set(authorization, { result, until: Date.now() + 60_000 });
-        }
-        return result;
-      },
-    };
+    deps.auth = createAuthenticator({
+      ...(deps.config.auth.jwtSecret ? { jwtSecret: deps.config.auth.jwtSecret } : {}),
+      ...(deps.config.auth.jwksUrl ? { jwksUrl: deps.config.auth.jwksUrl } : {}),
+      rememberVerified: false,
+    });
     return {
-      description:
-        'createApp with verified tokens memoised in process (token → viewer, 60 s, 10k entries)',
+      description: 'createApp verifying the bearer token on every request (before the token memo)',
       app: createApp(deps),
       dispose: () => {
         deps.auth = original;
       },
+    };
+  },
+  'without-response-cache': async (deps) => {
+    const ttl = deps.config.responseCacheTtlMs;
+    deps.config.responseCacheTtlMs = 0;
+    const app = createApp(deps);
+    deps.config.responseCacheTtlMs = ttl;
+    return {
+      description:
+        'createApp without the per-reader catalog response cache (RESPONSE_CACHE_TTL_MS=0: before it)',
+      app,
+      dispose: () => {},
     };
   },
   'row-lru': async (deps) => {
@@ -99,11 +104,6 @@ const BUILDERS: Record<string, Builder> = {
   'shipped-jit': async (deps) => ({
     description: 'createApp + @envelop/graphql-jit (operations compiled on first use)',
     app: withPlugins(deps, [(await jitPlugin()) as Plugin<Context>])!,
-    dispose: () => {},
-  }),
-  'shipped-response-cache': async (deps) => ({
-    description: RESPONSE_CACHE_DESCRIPTION,
-    app: withPlugins(deps, [(await responseCachePlugin()) as Plugin<Context>])!,
     dispose: () => {},
   }),
   'minimal-yoga': async (deps) => ({
@@ -190,7 +190,6 @@ function withPlugins(deps: Deps, plugins: Plugin<Context>[]): YogaServerInstance
 
 const OPTIONAL: Record<string, string> = {
   'shipped-jit': '@envelop/graphql-jit',
-  'shipped-response-cache': '@graphql-yoga/plugin-response-cache',
   'minimal-yoga-jit': '@envelop/graphql-jit',
   'minimal-yoga-response-cache': '@graphql-yoga/plugin-response-cache',
 };

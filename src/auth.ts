@@ -26,6 +26,8 @@ export function createAuthenticator(options: {
   jwtSecret?: string;
   jwksUrl?: string;
   timeoutMs?: number;
+  /** Keep verified tokens until they expire (default true). */
+  rememberVerified?: boolean;
 }): Authenticator {
   const secret = options.jwtSecret ? new TextEncoder().encode(options.jwtSecret) : undefined;
   const jwks = options.jwksUrl
@@ -51,7 +53,7 @@ export function createAuthenticator(options: {
   // cached read. Only successes are kept; a bounded map, oldest out first.
   const verified = new Map<string, { viewer: Viewer; expiresAt: number }>();
   const remember = (token: string, viewer: Viewer, exp: number | undefined) => {
-    if (exp === undefined) return;
+    if (exp === undefined || options.rememberVerified === false) return;
     if (verified.size >= VERIFIED_TOKENS_MAX) {
       const oldest = verified.keys().next().value;
       if (oldest !== undefined) verified.delete(oldest);
