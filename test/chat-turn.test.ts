@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
+import type { SearchPassage } from '../src/services/chat-turn-service.js';
 import { uploadBook, waitForIdleQueue, waitForStatus } from './support/books.js';
 import {
   type GqlResult,
@@ -654,16 +655,8 @@ const SEARCH = `query ($bookId: ID!, $query: String!, $limit: Int) {
   searchBook(bookId: $bookId, query: $query, limit: $limit) {
     chunkIndex text chapter start end score vectorRank keywordRank } }`;
 
-interface Passage {
-  chunkIndex: number;
-  text: string;
-  chapter: string | null;
-  start: number;
-  end: number;
-  score: number;
-  vectorRank: number | null;
-  keywordRank: number | null;
-}
+/** The wire shape of a `Passage` is the service's. */
+type Passage = SearchPassage;
 
 async function search(query: string, limit?: number) {
   return gw.gql(SEARCH, { bookId, query, ...(limit ? { limit } : {}) }, { token });
