@@ -290,6 +290,30 @@ describe('bad jobs end as logged failures and the worker goes on', () => {
   });
 });
 
+describe('embedding dimension', () => {
+  it('a book collection that exists with another vector size fails the job with a clear error, not a silent mix', async () => {
+    const { bookId } = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'sized.md',
+      contentType: 'text/markdown',
+      owner,
+    });
+    await gw.deps.vectors.client.createCollection(bookId, {
+      vectors: { size: 8, distance: 'Cosine' },
+    });
+    const failures: string[] = [];
+    const stop = await gw.deps.progress.listen(bookId, (e) => {
+      if (e.stage === 'failed' && e.message) failures.push(e.message);
+    });
+    await gw.gql(PROCESS, { id: bookId }, { token });
+    expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('failed');
+    await waitUntil(async () => failures.length > 0, 5000, 'the failure event');
+    await stop();
+    expect(failures[0]).toMatch(/size 8.*makes 384/);
+    expect(await gw.deps.vectors.count(bookId)).toBe(0);
+  });
+});
+
 describe('progress', () => {
   it('bookProcessing streams the stages over SSE until completed', async () => {
     const { bookId } = await uploadBook(gw, {
