@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadDemoBook } from '../src/ingest/demo-book.js';
-import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
+import { ingestDemoBook, waitUntil } from './support/books.js';
 import { type GqlResult, startTestGateway, type TestGateway } from './support/gateway.js';
 import {
   type ChatRequestBody,
@@ -95,21 +94,7 @@ beforeAll(async () => {
     },
   });
   token = await gw.token(reader);
-  ({ bookId } = await uploadBook(gw, {
-    bytes: await loadDemoBook(),
-    fileName: 'lamp.md',
-    contentType: 'text/markdown',
-    owner: reader,
-    title: 'The Lamp at Salt Hollow',
-  }));
-  const res = await gw.gql(
-    'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
-    { id: bookId },
-    { token },
-  );
-  expect(res.body.errors).toBeUndefined();
-  expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
-  await waitForIdleQueue(gw);
+  bookId = await ingestDemoBook(gw, reader, token);
   const [row] = await gw.db.sql<{ id: string }[]>`
     select id from characters where book_id = ${bookId} and name = 'Mira'`;
   mira = row!.id;

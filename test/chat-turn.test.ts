@@ -2,9 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
-import { loadDemoBook } from '../src/ingest/demo-book.js';
 import type { SearchPassage } from '../src/services/chat-turn-service.js';
-import { uploadBook, waitForIdleQueue, waitForStatus } from './support/books.js';
+import { ingestDemoBook } from './support/books.js';
 import {
   type GqlResult,
   startTestGateway,
@@ -70,21 +69,7 @@ beforeAll(async () => {
   gw = await startTestGateway({ worker: true, env: { SESSION_LOCK_WAIT_MS: '1500' } });
   token = await gw.token(reader);
   strangerToken = await gw.token(stranger);
-  ({ bookId } = await uploadBook(gw, {
-    bytes: await loadDemoBook(),
-    fileName: 'lamp.md',
-    contentType: 'text/markdown',
-    owner: reader,
-    title: 'The Lamp at Salt Hollow',
-  }));
-  const res = await gw.gql(
-    'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
-    { id: bookId },
-    { token },
-  );
-  expect(res.body.errors).toBeUndefined();
-  expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
-  await waitForIdleQueue(gw);
+  bookId = await ingestDemoBook(gw, reader, token);
   const rows = await gw.db.sql<{ id: string; name: string }[]>`
     select id, name from characters where book_id = ${bookId}`;
   mira = rows.find((r) => r.name === 'Mira')!;

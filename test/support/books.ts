@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadDemoBook } from '../../src/ingest/demo-book.js';
 import type { TestGateway } from './gateway.js';
 
 /** Uploads a file to the `books` bucket through supabase-js and makes its `books` row. */
@@ -62,4 +63,32 @@ export async function waitForIdleQueue(gw: TestGateway, timeoutMs = 30_000) {
     timeoutMs,
     'an idle queue',
   );
+}
+
+/**
+ * Uploads the demo book for `owner`, processes it through GraphQL (the gateway's worker must run)
+ * and waits until it is completed and the queue idle; the book id.
+ */
+export async function ingestDemoBook(
+  gw: TestGateway,
+  owner: string,
+  token: string,
+): Promise<string> {
+  const { bookId } = await uploadBook(gw, {
+    bytes: await loadDemoBook(),
+    fileName: 'lamp.md',
+    contentType: 'text/markdown',
+    owner,
+    title: 'The Lamp at Salt Hollow',
+  });
+  const res = await gw.gql(
+    'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
+    { id: bookId },
+    { token },
+  );
+  if (res.body.errors) throw new Error(`processBook failed: ${JSON.stringify(res.body.errors)}`);
+  const status = await waitForStatus(gw, bookId, ['completed', 'failed']);
+  if (status !== 'completed') throw new Error(`the demo book ended ${status}`);
+  await waitForIdleQueue(gw);
+  return bookId;
 }
