@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import postgres from 'postgres';
-import { bootstrapDatabase } from '../src/embedded/database.js';
+import { createScratchDatabase } from '../src/embedded/database.js';
 import { EMBEDDED_PG_POOL_SIZE, startEmbeddedPostgres } from '../src/embedded/postgres.js';
 import { startQdrantStandIn } from '../src/embedded/qdrant/server.js';
 import { startSupabaseStandIn } from '../src/embedded/supabase/server.js';
@@ -28,33 +26,11 @@ async function closeAll() {
   closers.length = 0;
 }
 
-/** A new database on a PostgreSQL server (trust auth), bootstrapped like our Supabase project. */
+/** A new database on a PostgreSQL server, bootstrapped like our Supabase project; dropped at the end. */
 async function freshServerDatabase(serverUrl: string) {
-  const name = `falsafa_bench_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const target = new URL(serverUrl);
-  target.pathname = `/${name}`;
-  const url = target.toString();
-  closers.push(async () => {
-    const cleanup = postgres(serverUrl, { max: 1, onnotice: () => {} });
-    try {
-      await cleanup.unsafe(`drop database if exists ${name} with (force)`);
-    } finally {
-      await cleanup.end();
-    }
-  });
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    await bootstrapDatabase(sql);
-  } finally {
-    await sql.end();
-  }
-  return { url, name, maxConnections: 10 };
+  const scratch = await createScratchDatabase(serverUrl, 'falsafa_bench');
+  closers.push(() => scratch.drop());
+  return { url: scratch.url, name: scratch.name, maxConnections: 10 };
 }
 
 /** The model: a JSON object for query rewrites, a short reply otherwise, no delay. */

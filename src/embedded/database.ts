@@ -5,10 +5,11 @@
  * `supabase_migrations.schema_migrations`. Every step is idempotent and safe when several
  * processes run it at once against the same cluster (roles are cluster-wide) or database.
  */
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type postgres from 'postgres';
+import postgres from 'postgres';
 
 /** The repository's `supabase/migrations`, found from this module so any working directory works. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../supabase/migrations/', import.meta.url));
@@ -132,4 +133,40 @@ export async function bootstrapDatabase(
 ): Promise<void> {
   await ensureSupabaseShims(sql);
   await applyMigrations(sql, migrationsDir);
+}
+
+/**
+ * A new database with a random name (`{prefix}_<hex>`) on a PostgreSQL server (trust auth, or the
+ * credentials in `serverUrl`), bootstrapped like our Supabase project; `drop` removes it (forcing
+ * off any connection left). For tests and benchmarks that must not share rows.
+ */
+export async function createScratchDatabase(
+  serverUrl: string,
+  prefix: string,
+): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = async (statement: string) => {
+    const sql = postgres(serverUrl, { max: 1, onnotice: () => {} });
+    try {
+      await sql.unsafe(statement);
+    } finally {
+      await sql.end();
+    }
+  };
+  // The name is ours (prefix + hex), so it is safe to put into the statement.
+  await admin(`create database ${name}`);
+  const target = new URL(serverUrl);
+  target.pathname = `/${name}`;
+  const url = target.toString();
+  const drop = () => admin(`drop database if exists ${name} with (force)`);
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await bootstrapDatabase(sql);
+  } catch (error) {
+    await sql.end();
+    await drop();
+    throw error;
+  }
+  await sql.end();
+  return { url, name, drop };
 }
