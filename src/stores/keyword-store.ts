@@ -1,7 +1,7 @@
 import Typesense from 'typesense';
-import { StoreUnavailableError } from '../errors.js';
 import type { ChunkPayload, RetrievedChunk } from './chunks.js';
 import type { StoreCallCounter } from './metrics.js';
+import { callStore } from './store-call.js';
 
 /**
  * Typesense I/O through the official client: one collection per book named exactly `{book_id}`,
@@ -34,13 +34,7 @@ export class KeywordStore {
   }
 
   private call<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    return this.counter.time('typesense', op, async () => {
-      try {
-        return await fn();
-      } catch (err) {
-        throw isTransportError(err) ? new StoreUnavailableError('typesense', err) : err;
-      }
-    });
+    return callStore(this.counter, 'typesense', op, fn);
   }
 
   async ensureCollection(bookId: string): Promise<void> {
@@ -136,13 +130,4 @@ export class KeywordStore {
       };
     });
   }
-}
-
-function isTransportError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const status = (err as { httpStatus?: number }).httpStatus;
-  if (typeof status === 'number') return status >= 500;
-  return /ECONNREFUSED|ECONNRESET|timeout|socket hang up|Network Error|aborted/i.test(
-    `${err.name} ${err.message}`,
-  );
 }

@@ -1,7 +1,7 @@
 import { QdrantClient } from '@qdrant/js-client-rest';
-import { StoreUnavailableError } from '../errors.js';
 import type { ChunkPayload, RetrievedChunk } from './chunks.js';
 import type { StoreCallCounter } from './metrics.js';
+import { callStore } from './store-call.js';
 
 /**
  * Qdrant I/O through the official client: one collection per book, named `{book_id}`, cosine,
@@ -28,13 +28,7 @@ export class VectorStore {
   }
 
   private call<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    return this.counter.time('qdrant', op, async () => {
-      try {
-        return await fn();
-      } catch (err) {
-        throw isTransportError(err) ? new StoreUnavailableError('qdrant', err) : err;
-      }
-    });
+    return callStore(this.counter, 'qdrant', op, fn);
   }
 
   /** Creates the book's collection if missing; an existing one of another size is an error. */
@@ -107,13 +101,4 @@ export class VectorStore {
       score: p.score,
     }));
   }
-}
-
-function isTransportError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const status = (err as { status?: number }).status;
-  if (typeof status === 'number') return status >= 500;
-  return /fetch failed|ECONNREFUSED|ECONNRESET|timeout|aborted|socket/i.test(
-    `${err.name} ${err.message} ${String((err as { cause?: unknown }).cause ?? '')}`,
-  );
 }
