@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
@@ -23,6 +21,7 @@ import type { KeywordStore } from '../stores/keyword-store.js';
 import { unwrap } from '../stores/postgrest.js';
 import { type BookRow, type CharacterRow, characterRow } from '../stores/rows.js';
 import type { VectorStore } from '../stores/vector-store.js';
+import { writeFileAtomically } from '../util/atomic-file.js';
 
 export const BOOKS_BUCKET = 'books';
 const BATCH = 64;
@@ -198,24 +197,13 @@ export class IngestionService {
     await this.deps.characterCache.purge(saved.map((c) => c.id));
     this.deps.characterIdsByBook.delete(book.id);
 
+    // The backup is written once and never rewritten.
     const dir = join(this.deps.config.systemPromptDir, book.id);
-    await mkdir(dir, { recursive: true });
-    for (const c of saved) await writeOnce(join(dir, `${c.safe_name}.md`), c.system_prompt);
+    for (const c of saved) {
+      await writeFileAtomically(join(dir, `${c.safe_name}.md`), c.system_prompt, {
+        replace: false,
+      });
+    }
     return saved.length;
-  }
-}
-
-/** Writes a file atomically and only if it does not exist yet (the backup is never rewritten). */
-async function writeOnce(path: string, content: string): Promise<boolean> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(tmp, content, { flag: 'wx' });
-  try {
-    await link(tmp, path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await unlink(tmp).catch(() => {});
   }
 }

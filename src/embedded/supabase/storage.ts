@@ -10,10 +10,12 @@
  * RLS policies (ours has none). Errors use Storage's shape `{statusCode, error, message}` with
  * HTTP 400, as Supabase Storage answers them.
  */
+
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
+import { writeFileAtomically } from '../../util/atomic-file.js';
 import type { RequestAuth } from './rest.js';
 
 export interface StorageRequest {
@@ -271,31 +273,9 @@ export class StorageService {
     return join(this.root, '.meta', bucket, ...key.slice(0, -1), `${last}.json`);
   }
 
-  /**
-   * Writes `data` to `target` through a temp file: renamed over it (replace) or hard-linked
-   * (create only if absent; false when it exists).
-   */
-  private async writeAtomically(target: string, data: Buffer, replace: boolean): Promise<boolean> {
-    const tmpDir = join(this.root, '.tmp');
-    await mkdir(tmpDir, { recursive: true });
-    await mkdir(dirname(target), { recursive: true });
-    const tmp = join(tmpDir, randomUUID());
-    await writeFile(tmp, data);
-    try {
-      if (replace) {
-        await rename(tmp, target);
-        return true;
-      }
-      try {
-        await link(tmp, target);
-        return true;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-        throw error;
-      }
-    } finally {
-      await rm(tmp, { force: true });
-    }
+  /** Writes through a temporary file under the root (see writeFileAtomically). */
+  private writeAtomically(target: string, data: Buffer, replace: boolean): Promise<boolean> {
+    return writeFileAtomically(target, data, { replace, tmpDir: join(this.root, '.tmp') });
   }
 
   private async upload(
