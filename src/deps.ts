@@ -27,12 +27,10 @@ import {
 } from './stores/rows.js';
 import type { VectorStore } from './stores/vector-store.js';
 
+/** The read-through caches' keys (DESIGN.md); the chat keys live with their modules in src/chat. */
 export const CACHE_PREFIX = {
   book: 'chat:book:',
   character: 'chat:char:',
-  session: 'chat:sess:',
-  queryRewrite: 'chat:qr:',
-  lock: 'chat:lock:',
 } as const;
 
 /** What the runtime builds before the services: clients, providers, configuration. */

@@ -25,7 +25,7 @@ async function main() {
   if (config.seedDemo && config.supabase.mode === 'embedded' && runtime.devUserId) {
     demo = await seedDemo(runtime.deps, runtime.devUserId);
   }
-  const lifecycle = new Lifecycle(runtime.locks);
+  const lifecycle = new Lifecycle(runtime.deps.locks);
   const app = createApp(runtime.deps, {
     ...(runtime.devToken ? { graphiqlToken: runtime.devToken } : {}),
     ...(demo ? { examples: demo } : {}),
@@ -64,7 +64,7 @@ async function main() {
         signal,
         deadlineMs,
         inFlight: lifecycle.inFlightOperations,
-        locksHeld: runtime.locks.size,
+        locksHeld: runtime.deps.locks.size,
         jobsInFlight: runtime.worker?.inFlight ?? 0,
       },
       'shutting down: draining',
@@ -83,7 +83,7 @@ async function main() {
     stopStoreSpans?.();
     await runtime.close();
     await tracing?.shutdown();
-    logger.info({ locksHeld: runtime.locks.size }, 'shutdown complete');
+    logger.info({ locksHeld: runtime.deps.locks.size }, 'shutdown complete');
     process.exit(0);
   };
   const onSignal = (signal: string) => {

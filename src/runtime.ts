@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createAuthenticator } from './auth.js';
-import type { SessionLockRegistry } from './chat/session-lock.js';
 import type { Config } from './config.js';
 import { createDeps, type Deps } from './deps.js';
 import { EMBEDDED_PG_POOL_SIZE, startEmbeddedPostgres } from './embedded/postgres.js';
@@ -32,8 +31,6 @@ export interface Runtime {
   devUserId?: string;
   /** Where each store is, for the start-up log. */
   stores: Record<string, string>;
-  /** The session locks this process holds (for shutdown and metrics). */
-  locks: SessionLockRegistry;
   /**
    * Stops the worker (if any): no new jobs, running ones get `deadlineMs`, the rest go back to the
    * queue. Once only; `close` calls it too.
@@ -224,7 +221,6 @@ export async function startRuntime(
       deps,
       worker,
       stores,
-      locks: deps.locks,
       stopWorker,
       close,
     };
