@@ -505,13 +505,19 @@ export class RestHandler {
     const ctx = this.context(catalog, query);
     const result = this.mutationResult(query, prefs, relation, media);
     const text = buildUpdate(ctx, { relation, columns, row: payload, shape: query.root, result });
-    const row = await this.run(
-      request,
-      auth,
-      false,
-      { text, params: ctx.params.values },
-      this.singularCheck(media),
-    );
+    return this.runUpdateOrDelete(request, auth, text, ctx.params.values, media, prefs);
+  }
+
+  /** Runs a PATCH's or DELETE's statement and answers with the rows it touched. */
+  private async runUpdateOrDelete(
+    request: RestRequest,
+    auth: RequestAuth,
+    text: string,
+    params: string[],
+    media: ReturnType<typeof negotiate>,
+    prefs: Preferences,
+  ): Promise<Omit<RestReply, 'resource'>> {
+    const row = await this.run(request, auth, false, { text, params }, this.singularCheck(media));
     const affected = Number(row.page_total);
     return this.mutationReply(prefs, media, row, prefs.return === 'representation' ? 200 : 204, [
       0,
@@ -531,18 +537,7 @@ export class RestHandler {
     const ctx = this.context(catalog, query);
     const result = this.mutationResult(query, prefs, relation, media);
     const text = buildDelete(ctx, { relation, shape: query.root, result });
-    const row = await this.run(
-      request,
-      auth,
-      false,
-      { text, params: ctx.params.values },
-      this.singularCheck(media),
-    );
-    const affected = Number(row.page_total);
-    return this.mutationReply(prefs, media, row, prefs.return === 'representation' ? 200 : 204, [
-      0,
-      affected - 1,
-    ]);
+    return this.runUpdateOrDelete(request, auth, text, ctx.params.values, media, prefs);
   }
 
   private async routines(name: string): Promise<{ catalog: Catalog; overloads: Routine[] }> {
