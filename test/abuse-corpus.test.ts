@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
+import { ingestDemoBook } from './support/books.js';
 import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
-import { ingestDemoBook, type StoreSnapshot, storeSnapshot } from './support/snapshot.js';
+import { type StoreSnapshot, storeSnapshot } from './support/snapshot.js';
 
 /**
  * The bad-request corpus: each request gets its documented HTTP status and error code, never a

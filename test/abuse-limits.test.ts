@@ -7,8 +7,8 @@ import { loadConfig } from '../src/config.js';
 import { limitSettings, operationCost } from '../src/security/limits.js';
 import { loadTrustedDocuments } from '../src/security/trusted-documents.js';
 import { type App, createApp } from '../src/yoga.js';
+import { ingestDemoBook } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { ingestDemoBook } from './support/snapshot.js';
 
 /**
  * The limits against the frontend's real operations (client/operations must pass the defaults

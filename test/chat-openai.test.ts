@@ -94,7 +94,7 @@ beforeAll(async () => {
     },
   });
   token = await gw.token(reader);
-  bookId = await ingestDemoBook(gw, reader, token);
+  bookId = await ingestDemoBook(gw, reader);
   const [row] = await gw.db.sql<{ id: string }[]>`
     select id from characters where book_id = ${bookId} and name = 'Mira'`;
   mira = row!.id;

@@ -69,7 +69,7 @@ beforeAll(async () => {
   gw = await startTestGateway({ worker: true, env: { SESSION_LOCK_WAIT_MS: '1500' } });
   token = await gw.token(reader);
   strangerToken = await gw.token(stranger);
-  bookId = await ingestDemoBook(gw, reader, token);
+  bookId = await ingestDemoBook(gw, reader);
   const rows = await gw.db.sql<{ id: string; name: string }[]>`
     select id, name from characters where book_id = ${bookId}`;
   mira = rows.find((r) => r.name === 'Mira')!;

@@ -8,9 +8,8 @@ import { Lifecycle } from '../src/http/lifecycle.js';
 import { createGatewayServer } from '../src/http/server.js';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
 import { type App, createApp } from '../src/yoga.js';
-import { uploadBook } from './support/books.js';
+import { ingestDemoBook, uploadBook } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { ingestDemoBook } from './support/snapshot.js';
 
 /**
  * client/example.ts, the typed client example, against running gateways (over HTTP): one as

@@ -4,8 +4,8 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGatewayLogger } from '../src/observability/logging.js';
 import { type App, createApp } from '../src/yoga.js';
+import { ingestDemoBook } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { ingestDemoBook } from './support/snapshot.js';
 
 /**
  * Prometheus metrics at /metrics (requests and latency by operation, errors by code, store calls

@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
-import { uploadBook, waitUntil } from './support/books.js';
+import { ingestDemoBook, uploadBook, waitUntil } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { type OpenAiTestServer, startOpenAiServer } from './support/openai-server.js';
-import { ingestDemoBook } from './support/snapshot.js';
 
 /**
  * SIGTERM with work in flight, on the real server: `node --import tsx src/main.ts` as a child

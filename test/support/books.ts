@@ -69,11 +69,7 @@ export async function waitForIdleQueue(gw: TestGateway, timeoutMs = 30_000) {
  * Uploads the demo book for `owner`, processes it through GraphQL (the gateway's worker must run)
  * and waits until it is completed and the queue idle; the book id.
  */
-export async function ingestDemoBook(
-  gw: TestGateway,
-  owner: string,
-  token: string,
-): Promise<string> {
+export async function ingestDemoBook(gw: TestGateway, owner: string): Promise<string> {
   const { bookId } = await uploadBook(gw, {
     bytes: await loadDemoBook(),
     fileName: 'lamp.md',
@@ -84,7 +80,7 @@ export async function ingestDemoBook(
   const res = await gw.gql(
     'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
     { id: bookId },
-    { token },
+    { token: await gw.token(owner) },
   );
   if (res.body.errors) throw new Error(`processBook failed: ${JSON.stringify(res.body.errors)}`);
   const status = await waitForStatus(gw, bookId, ['completed', 'failed']);

@@ -1,5 +1,3 @@
-import { loadDemoBook } from '../../src/ingest/demo-book.js';
-import { uploadBook, waitForIdleQueue, waitForStatus } from './books.js';
 import type { TestGateway } from './gateway.js';
 import { keysOf } from './redis.js';
 
@@ -48,25 +46,4 @@ export async function storeSnapshot(gw: TestGateway): Promise<StoreSnapshot> {
   }[];
   for (const c of ts) typesense[c.name] = c.num_documents;
   return { tables, redis, qdrant, typesense };
-}
-
-/** Uploads and ingests the demo book for `owner` (the gateway must run its worker). */
-export async function ingestDemoBook(gw: TestGateway, owner: string): Promise<string> {
-  const { bookId } = await uploadBook(gw, {
-    bytes: await loadDemoBook(),
-    fileName: 'lamp.md',
-    contentType: 'text/markdown',
-    owner,
-    title: 'The Lamp at Salt Hollow',
-  });
-  const res = await gw.gql(
-    'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
-    { id: bookId },
-    { token: await gw.token(owner) },
-  );
-  if (res.body.errors) throw new Error(`processBook failed: ${JSON.stringify(res.body.errors)}`);
-  const status = await waitForStatus(gw, bookId, ['completed', 'failed']);
-  if (status !== 'completed') throw new Error(`the demo book ended ${status}`);
-  await waitForIdleQueue(gw);
-  return bookId;
 }
