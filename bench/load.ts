@@ -125,4 +125,4 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * f) / f;
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { setTimeout as sleep } from 'node:timers/promises';

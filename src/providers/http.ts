@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 /**
  * The HTTP plumbing of the OpenAI-compatible providers: one request with a timeout tied to the
  * caller's signal (`openRequest`), and a retry loop with exponential backoff and full jitter that
@@ -173,22 +174,12 @@ export function parseRetryAfter(value: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new HttpFailure('request aborted by the caller', 'aborted'));
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(handle);
-      reject(new HttpFailure('request aborted by the caller', 'aborted'));
-    };
-    const handle = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, signal ? { signal } : undefined);
+  } catch {
+    throw new HttpFailure('request aborted by the caller', 'aborted');
+  }
 }
 
 /** OpenAI-style `{ error: { message } }` bodies read better as their message. */
