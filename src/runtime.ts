@@ -108,6 +108,12 @@ export async function startRuntime(
         : { mode: 'embedded' },
     );
     const subscribers: ReturnType<typeof duplicateRedis>[] = [];
+    /** Another connection (pub/sub, blocking pops), closed with the runtime. */
+    const extraConnection = () => {
+      const connection = duplicateRedis(redis);
+      subscribers.push(connection);
+      return connection;
+    };
     closers.push(async () => {
       for (const s of subscribers) s.disconnect();
       redis.disconnect();
@@ -171,18 +177,10 @@ export async function startRuntime(
       ),
       embedder: createEmbedder({ ...config.embeddings }),
       llm: createLlm({ ...config.llm }),
-      subscriber: () => {
-        const s = duplicateRedis(redis);
-        subscribers.push(s);
-        return s;
-      },
+      subscriber: extraConnection,
     });
     closers.push(() => deps.progress.close());
-    await deps.invalidation.listen(() => {
-      const s = duplicateRedis(redis);
-      subscribers.push(s);
-      return s;
-    });
+    await deps.invalidation.listen(extraConnection);
     closers.push(async () => deps.invalidation.close());
     stores.embeddings = config.embeddings.provider;
     stores.llm = config.llm.provider;
@@ -197,14 +195,7 @@ export async function startRuntime(
         concurrency,
         heartbeatMs: config.worker.heartbeatMs,
         deadAfterMs: config.worker.deadAfterMs,
-        blockingClient:
-          config.redis.mode === 'remote'
-            ? () => {
-                const c = duplicateRedis(redis);
-                subscribers.push(c);
-                return c;
-              }
-            : undefined,
+        blockingClient: config.redis.mode === 'remote' ? extraConnection : undefined,
       });
       await worker.start();
     }
