@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { type DocumentNode, Kind, type OperationDefinitionNode } from 'graphql';
+import { type DocumentNode, Kind } from 'graphql';
 import {
   createYoga,
   type Plugin,
@@ -173,10 +173,7 @@ function useAuthGate(): Plugin<Context> {
 }
 
 function isIntrospectionOnly(document: DocumentNode, operationName?: string | null): boolean {
-  const op = document.definitions.find(
-    (d): d is OperationDefinitionNode =>
-      d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
-  );
+  const op = selectOperation(document, operationName);
   if (op?.operation !== 'query') return false;
   return op.selectionSet.selections.every(
     (s) =>
