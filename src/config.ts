@@ -101,7 +101,6 @@ const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).default('falsafa-gateway'),
 });
 
-
 export interface Config {
   nodeEnv: 'development' | 'production' | 'test';
   host: string;
