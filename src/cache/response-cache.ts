@@ -29,8 +29,11 @@ export function useCatalogResponseCache(
       const auth = await deps.auth.authenticate(request.headers.get('authorization'));
       return auth.ok ? `reader:${auth.viewer.id}` : `none:${randomUUID()}`;
     },
-    ttlPerType: { ChatSession: 0, Message: 0, Viewer: 0, Passage: 0 },
     ttlPerSchemaCoordinate: {
+      ChatSession: 0,
+      Message: 0,
+      Viewer: 0,
+      Passage: 0,
       'Query.viewer': 0,
       'Query.chatSession': 0,
       'Query.chatSessions': 0,
