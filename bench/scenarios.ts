@@ -492,6 +492,12 @@ export const TURN_LEAST: {
     why: 'chat:lock SET NX PX',
   },
   {
+    step: 'fence take',
+    warm: { supabase: 1 },
+    cold: { supabase: 1 },
+    why: "take_chat_turn_fence RPC: this holding's fencing number, which save_chat_turn checks",
+  },
+  {
     step: 'replay check (clientMessageId)',
     warm: { supabase: 1 },
     cold: { supabase: 1 },
@@ -544,7 +550,7 @@ export const TURN_LEAST: {
     step: 'lock check before saving',
     warm: { redis: 1 },
     cold: { redis: 1 },
-    why: 'the fence: just before saving, the token must still be ours (a lock overwritten less than a third of its TTL ago is not seen by the extension timer)',
+    why: 'just before saving, the token must still be ours (a lock overwritten less than a third of its TTL ago is not seen by the extension timer); the fencing number then refuses a save that is late all the same',
   },
   {
     step: 'lock release (compare-and-delete)',

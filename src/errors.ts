@@ -57,6 +57,12 @@ export const notFound = (what: string, id: string) =>
 export const badInput = (message: string, field?: string) =>
   new AppError('BAD_USER_INPUT', message, field ? { details: { field } } : {});
 
+/** The session lock passed to another turn before this one saved (retryable; nothing saved). */
+export const lockLost = () =>
+  new AppError('LOCK_LOST', 'The session lock was lost during the turn; nothing was saved', {
+    retryable: true,
+  });
+
 /** A store did not answer in time or could not be reached. */
 export class StoreUnavailableError extends AppError {
   constructor(

@@ -223,6 +223,7 @@ describe('one turn', () => {
       body: JSON.stringify({
         p_session_id: sessionId,
         p_user_id: reader,
+        p_fence: 1,
         p_user_content: 'forged',
         p_reply_content: 'forged reply',
       }),

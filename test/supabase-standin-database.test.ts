@@ -40,6 +40,7 @@ describe('bootstrap', () => {
       'categories',
       'characters',
       'chat_sessions',
+      'chat_turn_fences',
       'messages',
     ]);
     const applied = await db.sql<{ version: string }[]>`

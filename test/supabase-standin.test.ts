@@ -128,9 +128,12 @@ beforeAll(async () => {
     [session, READER],
     [otherSession, OTHER_READER],
   ] as const) {
+    const fence = await service.rpc('take_chat_turn_fence', { p_session_id: s.id });
+    if (fence.error) throw new Error(fence.error.message);
     const { error } = await service.rpc('save_chat_turn', {
       p_session_id: s.id,
       p_user_id: user,
+      p_fence: fence.data,
       p_user_content: 'Hello?',
       p_reply_content: 'Greetings.',
     });
@@ -499,9 +502,12 @@ describe('writes', () => {
 describe('rpc', () => {
   it('calls save_chat_turn with named arguments and returns its jsonb', async () => {
     const clientMessageId = '33333333-3333-4333-8333-333333333333';
+    const fence = await service.rpc('take_chat_turn_fence', { p_session_id: seed.session.id });
+    expect(fence).toMatchObject({ status: 200, data: 2 });
     const args = {
       p_session_id: seed.session.id,
       p_user_id: READER,
+      p_fence: fence.data,
       p_user_content: 'What is virtue?',
       p_reply_content: 'Virtue is the only good.',
       p_citations: [{ chunk_index: 3 }],
@@ -540,6 +546,7 @@ describe('rpc', () => {
     const missing = await service.rpc('save_chat_turn', {
       p_session_id: seed.session.id,
       p_user_id: OTHER_READER,
+      p_fence: 1,
       p_user_content: 'x',
       p_reply_content: 'y',
     });
@@ -715,6 +722,7 @@ describe('row-level security', () => {
     const rpc = await reader.rpc('save_chat_turn', {
       p_session_id: seed.session.id,
       p_user_id: READER,
+      p_fence: 1,
       p_user_content: 'x',
       p_reply_content: 'y',
     });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppError, StoreUnavailableError } from '../errors.js';
+import { AppError, lockLost, StoreUnavailableError } from '../errors.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
 
@@ -139,13 +139,7 @@ export async function withSessionLock<T>(
       const current = await redisCall('get', () => redis.get(key));
       if (current !== token) {
         lost = true;
-        throw new AppError(
-          'LOCK_LOST',
-          'The session lock was lost during the turn; nothing was saved',
-          {
-            retryable: true,
-          },
-        );
+        throw lockLost();
       }
     },
   };

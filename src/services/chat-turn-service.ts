@@ -33,7 +33,9 @@ const PREVIEW_LENGTH = 160;
  * One chat turn, end to end (DESIGN.md's sendMessage flow): check the input and the session, take
  * the session lock, load the context, rewrite the message into two queries, retrieve and fuse
  * passages, generate the reply (deltas to `onDelta` as they come), check the lock is still ours,
- * save the turn atomically, refresh the session context, release the lock. A retry with a saved
+ * save the turn atomically, refresh the session context, release the lock. Right after the lock,
+ * the turn takes a fencing number from PostgreSQL; the save refuses it (LOCK_LOST) once a newer
+ * turn has taken one, so a turn that lost the lock cannot write even if it passed the Redis check. A retry with a saved
  * clientMessageId returns the saved turn without calling the model. A model failure saves nothing
  * (UPSTREAM_ERROR). The turn does not depend on the caller staying: it runs to the end and is saved.
  */
@@ -88,6 +90,10 @@ export class ChatTurnService {
             `The book "${book.title}" is ${book.processing_status}; chats open once it is completed`,
           );
         }
+        // The fencing number of this holding, taken before anything is read: a save by an
+        // older holder that commits after this is refused, and one that committed before it is
+        // seen by the reads below.
+        const fence = await chat.turns.takeFence(session.id);
         // Under the lock, so a concurrent retry of the same message cannot answer twice. The
         // context cache is read alongside; a miss is rebuilt only once this is not a replay
         // (the rebuild may ask the model for a summary, and a replay calls no model).
@@ -139,6 +145,7 @@ export class ChatTurnService {
         const turn = await chat.turns.saveTurn({
           sessionId: session.id,
           userId: viewer.id,
+          fence,
           userContent: content,
           replyContent: replyText,
           citations: prompt.passages.map(toCitation),

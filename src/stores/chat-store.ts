@@ -1,5 +1,6 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
+import { lockLost } from '../errors.js';
 import { pgrstQuote, unwrap } from './postgrest.js';
 import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from './rows.js';
 
@@ -72,13 +73,24 @@ export const savedTurn = z.object({
 });
 export type SavedTurn = z.infer<typeof savedTurn>;
 
-/** Chat turn persistence: the `save_chat_turn` function (one transaction) and replay look-ups. */
+/**
+ * Chat turn persistence: fencing numbers (`take_chat_turn_fence`), the fenced `save_chat_turn`
+ * function (one transaction) and replay look-ups. A save whose fence is not the session's latest
+ * (a newer turn took the lock meanwhile) writes nothing and is LOCK_LOST.
+ */
 export class ChatTurnStore {
   constructor(private readonly db: SupabaseClient) {}
+
+  /** The session's next fencing number; taken once per lock acquisition, right after it. */
+  async takeFence(sessionId: string): Promise<number> {
+    const res = await this.db.rpc('take_chat_turn_fence', { p_session_id: sessionId });
+    return unwrap(res, z.coerce.number().int().positive(), 'take_chat_turn_fence');
+  }
 
   async saveTurn(args: {
     sessionId: string;
     userId: string;
+    fence: number;
     userContent: string;
     replyContent: string;
     citations: unknown[];
@@ -88,12 +100,14 @@ export class ChatTurnStore {
     const res = await this.db.rpc('save_chat_turn', {
       p_session_id: args.sessionId,
       p_user_id: args.userId,
+      p_fence: args.fence,
       p_user_content: args.userContent,
       p_reply_content: args.replyContent,
       p_citations: args.citations,
       p_client_message_id: args.clientMessageId,
       p_preview_length: args.previewLength,
     });
+    if (res.error?.code === 'PT409') throw lockLost();
     return unwrap(res, savedTurn, 'save_chat_turn');
   }
 
