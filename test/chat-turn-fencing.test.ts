@@ -19,8 +19,8 @@ import {
  * fencing number makes save_chat_turn refuse the older one in the transaction that would write.
  * The fence state is the backend's own: the API roles can neither read nor write it.
  *
- * Needs a real PostgreSQL (TEST_DATABASE_URL): PGlite runs one query at a time, so a save that
- * waits for a row lock would stop every other connection.
+ * The row-lock cases need a real PostgreSQL (TEST_DATABASE_URL): PGlite runs one query at a time,
+ * so a save that waits for a row lock would stop every other connection.
  */
 
 const SEND = `mutation ($input: SendMessageInput!) { sendMessage(input: $input) {
@@ -34,7 +34,6 @@ let token: string;
 let characterId: string;
 
 beforeAll(async () => {
-  if (!realPostgres) return;
   gw = await startTestGateway({
     worker: true,
     // A save waits for the test's row lock; the store timeout must not end it first.
@@ -197,7 +196,7 @@ describe.runIf(realPostgres)('a turn that lost its lock', () => {
   });
 });
 
-describe.runIf(realPostgres)('the fence state is the backend’s own', () => {
+describe('the fence state is the backend’s own', () => {
   const asRole = <T>(
     role: 'anon' | 'authenticated',
     fn: (tx: postgres.TransactionSql) => Promise<T>,
