@@ -35,9 +35,10 @@ const PREVIEW_LENGTH = 160;
  * passages, generate the reply (deltas to `onDelta` as they come), check the lock is still ours,
  * save the turn atomically, refresh the session context, release the lock. Right after the lock,
  * the turn takes a fencing number from PostgreSQL; the save refuses it (LOCK_LOST) once a newer
- * turn has taken one, so a turn that lost the lock cannot write even if it passed the Redis check. A retry with a saved
- * clientMessageId returns the saved turn without calling the model. A model failure saves nothing
- * (UPSTREAM_ERROR). The turn does not depend on the caller staying: it runs to the end and is saved.
+ * turn has taken one, so a turn that lost the lock cannot write even if it passed the Redis check.
+ * A retry with a saved clientMessageId returns the saved turn without calling the model. A model
+ * failure saves nothing (UPSTREAM_ERROR). The turn does not depend on the caller staying: it runs
+ * to the end and is saved.
  */
 export class ChatTurnService {
   constructor(
