@@ -3,6 +3,7 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ws from 'ws';
+import { ensureSupabaseShims } from '../src/embedded/database.js';
 import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
 
@@ -393,7 +394,9 @@ describe('least privilege (SQL as anon and authenticated, as Supabase runs a req
       where has_function_privilege('anon', p.oid, 'execute')
          or has_function_privilege('authenticated', p.oid, 'execute')`;
     expect(functions).toEqual([]);
-    // New objects are the service role's only until granted on purpose.
+    // New objects are the service role's only until granted on purpose, also after a restart
+    // has set up the Supabase roles again.
+    await ensureSupabaseShims(gw.db.sql);
     await gw.db.sql`create table public.probe_later (id int primary key)`;
     try {
       expect(await attempt('owner', 'select * from public.probe_later')).toBe('denied');
