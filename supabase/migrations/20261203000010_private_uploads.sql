@@ -3,26 +3,11 @@
 -- delete it. A books row may point only at a file under its inserting reader's own prefix, with
 -- no empty, `.` or `..` segment (ingestion checks the same against the book's owner).
 
-drop policy if exists books_insert_own on public.books;
-create policy books_insert_own on public.books for insert to authenticated
-  with check (
-    user_id = auth.uid()
-    and processing_status = 'pending'
-    and (
-      storage_path is null
-      or (
-        split_part(storage_path, '/', 1) = auth.uid()::text
-        and position('/' in storage_path) > 0
-        and storage_path !~ '(^|/)(\.\.?)?(/|$)'
-      )
-    )
-  );
-
--- Readers are granted no UPDATE on books; should one ever be granted, this still binds the row
--- and its file to the reader.
-drop policy if exists books_update_own on public.books;
-create policy books_update_own on public.books as restrictive for update to authenticated
-  using (user_id = auth.uid())
+-- One restrictive policy, so it narrows every permissive one: whatever a reader inserts into books,
+-- or updates there should UPDATE ever be granted, is their own row on their own file.
+drop policy if exists books_storage_path_own on public.books;
+create policy books_storage_path_own on public.books as restrictive for all to authenticated
+  using (true)
   with check (
     user_id = auth.uid()
     and (
