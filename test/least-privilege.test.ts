@@ -17,7 +17,14 @@ type Outcome = 'denied' | 'refused' | number;
 const owner = randomUUID();
 const other = randomUUID();
 let gw: TestGateway;
-let ids: { category: string; book: string; character: string; session: string; message: string };
+let ids: {
+  category: string;
+  book: string;
+  character: string;
+  session: string;
+  message: string;
+  object: string;
+};
 
 function claims(caller: Caller): Record<string, unknown> {
   if (caller === 'anon') return { role: 'anon' };
@@ -307,10 +314,71 @@ function cases(): Case[] {
     },
     remove('messages', ids.message),
     truncate('messages'),
+
+    // storage.objects, the rows behind Storage: a reader's own prefix of the books bucket only.
+    {
+      table: 'storage.objects',
+      verb: 'select',
+      what: "the owner's file",
+      sql: () => ['select * from storage.objects where id = $1', [ids.object]],
+      expect: { anon: 0, other: 0, owner: 1 },
+    },
+    {
+      table: 'storage.objects',
+      verb: 'insert',
+      what: 'own prefix',
+      sql: (c) => [
+        "insert into storage.objects (bucket_id, name) values ('books', $1)",
+        [`${c === 'anon' ? 'anon' : sub(c)}/new.md`],
+      ],
+      expect: { anon: 'refused', other: 1, owner: 1 },
+    },
+    {
+      table: 'storage.objects',
+      verb: 'insert',
+      what: "the owner's prefix",
+      sql: () => [
+        "insert into storage.objects (bucket_id, name) values ('books', $1)",
+        [`${owner}/new.md`],
+      ],
+      expect: { anon: 'refused', other: 'refused', owner: 1 },
+    },
+    {
+      table: 'storage.objects',
+      verb: 'update',
+      what: 'metadata',
+      sql: () => ["update storage.objects set metadata = '{}' where id = $1", [ids.object]],
+      expect: { anon: 0, other: 0, owner: 1 },
+    },
+    {
+      table: 'storage.objects',
+      verb: 'update',
+      what: 'name, out of the own prefix',
+      sql: () => [
+        'update storage.objects set name = $1 where id = $2',
+        [`${other}/moved.md`, ids.object],
+      ],
+      expect: { anon: 0, other: 0, owner: 'refused' },
+    },
+    {
+      table: 'storage.objects',
+      verb: 'delete',
+      what: "the owner's file",
+      sql: () => ['delete from storage.objects where id = $1', [ids.object]],
+      expect: { anon: 0, other: 0, owner: 1 },
+    },
+    {
+      table: 'storage.objects',
+      verb: 'truncate',
+      what: '',
+      sql: () => ['truncate storage.objects', []],
+      expect: DENIED,
+    },
   ];
 }
 
 const TABLES = ['categories', 'books', 'characters', 'chat_sessions', 'messages'];
+const COVERED = [...TABLES, 'storage.objects'];
 const CALLERS: Caller[] = ['anon', 'other', 'owner'];
 
 let anonKey: string;
@@ -335,7 +403,11 @@ beforeAll(async () => {
   await gw.seed.messages(session, 2);
   const [message] = await gw.db.sql<{ id: string }[]>`
     select id from messages where session_id = ${session} order by created_at limit 1`;
+  const [object] = await gw.db.sql<{ id: string }[]>`
+    insert into storage.objects (bucket_id, name, owner, owner_id)
+    values ('books', ${`${owner}/owned.md`}, ${owner}, ${owner}) returning id`;
   ids = {
+    object: object!.id,
     category,
     book: book!.id,
     character: character!,
@@ -350,7 +422,7 @@ afterAll(async () => {
 describe('least privilege (SQL as anon and authenticated, as Supabase runs a request)', () => {
   it('answers every verb on every table as the frontend needs and no more', async () => {
     const all = cases();
-    for (const table of TABLES) {
+    for (const table of COVERED) {
       for (const verb of ['select', 'insert', 'update', 'delete', 'truncate']) {
         expect(
           all.some((c) => c.table === table && c.verb === verb),

@@ -40,3 +40,7 @@ grant insert (user_id, character_id, book_id, title) on public.chat_sessions to 
 grant update (title) on public.chat_sessions to authenticated;
 
 grant select on public.messages to authenticated;
+
+-- Storage's own grants on its object rows are what Supabase makes them; the policies on them are
+-- in the private uploads migration. Nobody but the service role may empty the table at once.
+revoke truncate, references, trigger on storage.objects from anon, authenticated;
