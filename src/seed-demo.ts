@@ -13,13 +13,13 @@ import { unwrap } from './stores/postgrest.js';
  */
 export const DEMO_BOOK_ID = 'd0000000-0000-4000-8000-00000000b001';
 export const DEMO_SESSION_ID = 'd0000000-0000-4000-8000-00000000c001';
-const DEMO_PATH = `demo/${DEMO_BOOK.fileName}`;
 
 export async function seedDemo(
   deps: Deps,
   devUserId: string,
 ): Promise<{ bookId: string; sessionId: string }> {
   const db = deps.supabase;
+  const demoPath = `${devUserId}/${DEMO_BOOK.fileName}`;
   const existing = await db.from('books').select('id').eq('id', DEMO_BOOK_ID);
   if (unwrap(existing, z.array(z.object({ id: z.string() })), 'books').length === 0) {
     const category = await db
@@ -28,7 +28,7 @@ export async function seedDemo(
       .select('id')
       .single();
     const categoryId = unwrap(category, z.object({ id: z.string() }), 'categories').id;
-    const upload = await db.storage.from(BOOKS_BUCKET).upload(DEMO_PATH, await loadDemoBook(), {
+    const upload = await db.storage.from(BOOKS_BUCKET).upload(demoPath, await loadDemoBook(), {
       contentType: DEMO_BOOK.contentType,
       upsert: true,
     });
@@ -41,7 +41,7 @@ export async function seedDemo(
       description:
         'An original story written for Falsafa: a lighthouse keeper, his apprentice and a storm.',
       category_id: categoryId,
-      storage_path: DEMO_PATH,
+      storage_path: demoPath,
       processing_status: 'pending',
     });
     if (inserted.error) throw new Error(`demo book insert failed: ${inserted.error.message}`);

@@ -169,7 +169,7 @@ describe('storage', () => {
     expect(listed.data?.map((object) => object.name)).toEqual(['book.txt', 'meta.json']);
   });
 
-  it('allows writes and private reads to the service role only', async () => {
+  it('refuses a reader writes and reads outside their own prefix, and forged tokens', async () => {
     const anonKey = await signSupabaseJwt(SECRET, { role: 'anon' });
     const user = await signSupabaseJwt(SECRET, { role: 'authenticated', sub: crypto.randomUUID() });
     const reader = client(anonKey, user).storage.from('books');

@@ -730,10 +730,10 @@ describe('row-level security', () => {
     expect(rpc.status).toBe(403);
   });
 
-  it('gives anonymous callers no rows and 401 on writes', async () => {
+  it('gives anonymous callers 401 on reads and writes (no privilege at all)', async () => {
     const anon = client(anonKey);
     const books = await anon.from('books').select('id');
-    expect(books).toMatchObject({ status: 200, data: [] });
+    expect(books).toMatchObject({ status: 401, error: { code: '42501' } });
     const write = await anon.from('books').insert({ title: 'Anonymous' });
     expect(write).toMatchObject({ status: 401, error: { code: '42501' } });
   });

@@ -49,6 +49,39 @@ language sql stable as $$
 $$;
 `;
 
+// The part of Supabase Storage's schema that row-level security on objects needs: the stand-in
+// keeps each object's file on disk and its row here, and reads, writes and deletes the row as the
+// caller's role, so the policies a migration puts on `storage.objects` decide, as in Supabase.
+const STORAGE_SCHEMA = `
+create schema if not exists storage;
+create table if not exists storage.objects (
+  id uuid primary key default gen_random_uuid(),
+  bucket_id text not null,
+  name text not null,
+  owner uuid,
+  owner_id text,
+  metadata jsonb,
+  path_tokens text[] generated always as (string_to_array(name, '/')) stored,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  last_accessed_at timestamptz default now(),
+  constraint bucketid_objname unique (bucket_id, name)
+);
+alter table storage.objects enable row level security;
+create or replace function storage.foldername(name text) returns text[]
+language sql immutable as $$
+  select (string_to_array(name, '/'))[1:greatest(cardinality(string_to_array(name, '/')) - 1, 0)]
+$$;
+create or replace function storage.filename(name text) returns text
+language sql immutable as $$
+  select (string_to_array(name, '/'))[cardinality(string_to_array(name, '/'))]
+$$;
+grant usage on schema storage to anon, authenticated, service_role;
+grant all on storage.objects to anon, authenticated, service_role;
+grant execute on function storage.foldername(text), storage.filename(text)
+  to anon, authenticated, service_role;
+`;
+
 /** Runs a DDL statement, treating "it already exists" (including a lost race) as success. */
 async function idempotent(sql: postgres.Sql, statement: string): Promise<void> {
   await sql.unsafe(`
@@ -62,8 +95,10 @@ async function idempotent(sql: postgres.Sql, statement: string): Promise<void> {
 /**
  * Creates Supabase's roles (`anon`, `authenticated`, `service_role`), grants them to the current
  * user so it can `SET ROLE`, creates schema `auth` with `auth.uid()`, `auth.role()` and
- * `auth.jwt()`, and sets Supabase's default privileges on schema public (objects created there
- * later by the current user are granted to the three roles). Idempotent.
+ * `auth.jwt()`, Storage's `storage.objects` table (row-level security on, no policy) with
+ * `storage.foldername()` and `storage.filename()`, and, on a new database, Supabase's default
+ * privileges on schema public (objects created there later by the current user are granted to
+ * the three roles). Idempotent.
  */
 export async function ensureSupabaseShims(sql: postgres.Sql): Promise<void> {
   for (const role of SUPABASE_ROLES) {
@@ -80,13 +115,20 @@ export async function ensureSupabaseShims(sql: postgres.Sql): Promise<void> {
     await tx.unsafe(
       'grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role',
     );
+    await tx.unsafe(STORAGE_SCHEMA);
     // Supabase's own setup: the API roles use schema public, and whatever the migrations create
-    // there is granted to them by default (row-level security is what restricts them).
+    // there is granted to them by default (row-level security is what restricts them). A project
+    // gets these defaults once, when it is new; a migration may narrow them, and a later start
+    // must not widen them again.
     await tx.unsafe('grant usage on schema public to anon, authenticated, service_role');
-    for (const kind of ['tables', 'sequences', 'functions']) {
-      await tx.unsafe(
-        `alter default privileges in schema public grant all on ${kind} to anon, authenticated, service_role`,
-      );
+    const [fresh] = await tx<{ fresh: boolean }[]>`
+      select to_regclass('supabase_migrations.schema_migrations') is null as fresh`;
+    if (fresh?.fresh) {
+      for (const kind of ['tables', 'sequences', 'functions']) {
+        await tx.unsafe(
+          `alter default privileges in schema public grant all on ${kind} to anon, authenticated, service_role`,
+        );
+      }
     }
   });
 }

@@ -26,6 +26,21 @@ import { writeFileAtomically } from '../util/atomic-file.js';
 export const BOOKS_BUCKET = 'books';
 const BATCH = 64;
 
+/**
+ * Whether a Storage key in the `books` bucket is the reader's own: Supabase's convention of a
+ * first path segment equal to the reader's id (what the Storage policies let only that reader
+ * upload to), then a file name, with no empty, `.` or `..` segment.
+ */
+export function isOwnStoragePath(userId: string | null, path: string): boolean {
+  if (!userId) return false;
+  const segments = path.split('/');
+  return (
+    segments.length >= 2 &&
+    segments[0] === userId.toLowerCase() &&
+    segments.every((segment) => segment !== '' && segment !== '.' && segment !== '..')
+  );
+}
+
 /** A job that can never succeed as sent; it is logged and dropped, not retried. */
 export class JobRejectedError extends Error {
   override readonly name = 'JobRejectedError';
@@ -37,6 +52,7 @@ export class JobRejectedError extends Error {
  * collections (same ids every run, stale extra chunks deleted, so re-processing is idempotent),
  * finds its characters and writes each one's row (upsert on book_id + safe_name) and prompt file
  * (written once, atomically), then marks it `completed`, or `failed` with the reason logged.
+ * Only a file under the book owner's own prefix is read.
  * The book cache is purged at every status change; progress is published for subscribers.
  */
 export class IngestionService {
@@ -144,6 +160,13 @@ export class IngestionService {
 
   private async readText(book: BookRow): Promise<string> {
     if (!book.storage_path) throw new JobRejectedError(`book ${book.id} has no storage_path`);
+    // The service role reads every file: a row pointing at another reader's upload must not
+    // turn that reader's text into this book's chunks.
+    if (!isOwnStoragePath(book.user_id, book.storage_path)) {
+      throw new JobRejectedError(
+        `storage_path ${book.storage_path} is not under the book owner's prefix (${book.user_id ?? 'no owner'}/)`,
+      );
+    }
     const { data, error } = await this.deps.supabase.storage
       .from(BOOKS_BUCKET)
       .download(book.storage_path);

@@ -6,6 +6,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type postgres from 'postgres';
+import { actAsCaller, type RequestAuth } from './caller.js';
 import {
   type Catalog,
   type CatalogCache,
@@ -35,12 +36,6 @@ import {
   parseQuery,
   type SelectItem,
 } from './url.js';
-
-export interface RequestAuth {
-  role: string;
-  sub?: string;
-  claims: Record<string, unknown>;
-}
 
 export interface RestRequest {
   method: string;
@@ -280,25 +275,8 @@ export class RestHandler {
     statement: { text: string; params: string[] },
     check?: (row: StatementRow) => void,
   ): Promise<StatementRow> {
-    const settings = [
-      auth.role,
-      JSON.stringify(auth.claims),
-      auth.sub ?? '',
-      request.method,
-      request.path,
-      JSON.stringify(request.headers),
-    ];
-    let text =
-      "select set_config('search_path', 'public', true), set_config('role', $1, true)," +
-      " set_config('request.jwt.claims', $2, true), set_config('request.jwt.claim.sub', $3, true)," +
-      " set_config('request.jwt.claim.role', $1, true), set_config('request.method', $4, true)," +
-      " set_config('request.path', $5, true), set_config('request.headers', $6, true)";
-    if (this.statementTimeoutMs !== undefined) {
-      settings.push(String(this.statementTimeoutMs));
-      text += ", set_config('statement_timeout', $7, true)";
-    }
     const result = this.sql.begin(readOnly ? 'read only' : 'read write', async (tx) => {
-      await tx.unsafe(text, settings);
+      await actAsCaller(tx, auth, request, this.statementTimeoutMs);
       const rows = await tx.unsafe<StatementRow[]>(statement.text, statement.params);
       const row = rows[0];
       if (!row) throw restError(500, 'PGRSTX00', 'statement returned no row');

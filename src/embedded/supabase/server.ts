@@ -10,10 +10,11 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import postgres from 'postgres';
+import type { RequestAuth } from './caller.js';
 import { CatalogCache } from './catalog.js';
 import { RestError, restError } from './errors.js';
 import { verifySupabaseJwt } from './jwt.js';
-import { type RequestAuth, RestHandler } from './rest.js';
+import { RestHandler } from './rest.js';
 import { StorageService } from './storage.js';
 
 export { type SupabaseJwtOptions, type SupabaseRole, signSupabaseJwt } from './jwt.js';
@@ -182,7 +183,7 @@ export async function startSupabaseStandIn(
   });
   const catalog = new CatalogCache(sql);
   const rest = new RestHandler(sql, catalog, options.statementTimeoutMs);
-  const storage = new StorageService(options.storageDir);
+  const storage = new StorageService(options.storageDir, sql, options.statementTimeoutMs);
   const requests = { count: 0, byTable: new Map<string, number>() };
   const listeners: ((event: StandInRequestEvent) => void)[] = [];
 

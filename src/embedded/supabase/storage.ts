@@ -5,18 +5,21 @@
  * written to `{root}/.tmp` and renamed into place (or hard-linked, for create-if-absent), so a
  * reader never sees half a file. Paths with `..`, `.`, empty or encoded-slash segments are refused.
  *
- * Access: writes (upload, update, remove, bucket changes) need the service role; reads need the
- * service role or a public bucket. This matches a Supabase project whose `storage.objects` has no
- * RLS policies (ours has none). Errors use Storage's shape `{statusCode, error, message}` with
- * HTTP 400, as Supabase Storage answers them.
+ * Access, as in Supabase: every object also has its row in `storage.objects` (bucket, name,
+ * owner), written, read and deleted in the request's transaction as the caller's role with its
+ * JWT claims, so the row-level security policies of `storage.objects` decide what a reader may
+ * upload, download or remove (the service role bypasses them; a public bucket's `public` URLs
+ * need no row). Listing and bucket changes need the service role. Errors use Storage's shape
+ * `{statusCode, error, message}` with HTTP 400, as Supabase Storage answers them.
  */
 
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join, relative } from 'node:path';
+import type postgres from 'postgres';
 import { writeFileAtomically } from '../../util/atomic-file.js';
-import type { RequestAuth } from './rest.js';
+import { actAsCaller, type RequestAuth } from './caller.js';
 
 export interface StorageRequest {
   method: string;
@@ -71,6 +74,7 @@ const forbidden = () =>
   new StorageError('403', 'Unauthorized', 'new row violates row-level security policy');
 const invalidKey = (key: string) => new StorageError('400', 'InvalidKey', `Invalid key: ${key}`);
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BUCKET_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/;
 
 function json(status: number, value: unknown): StorageReply {
@@ -105,8 +109,40 @@ function objectSegments(raw: string[]): string[] {
   return segments;
 }
 
+/** What an object's row records: who uploaded it, and the file's metadata. */
+interface ObjectRow {
+  name: string;
+}
+
 export class StorageService {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly sql: postgres.Sql,
+    private readonly statementTimeoutMs?: number,
+  ) {}
+
+  /** Runs `fn` in one transaction as the caller (see caller.ts); an RLS refusal is `forbidden`. */
+  private async asCaller<T>(
+    request: StorageRequest,
+    auth: RequestAuth,
+    fn: (tx: postgres.TransactionSql) => Promise<T>,
+  ): Promise<T> {
+    try {
+      const result = await this.sql.begin(async (tx) => {
+        await actAsCaller(
+          tx,
+          auth,
+          { method: request.method, path: `/storage/v1/${request.resource}`, headers: {} },
+          this.statementTimeoutMs,
+        );
+        return fn(tx);
+      });
+      return result as T;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === '42501') throw forbidden();
+      throw error;
+    }
+  }
 
   /** Creates buckets that must exist from the start (idempotent). */
   async ensureBuckets(ids: string[]): Promise<void> {
@@ -155,21 +191,16 @@ export class StorageService {
     if (!writing) {
       const scope = rest[0] === 'authenticated' || rest[0] === 'public' ? rest.shift() : undefined;
       const [bucketId = '', ...key] = rest;
-      return this.download(
-        checkBucketId(bucketId),
-        objectSegments(key),
-        request.method,
-        service,
-        scope,
-      );
+      return this.download(checkBucketId(bucketId), objectSegments(key), request, auth, scope);
     }
-    if (!service) throw forbidden();
     const [bucketId = '', ...key] = rest;
     checkBucketId(bucketId);
-    if (request.method === 'DELETE' && key.length === 0) return this.remove(bucketId, request.body);
+    if (request.method === 'DELETE' && key.length === 0) {
+      return this.remove(bucketId, request, auth);
+    }
     if (request.method === 'POST' || request.method === 'PUT') {
       const upsert = request.method === 'PUT' || request.headers['x-upsert'] === 'true';
-      return this.upload(bucketId, objectSegments(key), request, upsert);
+      return this.upload(bucketId, objectSegments(key), request, auth, upsert);
     }
     throw new StorageError(
       '405',
@@ -235,6 +266,7 @@ export class StorageService {
     if (request.method === 'GET') return json(200, await this.readBucket(id));
     if (request.method === 'POST' && action === 'empty') {
       await this.readBucket(id);
+      await this.sql`delete from storage.objects where bucket_id = ${id}`;
       await rm(join(this.root, id), { recursive: true, force: true });
       await rm(join(this.root, '.meta', id), { recursive: true, force: true });
       await mkdir(join(this.root, id), { recursive: true });
@@ -282,6 +314,7 @@ export class StorageService {
     bucketId: string,
     key: string[],
     request: StorageRequest,
+    auth: RequestAuth,
     upsert: boolean,
   ): Promise<StorageReply> {
     const bucket = await this.readBucket(bucketId);
@@ -306,22 +339,53 @@ export class StorageService {
       updatedAt: now,
       metadata: file.metadata,
     };
-    const written = await this.writeAtomically(target, file.data, upsert);
-    if (!written) throw duplicate();
+    const name = key.join('/');
+    const owner = auth.role !== 'service_role' && auth.sub && UUID.test(auth.sub) ? auth.sub : null;
+    const metadata = JSON.stringify({ size: meta.size, mimetype: meta.contentType });
+    // The row first, as the caller (its policies decide), then the file, in the row's transaction:
+    // a refused row writes no file, and a failed file write leaves no row.
+    await this.asCaller(request, auth, async (tx) => {
+      const rows = upsert
+        ? await tx<ObjectRow[]>`
+            insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
+            values (${meta.id}::uuid, ${bucketId}, ${name}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
+            on conflict (bucket_id, name) do update
+              set owner = excluded.owner, owner_id = excluded.owner_id,
+                  metadata = excluded.metadata, updated_at = now()
+            returning name`
+        : await tx<ObjectRow[]>`
+            insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
+            values (${meta.id}::uuid, ${bucketId}, ${name}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
+            on conflict (bucket_id, name) do nothing
+            returning name`;
+      if (rows.length === 0) throw duplicate();
+      const written = await this.writeAtomically(target, file.data, upsert);
+      if (!written) throw duplicate();
+    });
     await this.writeAtomically(metaFile, Buffer.from(JSON.stringify(meta)), true);
-    return json(200, { Id: meta.id, Key: `${bucketId}/${key.join('/')}` });
+    return json(200, { Id: meta.id, Key: `${bucketId}/${name}` });
   }
 
   private async download(
     bucketId: string,
     key: string[],
-    method: string,
-    service: boolean,
+    request: StorageRequest,
+    auth: RequestAuth,
     scope: string | undefined,
   ): Promise<StorageReply> {
+    const method = request.method;
     const bucket = await this.readBucket(bucketId);
-    if (!service && !(bucket.public && scope === 'public')) throw objectNotFound();
     if (scope === 'public' && !bucket.public) throw bucketNotFound();
+    if (auth.role !== 'service_role' && !(bucket.public && scope === 'public')) {
+      // A reader sees the objects whose rows the policies let them select.
+      const visible = await this.asCaller(
+        request,
+        auth,
+        (tx) => tx<ObjectRow[]>`
+          select name from storage.objects where bucket_id = ${bucketId} and name = ${key.join('/')}`,
+      );
+      if (visible.length === 0) throw objectNotFound();
+    }
     let data: Buffer;
     try {
       data = await readFile(this.objectPath(bucketId, key));
@@ -338,23 +402,41 @@ export class StorageService {
     return { status: 200, headers, body: method === 'HEAD' ? '' : data };
   }
 
-  private async remove(bucketId: string, body: Buffer): Promise<StorageReply> {
+  private async remove(
+    bucketId: string,
+    request: StorageRequest,
+    auth: RequestAuth,
+  ): Promise<StorageReply> {
     await this.readBucket(bucketId);
-    const input = parseJson(body);
+    const input = parseJson(request.body);
     const prefixes = Array.isArray(input.prefixes) ? input.prefixes.map(String) : [];
-    const removed: unknown[] = [];
+    const keys: string[][] = [];
     for (const prefix of prefixes) {
-      let key: string[];
       try {
-        key = objectSegments(prefix.replace(/^\/+/, '').split('/').map(encodeURIComponent));
+        keys.push(objectSegments(prefix.replace(/^\/+/, '').split('/').map(encodeURIComponent)));
       } catch {
-        continue;
+        // Not a key of this bucket: nothing to remove, as Storage answers it.
       }
-      const target = this.objectPath(bucketId, key);
+    }
+    const names = keys.map((key) => key.join('/'));
+    // The rows the policies let the caller delete go first; then their files. The service role
+    // also removes files that have no row.
+    const deleted = await this.asCaller(
+      request,
+      auth,
+      (tx) => tx<ObjectRow[]>`
+        delete from storage.objects
+        where bucket_id = ${bucketId} and name in ${tx(names.length > 0 ? names : [''])}
+        returning name`,
+    );
+    const allowed = new Set(deleted.map((row) => row.name));
+    const removed: unknown[] = [];
+    for (const key of keys) {
+      if (auth.role !== 'service_role' && !allowed.has(key.join('/'))) continue;
       const metaFile = this.metaPath(bucketId, key);
       const meta = await readMeta(metaFile);
       try {
-        await unlink(target);
+        await unlink(this.objectPath(bucketId, key));
       } catch {
         continue;
       }
