@@ -393,7 +393,7 @@ describe('fencing', () => {
     script.generation = [{ reply: 'A slow answer.', delayMs: 800 }];
     const pending = send(sessionId, 'Take your time.');
     await waitUntil(async () => generationRequests().length === 1, 5000, 'the generation request');
-    // While the turn runs, the lock is ours: a random hex token with DESIGN.md's 30 s TTL.
+    // While the turn runs, the lock is ours: a random hex token with the data layout's 30 s TTL.
     expect(await gw.redis.get(`chat:lock:${sessionId}`)).toMatch(/^[0-9a-f]{32}$/);
     const pttl = await gw.redis.pttl(`chat:lock:${sessionId}`);
     expect(pttl).toBeGreaterThan(28_000);
