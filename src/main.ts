@@ -16,7 +16,7 @@ import { createApp } from './yoga.js';
  */
 const OFFLINE_REPLIES =
   'Replies come from the offline fallback: no language model is configured, so they quote the ' +
-  "book's passages that best answer the question. For a real model set LLM_PROVIDER=openai, " +
+  "book's passages found for the question. For a real model set LLM_PROVIDER=openai, " +
   'LLM_BASE_URL and LLM_MODEL (and EMBEDDING_* for its embeddings); the README shows an Ollama setup.';
 
 async function main() {
