@@ -30,7 +30,6 @@ interface LockContent {
 
 export class DataDirLockedError extends Error {
   override readonly name = 'DataDirLockedError';
-  readonly code = 'DATA_DIR_LOCKED';
   constructor(
     readonly dataDir: string,
     readonly holder: LockContent,
