@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE } from '../src/embedded/data-dir-lock.js';
+import { DataDirLockedError, LOCK_FILE, lockDataDir } from '../src/embedded/data-dir-lock.js';
 import { type GatewayProcess, spawnGateway } from './support/gateway-process.js';
 
 /**
@@ -96,4 +96,40 @@ describe('one data directory, one writer', () => {
     expect((await third.exited).code).toBe(0);
     expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
   }, 180_000);
+});
+
+describe('the lock file, in one process', () => {
+  it('refuses a second holder in the same process, and is free again once released', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'falsafa-lock-'));
+    try {
+      const lock = await lockDataDir(dir);
+      await expect(lockDataDir(dir)).rejects.toBeInstanceOf(DataDirLockedError);
+      await lock.release();
+      expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+      const again = await lockDataDir(dir);
+      await again.release();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("holds another host's lock while it is touched, and takes it over once it is not", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'falsafa-lock-'));
+    const path = join(dir, LOCK_FILE);
+    try {
+      const foreign = { pid: 1, hostname: 'another-host.test', startedAt: '2026-01-01T00:00:00Z' };
+      await writeFile(path, JSON.stringify(foreign));
+      const refused = await lockDataDir(dir).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(DataDirLockedError);
+      expect(String((refused as Error).message)).toContain('on host another-host.test');
+      // Not touched for a minute: its owner is gone.
+      const old = new Date(Date.now() - 60_000);
+      await utimes(path, old, old);
+      const lock = await lockDataDir(dir);
+      expect(JSON.parse(await readFile(path, 'utf8')).pid).toBe(process.pid);
+      await lock.release();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
