@@ -8,6 +8,7 @@ import { type GatewayProcess, spawnGateway } from './support/gateway-process.js'
 import {
   type ChatRequestBody,
   type ChatStep,
+  DEMO_CHARACTER_LIST,
   type OpenAiTestServer,
   startOpenAiServer,
 } from './support/openai-server.js';
@@ -47,16 +48,7 @@ async function readmeModelSettings(): Promise<Record<string, string>> {
 function responder(body: ChatRequestBody): ChatStep {
   const system = body.messages?.[0]?.content ?? '';
   if (body.stream) return { reply: REPLY };
-  if (/list their characters/.test(system)) {
-    return {
-      json: {
-        characters: [
-          { name: 'Mira', description: 'The keeper’s apprentice', personality: 'Curious' },
-          { name: 'Tomas', description: 'The old keeper', personality: 'Says little' },
-        ],
-      },
-    };
-  }
+  if (/list their characters/.test(system)) return DEMO_CHARACTER_LIST;
   if (/search queries/.test(system)) {
     return { json: { narrative: 'the storm and the lamp', keyword: 'storm lamp' } };
   }
