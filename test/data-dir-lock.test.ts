@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataDirLockedError, LOCK_FILE, lockDataDir } from '../src/embedded/data-dir-lock.js';
@@ -108,6 +108,20 @@ describe('the lock file, in one process', () => {
       expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
       const again = await lockDataDir(dir);
       await again.release();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes over a lock with its own pid that it does not hold (a restarted container)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'falsafa-lock-'));
+    const path = join(dir, LOCK_FILE);
+    try {
+      const earlier = { pid: process.pid, hostname: hostname(), startedAt: '2026-01-01T00:00:00Z' };
+      await writeFile(path, JSON.stringify(earlier));
+      const lock = await lockDataDir(dir);
+      expect(JSON.parse(await readFile(path, 'utf8')).startedAt).not.toBe(earlier.startedAt);
+      await lock.release();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
