@@ -370,7 +370,7 @@ export async function runRoundTrips(b: Bench) {
     {
       name: 'chat page: a session + character + book + its last N messages',
       uncached: {
-        ChatSession: 'session rows are not cached (no Redis key for them in DESIGN.md)',
+        ChatSession: 'session rows are not cached (no Redis key for them in docs/data-layout.md)',
         Message: 'message pages are read from Supabase (chat:sess holds only the last 10)',
       },
       request: (n) => ({
@@ -454,7 +454,7 @@ function roundTripVerdict(c: {
 // ---------------------------------------------------------------------------------------------
 // 5: chat turns with a model that answers at once, 20 sessions at the same time.
 
-/** The least each step of a turn needs, by store, per DESIGN.md's flow (cold: caches empty). */
+/** The least each step of a turn needs, by store, per the chat-turn flow (cold: caches empty). */
 export const TURN_LEAST: {
   step: string;
   warm: Record<string, number>;

@@ -7,7 +7,7 @@ export const categories = (_root: unknown, _args: unknown, ctx: SignedInContext)
   ctx.services.catalog.categories();
 
 export const book = (_root: unknown, args: { id: string }, ctx: SignedInContext) =>
-  ctx.services.catalog.book(parseId(args.id));
+  ctx.services.catalog.requireBook(parseId(args.id));
 
 export const books = (
   _root: unknown,
@@ -21,7 +21,7 @@ export const books = (
   });
 
 export const character = (_root: unknown, args: { id: string }, ctx: SignedInContext) =>
-  ctx.services.catalog.character(parseId(args.id));
+  ctx.services.catalog.requireCharacter(parseId(args.id));
 
 export const bookCharacters = (book: BookRow, _args: unknown, ctx: Context) =>
   ctx.services.catalog.charactersOfBook(book.id);

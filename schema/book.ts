@@ -47,6 +47,7 @@ builder.queryFields((t) => ({
   book: t.withAuth({ signedIn: true }).field({
     type: Book,
     nullable: true,
+    description: 'One book of the catalog; an unknown id is NOT_FOUND',
     args: { id: t.arg.id({ required: true }) },
     resolve: r.book,
   }),

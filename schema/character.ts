@@ -21,6 +21,7 @@ builder.queryFields((t) => ({
   character: t.withAuth({ signedIn: true }).field({
     type: Character,
     nullable: true,
+    description: 'One character of a book; an unknown id is NOT_FOUND',
     args: { id: t.arg.id({ required: true }) },
     resolve: r.character,
   }),

@@ -14,7 +14,7 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
     clientMessageId: t.id({
       required: false,
       description:
-        'A UUID the client makes per message: a retry with the same one returns the saved turn',
+        'Must be a UUID (anything else is BAD_USER_INPUT), made by the client once per message: a retry with the same one returns the saved turn',
     }),
   }),
 });

@@ -27,7 +27,7 @@ import {
 } from './stores/rows.js';
 import type { VectorStore } from './stores/vector-store.js';
 
-/** The read-through caches' keys (DESIGN.md); the chat keys live with their modules in src/chat. */
+/** The read-through caches' keys (docs/data-layout.md); the chat keys live with their modules in src/chat. */
 export const CACHE_PREFIX = {
   book: 'chat:book:',
   character: 'chat:char:',

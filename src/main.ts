@@ -1,4 +1,5 @@
 import { loadConfigOrExit } from './config.js';
+import { DataDirLockedError } from './embedded/data-dir-lock.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createGatewayServer, stopAccepting } from './http/server.js';
 import { createGatewayLogger } from './observability/logging.js';
@@ -13,6 +14,11 @@ import { createApp } from './yoga.js';
  * operations and chat turns finish within SHUTDOWN_TIMEOUT_MS while the worker returns its
  * unfinished jobs to the queue, releases the session locks still held, closes the stores, exits 0.
  */
+const OFFLINE_REPLIES =
+  'Replies come from the offline fallback: no language model is configured, so they quote the ' +
+  "book's passages found for the question. For a real model set LLM_PROVIDER=openai, " +
+  'LLM_BASE_URL and LLM_MODEL (and EMBEDDING_* for its embeddings); the README shows an Ollama setup.';
+
 async function main() {
   const config = loadConfigOrExit();
   const logger = createGatewayLogger(config.logLevel);
@@ -25,9 +31,12 @@ async function main() {
   if (config.seedDemo && config.supabase.mode === 'embedded' && runtime.devUserId) {
     demo = await seedDemo(runtime.deps, runtime.devUserId);
   }
+  // The development reader's token is for trying the gateway out: never printed or handed to
+  // GraphiQL in production.
+  const devToken = config.nodeEnv === 'production' ? undefined : runtime.devToken;
   const lifecycle = new Lifecycle(runtime.deps.locks);
   const app = createApp(runtime.deps, {
-    ...(runtime.devToken ? { graphiqlToken: runtime.devToken } : {}),
+    ...(devToken ? { graphiqlToken: devToken } : {}),
     ...(demo ? { examples: demo } : {}),
     lifecycle,
     worker: runtime.worker,
@@ -40,14 +49,17 @@ async function main() {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/graphql`;
   logger.info({ url }, 'gateway listening');
-  if (runtime.devToken) {
+  const offline = config.llm.provider === 'local';
+  if (offline) logger.info(OFFLINE_REPLIES);
+  if (devToken) {
     process.stdout.write(
       [
         '',
-        `Falsafa gateway on ${url} (GraphiQL: open it in a browser)`,
+        `Falsafa gateway on ${url}${config.graphiql ? ' (GraphiQL: open it in a browser)' : ''}`,
         `Development token (reader ${runtime.devUserId}):`,
-        runtime.devToken,
+        devToken,
         ...(demo ? [`Demo book: ${demo.bookId}`, `Demo chat session: ${demo.sessionId}`] : []),
+        ...(offline ? ['', OFFLINE_REPLIES] : []),
         '',
         '',
       ].join('\n'),
@@ -97,6 +109,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error('gateway failed to start:', err);
+  if (err instanceof DataDirLockedError) console.error(`gateway not started: ${err.message}`);
+  else console.error('gateway failed to start:', err);
   process.exit(1);
 });

@@ -1,8 +1,8 @@
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createAuthenticator } from './auth.js';
 import type { Config } from './config.js';
 import { createDeps, type Deps } from './deps.js';
+import { lockDataDir } from './embedded/data-dir-lock.js';
 import { EMBEDDED_PG_POOL_SIZE, startEmbeddedPostgres } from './embedded/postgres.js';
 import { startQdrantStandIn } from './embedded/qdrant/server.js';
 import { signSupabaseJwt, startSupabaseStandIn } from './embedded/supabase/server.js';
@@ -20,8 +20,8 @@ import { Worker } from './worker.js';
 /**
  * Starts what the configuration asks for. Each store is real (its URL is set) or embedded,
  * independently: PGlite behind the PostgREST stand-in, in-process Redis, and the Qdrant and
- * Typesense stand-ins, all keeping their data under FALSAFA_DATA_DIR. Starts the in-process worker
- * when configured. `close` stops everything in reverse order.
+ * Typesense stand-ins, all keeping their data under FALSAFA_DATA_DIR, which this process then locks
+ * (a second one is refused with DataDirLockedError). Starts the in-process worker when configured. `close` stops everything in reverse order.
  */
 export interface Runtime {
   deps: Deps;
@@ -66,7 +66,11 @@ export async function startRuntime(
       config.supabase.mode === 'embedded' ||
       config.qdrant.mode === 'embedded' ||
       config.typesense.mode === 'embedded';
-    if (anyEmbedded) await mkdir(dataDir, { recursive: true });
+    if (anyEmbedded) {
+      // The embedded stores assume one writer: a second process on this directory is refused.
+      const lock = await lockDataDir(dataDir);
+      closers.push(() => lock.release());
+    }
 
     let supabaseUrl: string;
     let serviceRoleKey: string;

@@ -1,4 +1,5 @@
 import { loadConfigOrExit } from './config.js';
+import { DataDirLockedError } from './embedded/data-dir-lock.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './runtime.js';
 
@@ -29,6 +30,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error('worker failed to start:', err);
+  if (err instanceof DataDirLockedError) console.error(`worker not started: ${err.message}`);
+  else console.error('worker failed to start:', err);
   process.exit(1);
 });

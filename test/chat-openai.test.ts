@@ -6,6 +6,7 @@ import { type GqlResult, startTestGateway, type TestGateway } from './support/ga
 import {
   type ChatRequestBody,
   type ChatStep,
+  DEMO_CHARACTER_LIST,
   type OpenAiTestServer,
   startOpenAiServer,
 } from './support/openai-server.js';
@@ -55,16 +56,7 @@ const script: {
 function responder(body: ChatRequestBody): ChatStep {
   const system = body.messages?.[0]?.content ?? '';
   if (body.stream) return script.generation.shift() ?? { reply: script.reply };
-  if (/list their characters/.test(system)) {
-    return {
-      json: {
-        characters: [
-          { name: 'Mira', description: 'The keeper’s apprentice', personality: 'Curious' },
-          { name: 'Tomas', description: 'The old keeper', personality: 'Says little' },
-        ],
-      },
-    };
-  }
+  if (/list their characters/.test(system)) return DEMO_CHARACTER_LIST;
   if (/search queries/.test(system)) {
     return (
       script.rewrite.shift() ?? {
@@ -393,7 +385,7 @@ describe('fencing', () => {
     script.generation = [{ reply: 'A slow answer.', delayMs: 800 }];
     const pending = send(sessionId, 'Take your time.');
     await waitUntil(async () => generationRequests().length === 1, 5000, 'the generation request');
-    // While the turn runs, the lock is ours: a random hex token with DESIGN.md's 30 s TTL.
+    // While the turn runs, the lock is ours: a random hex token with the data layout's 30 s TTL.
     expect(await gw.redis.get(`chat:lock:${sessionId}`)).toMatch(/^[0-9a-f]{32}$/);
     const pttl = await gw.redis.pttl(`chat:lock:${sessionId}`);
     expect(pttl).toBeGreaterThan(28_000);

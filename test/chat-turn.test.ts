@@ -251,7 +251,7 @@ describe('one turn', () => {
 });
 
 describe('Redis after a turn', () => {
-  it('holds exactly DESIGN.md keys with their TTLs, and no lock', async () => {
+  it('holds exactly the keys of docs/data-layout.md with their TTLs, and no lock', async () => {
     const sessionId = await newSession();
     await clearCaches();
     const content = 'Who came to the lighthouse in the storm?';
@@ -271,7 +271,7 @@ describe('Redis after a turn', () => {
       expect(ttl, key).toBeLessThanOrEqual(3600);
     }
 
-    // The values are what DESIGN.md says they are.
+    // The values are what docs/data-layout.md says they are.
     const sess = JSON.parse((await gw.redis.get(`chat:sess:${sessionId}`))!);
     expect(sess.summary).toBe('');
     expect(sess.messages.map((m: { id: string; role: string }) => [m.id, m.role])).toEqual([

@@ -103,7 +103,7 @@ const FORMATS = [
 
 describe('ingestion, end to end', () => {
   it.each(FORMATS)(
-    'a $name book becomes chat-ready with ids and names as DESIGN.md says',
+    'a $name book becomes chat-ready with ids and names as docs/data-layout.md says',
     async (f) => {
       const bytes = await f.bytes();
       const { bookId, path } = await uploadBook(gw, {

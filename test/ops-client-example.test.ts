@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -63,6 +64,29 @@ describe('client/example.ts', () => {
     expect(summary.messageCount).toBe(4);
     expect(summary.progress.at(-1)).toBe('COMPLETED');
     expect(lines.join('\n')).toContain(summary.characterName);
+  }, 60_000);
+
+  it('runs as the README says, from the command line with GATEWAY_URL and GATEWAY_TOKEN', async () => {
+    const url = await serve(createApp(gw.deps));
+    const run = spawn(process.execPath, ['--import', 'tsx', 'client/example.ts'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: {
+        PATH: process.env.PATH ?? '',
+        GATEWAY_URL: url,
+        GATEWAY_TOKEN: await gw.token(reader),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    run.stdout!.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+    });
+    run.stderr!.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+    });
+    const code = await new Promise<number | null>((resolve) => run.on('exit', resolve));
+    expect(out).toContain(`signed in as ${reader}`);
+    expect(code).toBe(0);
   }, 60_000);
 
   it('works against a gateway that runs trusted documents only', async () => {

@@ -155,6 +155,24 @@ describe('/metrics', () => {
     }
   });
 
+  it('counts GraphiQL page loads as operation="graphiql", not as invalid operations', async () => {
+    const before = await scrape();
+    for (let i = 0; i < 3; i++) {
+      const page = await gw.app.fetch('http://gateway.test/graphql', {
+        headers: { accept: 'text/html' },
+      });
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      await page.text();
+    }
+    const after = await scrape();
+    const delta = (labels: Record<string, string>) =>
+      sample(after, 'falsafa_graphql_requests_total', labels) -
+      sample(before, 'falsafa_graphql_requests_total', labels);
+    expect(delta({ operation: 'graphiql', type: 'none', status: '200' })).toBe(3);
+    expect(delta({ operation: 'invalid' })).toBe(0);
+  });
+
   it('counts lock waits: a second turn on the same session waits for the first', async () => {
     const sessionId = await newSession();
     const before = await scrape();

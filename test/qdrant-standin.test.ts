@@ -1,5 +1,5 @@
 import { QdrantClient, QdrantClientTimeoutError } from '@qdrant/js-client-rest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type QdrantStandIn, startQdrantStandIn } from '../src/embedded/qdrant/server.js';
 
 /** What the official client throws for a non-2xx answer: an ApiError with status and body. */
@@ -398,8 +398,11 @@ describe('authentication', () => {
   let secured: QdrantStandIn;
   beforeAll(async () => {
     secured = await startQdrantStandIn({ apiKey: 'secret-key' });
+    // The official client warns about every key sent over plain HTTP; here that is the point.
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
   });
   afterAll(async () => {
+    vi.restoreAllMocks();
     await secured.close();
   });
 

@@ -41,10 +41,28 @@ describe('the read path', () => {
     expect(book.characters.every((c: any) => c.book.id === bookId)).toBe(true);
   });
 
-  it('gives null for a book that does not exist', async () => {
-    const res = await gw.gql(BOOK_PAGE, { id: randomUUID() }, { token });
-    expect(res.body.errors).toBeUndefined();
-    expect(res.body.data?.book).toBeNull();
+  it('answers NOT_FOUND for a book or a character that does not exist', async () => {
+    const id = randomUUID();
+    const book = await gw.gql(BOOK_PAGE, { id }, { token });
+    expect(book.status).toBe(200);
+    expect(book.body.data?.book).toBeNull();
+    expect(book.body.errors).toHaveLength(1);
+    expect(book.body.errors?.[0]).toMatchObject({
+      message: `Book ${id} was not found`,
+      path: ['book'],
+      extensions: { code: 'NOT_FOUND' },
+    });
+    const character = await gw.gql(
+      'query ($id: ID!) { character(id: $id) { id name } }',
+      { id },
+      { token },
+    );
+    expect(character.body.data?.character).toBeNull();
+    expect(character.body.errors?.[0]).toMatchObject({
+      message: `Character ${id} was not found`,
+      path: ['character'],
+      extensions: { code: 'NOT_FOUND' },
+    });
   });
 
   it('pages the catalog newest first with opaque cursors, filtered by status and category', async () => {

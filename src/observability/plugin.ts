@@ -163,7 +163,9 @@ export function useObservability(options: ObservabilityOptions): Plugin<Context>
         return;
       }
       const isGraphql = path === graphqlEndpoint;
-      const operation = info.operation ?? (isGraphql ? 'invalid' : 'other');
+      const operation =
+        info.operation ??
+        (!isGraphql ? 'other' : isGraphiqlPage(request, res) ? 'graphiql' : 'invalid');
       const type = info.operationType ?? 'none';
       const status = String(res.status);
       if (metrics && isGraphql) {
@@ -195,6 +197,13 @@ export function useObservability(options: ObservabilityOptions): Plugin<Context>
       });
     },
   };
+}
+
+/** GraphiQL's HTML page, served at the GraphQL endpoint to a browser's GET. */
+function isGraphiqlPage(request: Request, response: Response): boolean {
+  return (
+    request.method === 'GET' && (response.headers.get('content-type') ?? '').startsWith('text/html')
+  );
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

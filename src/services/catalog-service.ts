@@ -1,4 +1,5 @@
 import type { Deps } from '../deps.js';
+import { notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import { encodeCursor } from '../stores/postgrest.js';
 import type { BookRow, CategoryRow, CharacterRow, ProcessingStatusValue } from '../stores/rows.js';
@@ -26,6 +27,13 @@ export class CatalogService {
     return this.loaders.book.load(id);
   }
 
+  /** The book, or NOT_FOUND. */
+  async requireBook(id: string): Promise<BookRow> {
+    const row = await this.book(id);
+    if (!row) throw notFound('Book', id);
+    return row;
+  }
+
   async books(
     args: PageArgs & {
       categoryId?: string | undefined;
@@ -46,6 +54,13 @@ export class CatalogService {
 
   character(id: string): Promise<CharacterRow | null> {
     return this.loaders.character.load(id);
+  }
+
+  /** The character, or NOT_FOUND. */
+  async requireCharacter(id: string): Promise<CharacterRow> {
+    const row = await this.character(id);
+    if (!row) throw notFound('Character', id);
+    return row;
   }
 
   charactersOfBook(bookId: string): Promise<CharacterRow[]> {

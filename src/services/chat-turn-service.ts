@@ -30,7 +30,7 @@ export interface SearchPassage {
 const PREVIEW_LENGTH = 160;
 
 /**
- * One chat turn, end to end (DESIGN.md's sendMessage flow): check the input and the session, take
+ * One chat turn, end to end (the chat-turn flow of the README): check the input and the session, take
  * the session lock, load the context, rewrite the message into two queries, retrieve and fuse
  * passages, generate the reply (deltas to `onDelta` as they come), check the lock is still ours,
  * save the turn atomically, refresh the session context, release the lock. Right after the lock,

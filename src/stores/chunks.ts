@@ -1,4 +1,4 @@
-/** A chunk of a book as both indexes store it (payload / document fields, DESIGN.md). */
+/** A chunk of a book as both indexes store it (payload / document fields, docs/data-layout.md). */
 export interface ChunkPayload {
   book_id: string;
   chunk_index: number;

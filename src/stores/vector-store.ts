@@ -12,6 +12,22 @@ export class DimensionMismatchError extends Error {
   override readonly name = 'DimensionMismatchError';
 }
 
+/**
+ * The client warns whenever a key goes over plain HTTP. To a loopback address (the embedded
+ * stand-in, a local Qdrant) that is no exposure, so the key is sent as the same `api-key` header
+ * without the `apiKey` option; anywhere else the option stays and so does the warning.
+ */
+function apiKeyOption(url: string, apiKey: string | undefined) {
+  if (!apiKey) return {};
+  const { protocol, hostname } = new URL(url);
+  if (protocol === 'http:' && isLoopback(hostname)) return { headers: { 'api-key': apiKey } };
+  return { apiKey };
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
 export class VectorStore {
   readonly client: QdrantClient;
 
@@ -21,7 +37,7 @@ export class VectorStore {
   ) {
     this.client = new QdrantClient({
       url: options.url,
-      ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+      ...apiKeyOption(options.url, options.apiKey),
       timeout: options.timeoutMs,
       checkCompatibility: false,
     });

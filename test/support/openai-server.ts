@@ -59,6 +59,16 @@ export type EmbeddingStep =
       delayMs?: number;
     };
 
+/** The demo book's characters as a model lists them during ingestion. */
+export const DEMO_CHARACTER_LIST: ChatStep = {
+  json: {
+    characters: [
+      { name: 'Mira', description: 'The keeper’s apprentice', personality: 'Curious' },
+      { name: 'Tomas', description: 'The old keeper', personality: 'Says little' },
+    ],
+  },
+};
+
 export interface OpenAiTestServer {
   /** Base URL including `/v1`, as the providers take it. */
   url: string;
