@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { createClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import ws from 'ws';
 import { loadConfig } from '../src/config.js';
+import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { chunkText } from '../src/ingest/chunker.js';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
 import { readBookText } from '../src/ingest/readers.js';
@@ -9,7 +12,7 @@ import type { ProgressEvent } from '../src/queue/progress.js';
 import { type Runtime, startRuntime } from '../src/runtime.js';
 import { createApp } from '../src/yoga.js';
 import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
-import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
 import { wipeRedis } from './support/redis.js';
 
 /**
@@ -182,4 +185,47 @@ describe('a Redis that loses everything', () => {
       ids.length * Math.ceil(expectedChunks / BATCH),
     );
   }, 60_000);
+});
+
+describe("book_jobs is the backend's own", () => {
+  it("neither a reader (even the book's owner) nor anon can read it, change it or call its functions", async () => {
+    const { bookId } = await demoBook('private-jobs.md');
+    await gw.gql(PROCESS, { id: bookId }, { token });
+    expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
+    const anonKey = await signSupabaseJwt(TEST_JWT_SECRET, { role: 'anon' });
+    const as = (accessToken?: string) =>
+      createClient(gw.env.SUPABASE_URL!, anonKey, {
+        realtime: { transport: ws as never },
+        auth: { persistSession: false, autoRefreshToken: false },
+        ...(accessToken ? { global: { headers: { Authorization: `Bearer ${accessToken}` } } } : {}),
+      });
+    for (const client of [as(token), as()]) {
+      const read = await client.from('book_jobs').select('*');
+      expect(read.error?.code).toBe('42501');
+      const write = await client
+        .from('book_jobs')
+        .update({ state: 'queued' })
+        .eq('book_id', bookId);
+      expect(write.error?.code).toBe('42501');
+      const call = await client.rpc('request_book_job', { p_book_id: bookId, p_job_id: 'x' });
+      expect(call.error).not.toBeNull();
+    }
+    for (const role of ['authenticated', 'anon']) {
+      for (const statement of [
+        'select * from book_jobs',
+        `delete from book_jobs where book_id = '${bookId}'`,
+        `select finish_book_job('${bookId}', 'x', 'y', 'failed')`,
+      ]) {
+        const attempt = gw.db.sql.begin(async (tx) => {
+          await tx.unsafe(`set local role ${role}`);
+          await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: owner, role })}, true)`;
+          return tx.unsafe(statement);
+        });
+        await expect(attempt, `${role}: ${statement}`).rejects.toMatchObject({ code: '42501' });
+      }
+    }
+    const [row] = await gw.db.sql<{ state: string }[]>`
+      select state from book_jobs where book_id = ${bookId}`;
+    expect(row?.state).toBe('done');
+  });
 });
