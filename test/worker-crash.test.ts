@@ -44,6 +44,50 @@ function startWorker(env: Record<string, string>): ChildProcess {
   return child;
 }
 
+const PROCESS = 'mutation ($id: ID!) { processBook(bookId: $id) { id processingStatus } }';
+
+/**
+ * Uploads the demo book, lets a new worker process take its job (slow embeddings, so it is surely
+ * mid-way) and SIGKILLs that worker; the book is left `processing`.
+ */
+async function killWorkerMidJob(fileName: string) {
+  const demo = await loadDemoBook();
+  const { bookId, path } = await uploadBook(gw, {
+    bytes: demo,
+    fileName,
+    contentType: 'text/markdown',
+    owner,
+  });
+  ai.reset();
+  ai.enqueueEmbeddings(...Array.from({ length: 3 }, () => ({ delayMs: 1500 })));
+  const worker = startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
+  const res = await gw.gql(PROCESS, { id: bookId }, { token: await gw.token(owner) });
+  expect(res.body.errors).toBeUndefined();
+  await waitUntil(
+    async () => ai.requestsTo('embeddings').length >= 1,
+    20_000,
+    'the first embedding call',
+  );
+  expect(await waitForStatus(gw, bookId, ['processing'])).toBe('processing');
+  worker.kill('SIGKILL');
+  await new Promise((r) => worker.once('exit', r));
+  return { bookId, path, demo };
+}
+
+/** The book's chunks are indexed once each, and its characters found once each. */
+async function expectIndexedOnce(bookId: string, demo: Uint8Array, path: string) {
+  const { text } = await readBookText(demo, { path });
+  const chunks = chunkText(text, { targetChars: 300, overlapChars: 50 });
+  expect(await gw.deps.vectors.count(bookId)).toBe(chunks.length);
+  expect(await gw.deps.keywords.count(bookId)).toBe(chunks.length);
+  const characters = await gw.db.sql<
+    { safe_name: string }[]
+  >`select safe_name from characters where book_id = ${bookId}`;
+  expect(characters.length).toBeGreaterThan(0);
+  expect(new Set(characters.map((c) => c.safe_name)).size).toBe(characters.length);
+  return characters;
+}
+
 describe.skipIf(!realRedis)('workers that die', () => {
   beforeAll(async () => {
     ai = await startOpenAiServer({ dimension: 8 });
@@ -64,31 +108,7 @@ describe.skipIf(!realRedis)('workers that die', () => {
   });
 
   it('a worker killed mid-job loses nothing: another completes the job, nothing duplicated', async () => {
-    const demo = await loadDemoBook();
-    const { bookId, path } = await uploadBook(gw, {
-      bytes: demo,
-      fileName: 'crash.md',
-      contentType: 'text/markdown',
-      owner,
-    });
-    // Slow embeddings, so the job is surely mid-way when the worker dies.
-    ai.enqueueEmbeddings(...Array.from({ length: 3 }, () => ({ delayMs: 1500 })));
-    const first = startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
-    const res = await gw.gql(
-      'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
-      { id: bookId },
-      { token: await gw.token(owner) },
-    );
-    expect(res.body.errors).toBeUndefined();
-
-    await waitUntil(
-      async () => ai.requestsTo('embeddings').length >= 1,
-      20_000,
-      'the first embedding call',
-    );
-    expect(await waitForStatus(gw, bookId, ['processing'])).toBe('processing');
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
+    const { bookId, path, demo } = await killWorkerMidJob('crash.md');
 
     // The job sits in the dead worker's in-flight list, not lost.
     const inflight = await keysOf(gw.redis, 'processing_queue:inflight:*');
@@ -100,15 +120,7 @@ describe.skipIf(!realRedis)('workers that die', () => {
     expect(await waitForStatus(gw, bookId, ['completed', 'failed'], 45_000)).toBe('completed');
     await waitForIdleQueue(gw);
 
-    const { text } = await readBookText(demo, { path });
-    const chunks = chunkText(text, { targetChars: 300, overlapChars: 50 });
-    expect(await gw.deps.vectors.count(bookId)).toBe(chunks.length);
-    expect(await gw.deps.keywords.count(bookId)).toBe(chunks.length);
-    const characters = await gw.db.sql<
-      { safe_name: string }[]
-    >`select safe_name from characters where book_id = ${bookId}`;
-    expect(characters.length).toBeGreaterThan(0);
-    expect(new Set(characters.map((c) => c.safe_name)).size).toBe(characters.length);
+    const characters = await expectIndexedOnce(bookId, demo, path);
     for (const c of characters) {
       expect(
         existsSync(join(gw.env.SYSTEM_PROMPT_STORAGE_PATH!, bookId, `${c.safe_name}.md`)),
@@ -174,27 +186,8 @@ describe.skipIf(!realRedis)('workers that die', () => {
           : undefined,
       ),
     );
-    const demo = await loadDemoBook();
-    const { bookId, path } = await uploadBook(gw, {
-      bytes: demo,
-      fileName: 'lost.md',
-      contentType: 'text/markdown',
-      owner,
-    });
-    ai.reset();
-    ai.enqueueEmbeddings(...Array.from({ length: 3 }, () => ({ delayMs: 1500 })));
+    const { bookId, path, demo } = await killWorkerMidJob('lost.md');
     const token = await gw.token(owner);
-    const PROCESS = 'mutation ($id: ID!) { processBook(bookId: $id) { id processingStatus } }';
-    const worker = startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
-    expect((await gw.gql(PROCESS, { id: bookId }, { token })).body.errors).toBeUndefined();
-    await waitUntil(
-      async () => ai.requestsTo('embeddings').length >= 1,
-      20_000,
-      'the first embedding call',
-    );
-    expect(await waitForStatus(gw, bookId, ['processing'])).toBe('processing');
-    worker.kill('SIGKILL');
-    await new Promise((r) => worker.once('exit', r));
     // Nothing in Redis knows the job any more: no queue entry, no in-flight list, no heartbeat.
     await wipeRedis(gw.redis);
 
@@ -215,14 +208,6 @@ describe.skipIf(!realRedis)('workers that die', () => {
     startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
     expect(await waitForStatus(gw, bookId, ['completed', 'failed'], 45_000)).toBe('completed');
     await waitForIdleQueue(gw);
-    const { text } = await readBookText(demo, { path });
-    const chunks = chunkText(text, { targetChars: 300, overlapChars: 50 });
-    expect(await gw.deps.vectors.count(bookId)).toBe(chunks.length);
-    expect(await gw.deps.keywords.count(bookId)).toBe(chunks.length);
-    const characters = await gw.db.sql<
-      { safe_name: string }[]
-    >`select safe_name from characters where book_id = ${bookId}`;
-    expect(characters.length).toBeGreaterThan(0);
-    expect(new Set(characters.map((c) => c.safe_name)).size).toBe(characters.length);
+    await expectIndexedOnce(bookId, demo, path);
   }, 90_000);
 });
