@@ -10,9 +10,11 @@ import { SessionLockRegistry } from './chat/session-lock.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Embedder, Llm } from './providers/types.js';
+import { BookJobs } from './queue/book-jobs.js';
 import { JobQueue } from './queue/job-queue.js';
 import { ProgressBus } from './queue/progress.js';
 import { IngestionService } from './services/ingestion-service.js';
+import { BookJobStore } from './stores/book-job-store.js';
 import { CatalogStore } from './stores/catalog-store.js';
 import { ChatStore, ChatTurnStore } from './stores/chat-store.js';
 import type { KeywordStore } from './stores/keyword-store.js';
@@ -54,6 +56,8 @@ export interface Deps extends BaseDeps {
   catalogStore: CatalogStore;
   chatStore: ChatStore;
   queue: JobQueue;
+  /** Each book's open ingestion job (PostgreSQL) and its way through the queue. */
+  bookJobs: BookJobs;
   progress: ProgressBus;
   ingestion: IngestionService;
   invalidation: CatalogInvalidation;
@@ -101,6 +105,8 @@ export function createDeps(base: BaseDeps): Deps {
   };
   const progress = new ProgressBus(base.redis, base.subscriber, base.logger);
   const invalidation = new CatalogInvalidation(base.redis, caches, base.logger);
+  const queue = new JobQueue(base.redis, base.counter);
+  const jobStore = new BookJobStore(base.supabase);
   const ingestion = new IngestionService({
     config: base.config,
     logger: base.logger,
@@ -115,13 +121,17 @@ export function createDeps(base: BaseDeps): Deps {
     characterCache: caches.character,
     characterIdsByBook: caches.characterIdsByBook,
     onCatalogChange: (bookId) => invalidation.publish(bookId),
+    jobs: jobStore,
+    workerId: queue.workerId,
+    lease: { ms: base.config.worker.deadAfterMs, renewEveryMs: base.config.worker.heartbeatMs },
   });
   return {
     ...base,
     catalogStore,
     chatStore,
     caches,
-    queue: new JobQueue(base.redis, base.counter),
+    queue,
+    bookJobs: new BookJobs(jobStore, queue, base.logger),
     chat: {
       turns: new ChatTurnStore(base.supabase),
       context: new SessionContextCache({ ...common, chatStore, llm: base.llm }),

@@ -194,6 +194,7 @@ export async function startRuntime(
     if ((options.startWorker ?? true) && concurrency > 0) {
       worker = new Worker({
         queue: deps.queue,
+        jobs: deps.bookJobs,
         ingestion: deps.ingestion,
         logger: logger.child({ component: 'worker' }),
         concurrency,

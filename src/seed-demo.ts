@@ -45,7 +45,7 @@ export async function seedDemo(
       processing_status: 'pending',
     });
     if (inserted.error) throw new Error(`demo book insert failed: ${inserted.error.message}`);
-    const job = await deps.queue.enqueueBook(DEMO_BOOK_ID);
+    const job = await deps.bookJobs.request(DEMO_BOOK_ID);
     deps.logger.info({ bookId: DEMO_BOOK_ID, jobId: job.job_id }, 'demo book queued');
   }
   void openDemoSession(deps, devUserId).catch((err) =>

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from './logger.js';
+import type { BookJobs } from './queue/book-jobs.js';
 import { type JobQueue, processBookJob } from './queue/job-queue.js';
 import { type IngestionService, JobRejectedError } from './services/ingestion-service.js';
 import type { RedisClient } from './stores/redis.js';
@@ -9,7 +10,9 @@ import type { RedisClient } from './stores/redis.js';
  * worker's in-flight list and removed when it ends, whatever the outcome: a malformed job is logged
  * and dropped, a failed one is logged with its job id (the book is marked failed); neither is
  * retried. A heartbeat keeps this worker alive in others' eyes; it returns dead workers' jobs to
- * the queue. `stop` lets running jobs finish within a deadline, then returns the rest to the queue.
+ * the queue, and re-queues the open book jobs (PostgreSQL's record) that the queue lost, as after
+ * a Redis restart; both also run at start. `stop` lets running jobs finish within a deadline, then
+ * returns the rest to the queue.
  */
 export class Worker {
   private stopping = false;
@@ -21,6 +24,7 @@ export class Worker {
   constructor(
     private readonly options: {
       queue: JobQueue;
+      jobs: BookJobs;
       ingestion: IngestionService;
       logger: Logger;
       concurrency: number;
@@ -41,7 +45,7 @@ export class Worker {
     this.loops.length = 0;
     this.timers.length = 0;
     await queue.heartbeat(deadAfterMs);
-    await this.recover();
+    await this.recover().catch((err) => logger.warn({ err: String(err) }, 'recovery failed'));
     this.timers.push(
       setInterval(() => {
         queue
@@ -64,6 +68,7 @@ export class Worker {
         "returned a dead worker's jobs to the queue",
       );
     }
+    await this.options.jobs.requeueLost();
   }
 
   private async loop(): Promise<void> {

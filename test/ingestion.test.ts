@@ -6,7 +6,13 @@ import { chunkText } from '../src/ingest/chunker.js';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
 import { readBookText } from '../src/ingest/readers.js';
 import { makeEpub, makePdf } from './fixtures/books.js';
-import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
+import {
+  openProgress,
+  uploadBook,
+  waitForIdleQueue,
+  waitForStatus,
+  waitUntil,
+} from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { keysOf } from './support/redis.js';
 
@@ -322,38 +328,14 @@ describe('progress', () => {
       contentType: 'text/markdown',
       owner,
     });
-    const query = `subscription { bookProcessing(bookId: "${bookId}") { stage progress status } }`;
-    const res = await gw.app.fetch(
-      `http://gateway.test/graphql?query=${encodeURIComponent(query)}`,
-      {
-        headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
-      },
-    );
-    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
-    const reader = res.body!.getReader();
+    const stream = await openProgress(gw, bookId, token);
     const events: { stage: string; progress: number; status: string }[] = [];
-    let buffer = '';
-    let started = false;
-    const decoder = new TextDecoder();
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
-        const block = buffer.slice(0, i);
-        buffer = buffer.slice(i + 2);
-        const data = block.split('\n').find((l) => l.startsWith('data:'));
-        if (!data?.slice(5).trim()) continue;
-        const payload = JSON.parse(data.slice(5));
-        if (payload.data?.bookProcessing) events.push(payload.data.bookProcessing);
-      }
-      if (!started && events.length > 0) {
-        started = true;
-        await gw.gql(PROCESS, { id: bookId }, { token });
-      }
-      if (events.at(-1)?.stage === 'COMPLETED' || events.at(-1)?.stage === 'FAILED') break;
+    for (let e = await stream.next(); e; e = await stream.next()) {
+      events.push(e);
+      if (events.length === 1) await gw.gql(PROCESS, { id: bookId }, { token });
+      if (e.stage === 'COMPLETED' || e.stage === 'FAILED') break;
     }
-    await reader.cancel();
+    await stream.close();
     expect(events[0]).toMatchObject({ status: 'PENDING' });
     const stages = events.map((e) => e.stage);
     expect(stages).toContain('INDEXING');
@@ -361,4 +343,56 @@ describe('progress', () => {
     const progress = events.map((e) => e.progress);
     expect(progress.at(-1)).toBe(1);
   });
+
+  it.each([
+    { name: 'completed', fails: false },
+    { name: 'failed', fails: true },
+  ])(
+    'processBook on a $name book queues a new run: it answers PENDING and bookProcessing follows that run to COMPLETED',
+    async ({ fails }) => {
+      const { bookId } = await uploadBook(gw, {
+        bytes: demo,
+        fileName: 'rerun.md',
+        contentType: 'text/markdown',
+        owner,
+      });
+      // A collection of another vector size fails the first run; dropped, the re-run succeeds.
+      if (fails) {
+        await gw.deps.vectors.client.createCollection(bookId, {
+          vectors: { size: 8, distance: 'Cosine' },
+        });
+      }
+      await gw.gql(PROCESS, { id: bookId }, { token });
+      const first = fails ? 'failed' : 'completed';
+      expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe(first);
+      await waitForIdleQueue(gw);
+      if (fails) await gw.deps.vectors.client.deleteCollection(bookId);
+
+      // The worker waits, so the subscription surely opens before the new run starts.
+      await gw.runtime.worker!.stop(5000);
+      const events: { stage: string; progress: number; status: string }[] = [];
+      let restarted = false;
+      try {
+        const res = await gw.gql(PROCESS, { id: bookId }, { token });
+        expect(res.body.errors).toBeUndefined();
+        expect(res.body.data?.processBook).toMatchObject({ processingStatus: 'PENDING' });
+        const stream = await openProgress(gw, bookId, token);
+        const opening = await stream.next();
+        expect(opening).toMatchObject({ stage: 'QUEUED', status: 'PENDING' });
+        restarted = true;
+        await gw.runtime.worker!.start();
+        for (let e = await stream.next(); e; e = await stream.next()) {
+          events.push(e);
+          if (e.stage === 'COMPLETED' || e.stage === 'FAILED') break;
+        }
+        await stream.close();
+      } finally {
+        if (!restarted) await gw.runtime.worker!.start();
+      }
+      expect(events.map((e) => e.stage)).toContain('INDEXING');
+      expect(events.map((e) => e.stage)).not.toContain('FAILED');
+      expect(events.at(-1)).toMatchObject({ stage: 'COMPLETED', status: 'COMPLETED', progress: 1 });
+      expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
+    },
+  );
 });

@@ -36,6 +36,7 @@ describe('bootstrap', () => {
     const tables = await db.sql<{ tablename: string }[]>`
       select tablename from pg_tables where schemaname = 'public' order by tablename`;
     expect(tables.map((t) => t.tablename)).toEqual([
+      'book_jobs',
       'books',
       'categories',
       'characters',

@@ -9,7 +9,7 @@ import { readBookText } from '../src/ingest/readers.js';
 import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { type OpenAiTestServer, startOpenAiServer } from './support/openai-server.js';
-import { keysOf } from './support/redis.js';
+import { keysOf, wipeRedis } from './support/redis.js';
 
 /**
  * Workers as separate processes (`npm run worker`) sharing the real Redis: one is SIGKILLed in the
@@ -44,6 +44,50 @@ function startWorker(env: Record<string, string>): ChildProcess {
   return child;
 }
 
+const PROCESS = 'mutation ($id: ID!) { processBook(bookId: $id) { id processingStatus } }';
+
+/**
+ * Uploads the demo book, lets a new worker process take its job (slow embeddings, so it is surely
+ * mid-way) and SIGKILLs that worker; the book is left `processing`.
+ */
+async function killWorkerMidJob(fileName: string) {
+  const demo = await loadDemoBook();
+  const { bookId, path } = await uploadBook(gw, {
+    bytes: demo,
+    fileName,
+    contentType: 'text/markdown',
+    owner,
+  });
+  ai.reset();
+  ai.enqueueEmbeddings(...Array.from({ length: 3 }, () => ({ delayMs: 1500 })));
+  const worker = startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
+  const res = await gw.gql(PROCESS, { id: bookId }, { token: await gw.token(owner) });
+  expect(res.body.errors).toBeUndefined();
+  await waitUntil(
+    async () => ai.requestsTo('embeddings').length >= 1,
+    20_000,
+    'the first embedding call',
+  );
+  expect(await waitForStatus(gw, bookId, ['processing'])).toBe('processing');
+  worker.kill('SIGKILL');
+  await new Promise((r) => worker.once('exit', r));
+  return { bookId, path, demo };
+}
+
+/** The book's chunks are indexed once each, and its characters found once each. */
+async function expectIndexedOnce(bookId: string, demo: Uint8Array, path: string) {
+  const { text } = await readBookText(demo, { path });
+  const chunks = chunkText(text, { targetChars: 300, overlapChars: 50 });
+  expect(await gw.deps.vectors.count(bookId)).toBe(chunks.length);
+  expect(await gw.deps.keywords.count(bookId)).toBe(chunks.length);
+  const characters = await gw.db.sql<
+    { safe_name: string }[]
+  >`select safe_name from characters where book_id = ${bookId}`;
+  expect(characters.length).toBeGreaterThan(0);
+  expect(new Set(characters.map((c) => c.safe_name)).size).toBe(characters.length);
+  return characters;
+}
+
 describe.skipIf(!realRedis)('workers that die', () => {
   beforeAll(async () => {
     ai = await startOpenAiServer({ dimension: 8 });
@@ -64,31 +108,7 @@ describe.skipIf(!realRedis)('workers that die', () => {
   });
 
   it('a worker killed mid-job loses nothing: another completes the job, nothing duplicated', async () => {
-    const demo = await loadDemoBook();
-    const { bookId, path } = await uploadBook(gw, {
-      bytes: demo,
-      fileName: 'crash.md',
-      contentType: 'text/markdown',
-      owner,
-    });
-    // Slow embeddings, so the job is surely mid-way when the worker dies.
-    ai.enqueueEmbeddings(...Array.from({ length: 3 }, () => ({ delayMs: 1500 })));
-    const first = startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
-    const res = await gw.gql(
-      'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
-      { id: bookId },
-      { token: await gw.token(owner) },
-    );
-    expect(res.body.errors).toBeUndefined();
-
-    await waitUntil(
-      async () => ai.requestsTo('embeddings').length >= 1,
-      20_000,
-      'the first embedding call',
-    );
-    expect(await waitForStatus(gw, bookId, ['processing'])).toBe('processing');
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
+    const { bookId, path, demo } = await killWorkerMidJob('crash.md');
 
     // The job sits in the dead worker's in-flight list, not lost.
     const inflight = await keysOf(gw.redis, 'processing_queue:inflight:*');
@@ -100,15 +120,7 @@ describe.skipIf(!realRedis)('workers that die', () => {
     expect(await waitForStatus(gw, bookId, ['completed', 'failed'], 45_000)).toBe('completed');
     await waitForIdleQueue(gw);
 
-    const { text } = await readBookText(demo, { path });
-    const chunks = chunkText(text, { targetChars: 300, overlapChars: 50 });
-    expect(await gw.deps.vectors.count(bookId)).toBe(chunks.length);
-    expect(await gw.deps.keywords.count(bookId)).toBe(chunks.length);
-    const characters = await gw.db.sql<
-      { safe_name: string }[]
-    >`select safe_name from characters where book_id = ${bookId}`;
-    expect(characters.length).toBeGreaterThan(0);
-    expect(new Set(characters.map((c) => c.safe_name)).size).toBe(characters.length);
+    const characters = await expectIndexedOnce(bookId, demo, path);
     for (const c of characters) {
       expect(
         existsSync(join(gw.env.SYSTEM_PROMPT_STORAGE_PATH!, bookId, `${c.safe_name}.md`)),
@@ -163,5 +175,39 @@ describe.skipIf(!realRedis)('workers that die', () => {
     expect(log).toMatch(
       /"jobId":"embed-fails"[^\n]*"msg":"job failed"|"msg":"job failed"[^\n]*"jobId":"embed-fails"/,
     );
+  }, 90_000);
+
+  it('a worker killed mid-job and a Redis wiped after it: processBook re-queues the lost job once, and it completes', async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(
+      children.map((c) =>
+        c.exitCode === null && c.signalCode === null
+          ? new Promise((r) => c.once('exit', r))
+          : undefined,
+      ),
+    );
+    const { bookId, path, demo } = await killWorkerMidJob('lost.md');
+    const token = await gw.token(owner);
+    // Nothing in Redis knows the job any more: no queue entry, no in-flight list, no heartbeat.
+    await wipeRedis(gw.redis);
+
+    // The book is left `processing`; once the dead run's lease is over, asking again re-queues it.
+    await waitUntil(
+      async () => {
+        const res = await gw.gql(PROCESS, { id: bookId }, { token });
+        expect(res.body.errors).toBeUndefined();
+        return (await gw.redis.llen('processing_queue')) > 0;
+      },
+      20_000,
+      'the lost job back in the queue',
+    );
+    expect((await gw.gql(PROCESS, { id: bookId }, { token })).body.errors).toBeUndefined();
+    expect(await gw.redis.llen('processing_queue')).toBe(1);
+
+    ai.reset();
+    startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
+    expect(await waitForStatus(gw, bookId, ['completed', 'failed'], 45_000)).toBe('completed');
+    await waitForIdleQueue(gw);
+    await expectIndexedOnce(bookId, demo, path);
   }, 90_000);
 });

@@ -48,18 +48,46 @@ export class JobQueue {
     this.workerId = workerId ?? `${process.pid}-${randomBytes(4).toString('hex')}`;
   }
 
-  /** Enqueues a book job in the shared shape; returns it. */
-  async enqueueBook(bookId: string): Promise<ProcessBookJob> {
-    const job: ProcessBookJob = {
+  /** A new book job in the shared shape (not yet queued). */
+  static bookJob(bookId: string): ProcessBookJob {
+    return {
       job_id: randomUUID(),
       type: 'process_book',
       book_id: bookId,
       enqueued_at: new Date().toISOString(),
     };
+  }
+
+  /** Appends a job to the queue (a new one, or one the queue lost). */
+  async enqueue(job: ProcessBookJob): Promise<void> {
     await this.counter.time('redis', 'rpush', () =>
       this.redis.rpush(QUEUE_KEY, JSON.stringify(job)),
     );
-    return job;
+  }
+
+  /** The ids of the jobs waiting in the queue or held in a registered worker's in-flight list. */
+  async liveJobIds(): Promise<Set<string>> {
+    const workers = await this.counter.time('redis', 'smembers', () =>
+      this.redis.smembers(WORKERS_KEY),
+    );
+    const lists = await this.counter.time('redis', 'pipeline', async () => {
+      const pipeline = this.redis.pipeline().lrange(QUEUE_KEY, 0, -1);
+      for (const w of workers) pipeline.lrange(inflightKey(w), 0, -1);
+      return (await pipeline.exec()) ?? [];
+    });
+    const ids = new Set<string>();
+    for (const [err, raws] of lists) {
+      if (err) throw err;
+      for (const raw of raws as string[]) {
+        try {
+          const id = (JSON.parse(raw) as { job_id?: unknown } | null)?.job_id;
+          if (typeof id === 'string') ids.add(id);
+        } catch {
+          // A malformed job holds no book; the worker that takes it drops it.
+        }
+      }
+    }
+    return ids;
   }
 
   length(): Promise<number> {

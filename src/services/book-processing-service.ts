@@ -6,9 +6,11 @@ import type { ProgressEvent } from '../queue/progress.js';
 import type { BookRow } from '../stores/rows.js';
 
 /**
- * Starting a book's ingestion and watching it. Only the book's owner may (re)process it; the job
- * goes on the shared queue in the shape every instance reads. Progress comes over Redis pub/sub,
- * starting with the book's current status, and ends when the book is completed or failed.
+ * Starting a book's ingestion and watching it. Only the book's owner may (re)process it. A book
+ * with no open job gets a new run: it goes back to `pending` and the job goes on the shared queue
+ * in the shape every instance reads; a book with one open (queued or running) keeps that run, put
+ * back on the queue if the queue lost it. Progress comes over Redis pub/sub, starting with the
+ * book's current status, and ends when the book is completed or failed.
  */
 export class BookProcessingService {
   constructor(
@@ -22,23 +24,24 @@ export class BookProcessingService {
     if (book.user_id !== viewer.id) {
       throw new AppError('FORBIDDEN', 'Only the reader who uploaded a book can process it');
     }
-    if (book.processing_status === 'processing') {
-      throw new AppError('FAILED_PRECONDITION', 'The book is being processed already');
-    }
     if (!book.storage_path) {
       throw new AppError('FAILED_PRECONDITION', 'The book has no uploaded file (storage_path) yet');
     }
-    const job = await this.deps.queue.enqueueBook(book.id);
-    this.deps.logger.info({ jobId: job.job_id, bookId: book.id }, 'book job enqueued');
-    await this.deps.progress.publish({
-      bookId: book.id,
-      jobId: job.job_id,
-      stage: 'queued',
-      progress: 0,
-      status: book.processing_status,
-      message: null,
-    });
-    return book;
+    const job = await this.deps.bookJobs.request(book.id);
+    if (job.created) {
+      this.deps.logger.info({ jobId: job.job_id, bookId: book.id }, 'book job enqueued');
+      await this.deps.caches.book.purge([book.id]);
+      await this.deps.invalidation.publish(book.id);
+      await this.deps.progress.publish({
+        bookId: book.id,
+        jobId: job.job_id,
+        stage: 'queued',
+        progress: 0,
+        status: 'pending',
+        message: null,
+      });
+    }
+    return { ...book, processing_status: job.processing_status };
   }
 
   async *watch(bookId: string, signal?: AbortSignal): AsyncGenerator<ProgressEvent> {

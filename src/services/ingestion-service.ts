@@ -15,6 +15,7 @@ import { readBookText } from '../ingest/readers.js';
 import type { Logger } from '../logger.js';
 import type { Embedder, Llm } from '../providers/types.js';
 import type { ProgressBus, ProgressEvent } from '../queue/progress.js';
+import type { BookJobStore } from '../stores/book-job-store.js';
 import type { CatalogStore } from '../stores/catalog-store.js';
 import type { ChunkPayload } from '../stores/chunks.js';
 import type { KeywordStore } from '../stores/keyword-store.js';
@@ -46,6 +47,16 @@ export class JobRejectedError extends Error {
   override readonly name = 'JobRejectedError';
 }
 
+/** The run's lease on the book was taken over (this worker stalled past it); the run stops. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+}
+
+export type IngestionOutcome =
+  | { outcome: 'processed'; chunks: number; characters: number }
+  /** Not run: another run holds the book, or this job already ended. */
+  | { outcome: 'busy' | 'stale' };
+
 /**
  * Turns an uploaded book into indexes and characters: marks it `processing`, reads its file from
  * Storage, chunks it, embeds the chunks and upserts them into the book's Qdrant and Typesense
@@ -54,6 +65,8 @@ export class JobRejectedError extends Error {
  * (written once, atomically), then marks it `completed`, or `failed` with the reason logged.
  * Only a file under the book owner's own prefix is read.
  * The book cache is purged at every status change; progress is published for subscribers.
+ * A run first claims the book in `book_jobs` (a lease this worker renews while it runs), so one
+ * book has one run at a time across instances; the final status is written with the lease check.
  */
 export class IngestionService {
   constructor(
@@ -71,17 +84,35 @@ export class IngestionService {
       characterCache: ReadThroughCache<CharacterRow>;
       characterIdsByBook: LocalTtlCache<string[]>;
       onCatalogChange?: (bookId: string) => Promise<void>;
+      jobs: BookJobStore;
+      /** Who holds the leases this service takes. */
+      workerId: string;
+      lease: { ms: number; renewEveryMs: number };
     },
   ) {}
 
   async process(job: {
     job_id: string;
     book_id: string;
-  }): Promise<{ chunks: number; characters: number }> {
-    const { logger } = this.deps;
+    enqueued_at?: string | undefined;
+  }): Promise<IngestionOutcome> {
+    const { logger, jobs, workerId, lease } = this.deps;
     const log = logger.child({ jobId: job.job_id, bookId: job.book_id });
     const [book] = await this.deps.catalogStore.booksByIds([job.book_id]);
     if (!book) throw new JobRejectedError(`book ${job.book_id} does not exist`);
+    const claim = await jobs.claim({
+      bookId: book.id,
+      jobId: job.job_id,
+      worker: workerId,
+      leaseMs: lease.ms,
+      enqueuedAt: job.enqueued_at,
+    });
+    if (claim === 'missing') throw new JobRejectedError(`book ${job.book_id} does not exist`);
+    if (claim !== 'claimed') {
+      log.info({ claim }, claim === 'busy' ? 'another run holds the book' : 'job already ended');
+      return { outcome: claim };
+    }
+    await this.statusChanged(book.id);
     const report = (
       stage: ProgressEvent['stage'],
       progress: number,
@@ -97,8 +128,22 @@ export class IngestionService {
         message,
       });
 
+    // Keep the lease while the run lasts; a renewal that finds it taken stops the run.
+    let lost = false;
+    const renewal = setInterval(() => {
+      jobs.renew(book.id, job.job_id, workerId, lease.ms).then(
+        (held) => {
+          if (!held) lost = true;
+        },
+        (err) => log.warn({ err: String(err) }, 'lease renewal failed'),
+      );
+    }, lease.renewEveryMs);
+    renewal.unref();
+    const check = () => {
+      if (lost) throw new LeaseLostError('another run took over the book');
+    };
+
     try {
-      await this.setStatus(book.id, 'processing');
       await report('reading', 0.02);
       const text = await this.readText(book);
 
@@ -127,6 +172,7 @@ export class IngestionService {
           this.deps.keywords.upsert(book.id, batch),
         ]);
         await report('indexing', 0.1 + 0.7 * ((i + batch.length) / chunks.length));
+        check();
       }
       // A previous run of a longer text may have left chunks past the end.
       await Promise.all([
@@ -134,26 +180,42 @@ export class IngestionService {
         this.deps.keywords.deleteFrom(book.id, chunks.length),
       ]);
 
+      check();
       await report('characters', 0.85);
       const characters = await this.writeCharacters(book, text);
 
-      await this.setStatus(book.id, 'completed');
+      check();
+      if (!(await jobs.finish(book.id, job.job_id, workerId, 'completed'))) {
+        throw new LeaseLostError('another run took over the book');
+      }
+      await this.statusChanged(book.id);
       await report('completed', 1, 'completed');
       log.info({ chunks: chunks.length, characters }, 'book processed');
-      return { chunks: chunks.length, characters };
+      return { outcome: 'processed', chunks: chunks.length, characters };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
+      if (err instanceof LeaseLostError) {
+        // The run that took over reports the book's status; this one says nothing more.
+        log.warn({ reason }, 'book processing stopped');
+        throw err;
+      }
       log.error({ reason }, 'book processing failed');
-      await this.setStatus(book.id, 'failed').catch((e) =>
-        log.error({ reason: String(e) }, 'could not mark the book failed'),
-      );
-      await report('failed', 1, 'failed', reason.slice(0, 500));
+      const marked = await jobs.finish(book.id, job.job_id, workerId, 'failed').catch((e) => {
+        log.error({ reason: String(e) }, 'could not mark the book failed');
+        return false;
+      });
+      if (marked) {
+        await this.statusChanged(book.id);
+        await report('failed', 1, 'failed', reason.slice(0, 500));
+      }
       throw err;
+    } finally {
+      clearInterval(renewal);
     }
   }
 
-  private async setStatus(bookId: string, status: 'processing' | 'completed' | 'failed') {
-    await this.deps.catalogStore.setBookStatus(bookId, status);
+  /** Drops the cached copies of a book whose status changed, here and on every instance. */
+  private async statusChanged(bookId: string) {
     await this.deps.bookCache.purge([bookId]);
     await this.deps.onCatalogChange?.(bookId);
   }

@@ -88,12 +88,4 @@ export class CatalogStore {
   }
 
   /** The backend updates `processing_status` and no other book field. */
-  async setBookStatus(bookId: string, status: ProcessingStatusValue): Promise<boolean> {
-    const res = await this.db
-      .from('books')
-      .update({ processing_status: status })
-      .eq('id', bookId)
-      .select('id');
-    return unwrap(res, z.array(z.object({ id: z.string() })), 'books').length === 1;
-  }
 }

@@ -88,3 +88,45 @@ export async function ingestDemoBook(gw: TestGateway, owner: string): Promise<st
   await waitForIdleQueue(gw);
   return bookId;
 }
+
+export interface ProgressStream {
+  /** The next `bookProcessing` event, or null once the stream ended. */
+  next(): Promise<{ stage: string; progress: number; status: string } | null>;
+  close(): Promise<void>;
+}
+
+/** Opens a `bookProcessing` subscription over SSE, as a browser's EventSource would. */
+export async function openProgress(
+  gw: TestGateway,
+  bookId: string,
+  token: string,
+): Promise<ProgressStream> {
+  const query = `subscription { bookProcessing(bookId: "${bookId}") { stage progress status } }`;
+  const res = await gw.app.fetch(`http://gateway.test/graphql?query=${encodeURIComponent(query)}`, {
+    headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
+  });
+  if (!/text\/event-stream/.test(res.headers.get('content-type') ?? '')) {
+    throw new Error(`not an event stream: ${res.status} ${await res.text()}`);
+  }
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  return {
+    async next() {
+      while (true) {
+        for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, i);
+          buffer = buffer.slice(i + 2);
+          const data = block.split('\n').find((l) => l.startsWith('data:'));
+          if (!data?.slice(5).trim()) continue;
+          const payload = JSON.parse(data.slice(5));
+          if (payload.data?.bookProcessing) return payload.data.bookProcessing;
+        }
+        const { value, done } = await reader.read();
+        if (done) return null;
+        buffer += decoder.decode(value, { stream: true });
+      }
+    },
+    close: () => reader.cancel(),
+  };
+}

@@ -28,3 +28,10 @@ export async function keysOf(redis: Redis, pattern = '*'): Promise<string[]> {
   const keys = await redis.keys(pattern);
   return keys.filter((k) => k !== 'falsafa:test:claim').sort();
 }
+
+/** Empties the test's Redis as a restart of a Redis that keeps nothing on disk would. */
+export async function wipeRedis(redis: Redis): Promise<void> {
+  const claim = await redis.get('falsafa:test:claim');
+  await redis.flushdb();
+  if (claim) await redis.set('falsafa:test:claim', claim, 'EX', 7200);
+}
