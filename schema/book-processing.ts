@@ -32,6 +32,7 @@ export const BookProcessingEvent = builder
 builder.mutationFields((t) => ({
   processBook: t.withAuth({ signedIn: true }).field({
     type: Book,
+    nullable: true,
     description: "Queues the book's ingestion (its owner only); watch it with bookProcessing",
     args: { bookId: t.arg.id({ required: true }) },
     resolve: r.processBook,

@@ -22,19 +22,21 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { selectOperation } from './observability/operation.js';
 import { useObservability } from './observability/plugin.js';
 import type { Tracing } from './observability/tracing.js';
+import { useArgumentGuard } from './security/argument-guard.js';
 import { useBodyLimit } from './security/body-limit.js';
 import { useTextGuard } from './security/input-guard.js';
 import { limitSettings, useOperationLimits } from './security/limits.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-documents.js';
+import { argumentChecks } from './services/argument-checks.js';
 
 /**
  * Builds the HTTP app (no listening here: tests call `app.fetch` in-process, `main.ts` serves it).
  * Error masking stays on: only AppErrors (stable `extensions.code`) reach clients unchanged.
  * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
  * /healthz, /readyz, /metrics (src/http); the body limit, CSRF prevention, trusted documents,
- * introspection off in production, the auth gate, the text guard, the operation limits and the
- * per-viewer rate limits (src/security). Everything that refuses a request does so before
+ * introspection off in production, the auth gate, the text guard, the argument guard, the
+ * operation limits and the per-viewer rate limits (src/security). Everything that refuses a request does so before
  * execution.
  */
 export interface AppOptions {
@@ -117,6 +119,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       ...(security.introspection ? [] : [useDisableIntrospection()]),
       useAuthGate(),
       useTextGuard(),
+      useArgumentGuard(argumentChecks(config)),
       ...useOperationLimits(limitSettings(config), selectOperation),
       ...(security.rateLimit
         ? [
