@@ -35,6 +35,28 @@ afterAll(async () => {
   await gw?.close();
 });
 
+async function uploadDemo(fileName: string): Promise<string> {
+  const bytes = await loadDemoBook();
+  return (await uploadBook(gw, { bytes, fileName, contentType: 'text/markdown', owner })).bookId;
+}
+
+async function processToCompletion(bookId: string) {
+  await gw.gql(
+    'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
+    { id: bookId },
+    { token },
+  );
+  expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
+  await waitForIdleQueue(gw);
+}
+
+/** The ids of a list of books, as the reader is answered. */
+async function listed(query = COMPLETED_BOOKS): Promise<string[]> {
+  const res = await gw.gql(query, {}, { token });
+  expect(res.body.errors).toBeUndefined();
+  return (res.body.data?.books as any).edges.map((e: any) => e.node.id);
+}
+
 /** The store calls made while `run` runs, but the worker's own polls of the queue. */
 async function calls(run: () => Promise<unknown>) {
   gw.counter.reset();
@@ -76,63 +98,32 @@ describe('the catalog response cache', () => {
   });
 
   it('serves a book fresh as soon as ingestion changes it', async () => {
-    const { bookId } = await uploadBook(gw, {
-      bytes: await loadDemoBook(),
-      fileName: 'fresh.md',
-      contentType: 'text/markdown',
-      owner,
-    });
+    const bookId = await uploadDemo('fresh.md');
     const before = await gw.gql(BOOK_PAGE, { id: bookId }, { token });
     expect((before.body.data?.book as any).processingStatus).toBe('PENDING');
     expect((before.body.data?.book as any).characters).toEqual([]);
-    await gw.gql(
-      'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
-      { id: bookId },
-      { token },
-    );
-    expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
-    await waitForIdleQueue(gw);
+    await processToCompletion(bookId);
     const after = await gw.gql(BOOK_PAGE, { id: bookId }, { token });
     expect((after.body.data?.book as any).processingStatus).toBe('COMPLETED');
     expect((after.body.data?.book as any).characters.length).toBeGreaterThan(0);
   });
 
   it('lists a book under its new status as soon as ingestion completes it', async () => {
-    const { bookId } = await uploadBook(gw, {
-      bytes: await loadDemoBook(),
-      fileName: 'listed.md',
-      contentType: 'text/markdown',
-      owner,
-    });
-    const completed = async () => {
-      const res = await gw.gql(COMPLETED_BOOKS, {}, { token });
-      expect(res.body.errors).toBeUndefined();
-      return (res.body.data?.books as any).edges.map((e: any) => e.node.id) as string[];
-    };
-    expect(await completed()).not.toContain(bookId);
+    const bookId = await uploadDemo('listed.md');
+    expect(await listed()).not.toContain(bookId);
     // Cached: the same list again costs no store call.
-    expect(await calls(completed)).toEqual({});
-    await gw.gql(
-      'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
-      { id: bookId },
-      { token },
-    );
-    expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
-    await waitForIdleQueue(gw);
-    expect(await completed()).toContain(bookId);
+    expect(await calls(() => listed())).toEqual({});
+    await processToCompletion(bookId);
+    expect(await listed()).toContain(bookId);
   });
 
   it('lists a book at once when another process changes its status', async () => {
     const bookId = await gw.seed.book({ status: 'processing' });
-    const completed = async () => {
-      const res = await gw.gql(COMPLETED_BOOKS, {}, { token });
-      return (res.body.data?.books as any).edges.map((e: any) => e.node.id) as string[];
-    };
-    expect(await completed()).not.toContain(bookId);
+    expect(await listed()).not.toContain(bookId);
     // What a worker elsewhere does: the status in the database, then the change on Redis.
     await gw.db.sql`update books set processing_status = 'completed' where id = ${bookId}`;
     await gw.redis.publish(CATALOG_CHANNEL, bookId);
-    await waitUntil(async () => (await completed()).includes(bookId), 5000, 'the fresh list');
+    await waitUntil(async () => (await listed()).includes(bookId), 5000, 'the fresh list');
   });
 
   it('does not keep a list read before a status change that lands while it is answered', async () => {
@@ -155,7 +146,7 @@ describe('the catalog response cache', () => {
       await gate;
       return rows;
     };
-    const slow = gw.gql(FIRST_99, {}, { token });
+    const slow = listed(FIRST_99);
     await read; // the list is read, without the book; the status changes before it is answered
     store.booksPage = original;
     // The change comes from another process, once, while the list is still being answered.
@@ -170,10 +161,8 @@ describe('the catalog response cache', () => {
     await gw.redis.publish(CATALOG_CHANNEL, bookId);
     await seen;
     release();
-    const stale = await slow;
-    expect((stale.body.data?.books as any).edges.map((e: any) => e.node.id)).not.toContain(bookId);
-    const fresh = await gw.gql(FIRST_99, {}, { token });
-    expect((fresh.body.data?.books as any).edges.map((e: any) => e.node.id)).toContain(bookId);
+    expect(await slow).not.toContain(bookId);
+    expect(await listed(FIRST_99)).toContain(bookId);
   });
 
   it('still refuses a token that expired after its response was cached', async () => {
