@@ -410,6 +410,16 @@ async function sendBroken(rng: Rng): Promise<Answer> {
       }),
     () =>
       gw.app.fetch(URL_, {
+        method: 'POST',
+        headers: {
+          ...auth,
+          'content-type': 'application/json',
+          accept: rng.pick(['application/xml', 'text/html', '*/*;q=0', 'text/event-stream']),
+        },
+        body: JSON.stringify({ query: '{ viewer { id } }' }),
+      }),
+    () =>
+      gw.app.fetch(URL_, {
         method: rng.pick(['PUT', 'DELETE', 'PATCH']),
         headers: { ...auth, 'content-type': 'application/json' },
         body: JSON.stringify({ query: '{ viewer { id } }' }),

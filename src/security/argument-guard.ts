@@ -108,14 +108,16 @@ export function checkOperation(
         try {
           check(getArgumentValues(field, selection, variables));
         } catch (err) {
-          if (!(err instanceof GraphQLError)) throw err;
-          errors.push(
-            new GraphQLError(err.message, {
-              nodes: [selection],
-              path: at,
-              extensions: err.extensions,
-            }),
-          );
+          // Only the checks' coded refusals; anything else is left to execution to report.
+          if (err instanceof GraphQLError && err.extensions.code) {
+            errors.push(
+              new GraphQLError(err.message, {
+                nodes: [selection],
+                path: at,
+                extensions: err.extensions,
+              }),
+            );
+          }
         }
       }
       if (selection.selectionSet) {
