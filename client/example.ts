@@ -160,13 +160,15 @@ export async function runExample(options: ExampleOptions): Promise<ExampleSummar
 
   // The book page, then a chat with its first character.
   const page = await client.request(BookPageDocument, { id: book.id });
-  const character = page.book?.characters[0];
+  const characters = page.book?.characters ?? [];
+  const character = characters[0];
   if (!character) throw new Error(`"${book.title}" has no characters`);
-  log(`"${book.title}": ${page.book?.characters.map((c) => c.name).join(', ')}`);
+  log(`"${book.title}": ${characters.map((c) => c.name).join(', ')}`);
   const { createChatSession: session } = await client.request(CreateChatSessionDocument, {
     characterId: character.id,
     title: `Talking with ${character.name}`,
   });
+  if (!session) throw new Error('the chat session was not created');
   log(`chat session ${session.id} with ${session.character.name}`);
 
   // One turn, answered whole.
@@ -175,8 +177,10 @@ export async function runExample(options: ExampleOptions): Promise<ExampleSummar
     content: 'Who are you, and where are we?',
     clientMessageId: crypto.randomUUID(),
   });
-  log(`${character.name}: ${turn.sendMessage.reply.content}`);
-  log(`  (grounded in ${turn.sendMessage.reply.citations.length} passage(s))`);
+  const reply = turn.sendMessage?.reply;
+  if (!reply) throw new Error('the message was not answered');
+  log(`${character.name}: ${reply.content}`);
+  log(`  (grounded in ${reply.citations.length} passage(s))`);
 
   // One turn, streamed: deltas as the model writes them, then the saved turn.
   let streamed = '';
@@ -214,7 +218,7 @@ export async function runExample(options: ExampleOptions): Promise<ExampleSummar
     bookId: book.id,
     characterName: character.name,
     sessionId: session.id,
-    reply: turn.sendMessage.reply.content,
+    reply: reply.content,
     streamedReply: streamed,
     messageCount,
     progress,

@@ -32,6 +32,7 @@ export const BookProcessingEvent = builder
 builder.mutationFields((t) => ({
   processBook: t.withAuth({ signedIn: true }).field({
     type: Book,
+    nullable: true,
     description:
       "Queues the book's ingestion (its owner only) and returns the book. A book with no run under way gets a new one and is PENDING; one with a run queued or running keeps that run (re-queued if the queue lost it). Watch it with bookProcessing",
     args: { bookId: t.arg.id({ required: true }) },

@@ -28,12 +28,14 @@ export const Book = builder.objectRef<BookRow>('Book').implement({
     updatedAt: t.field({ type: 'DateTime', resolve: (b) => b.updated_at }),
     characters: t.field({
       type: [Character],
+      nullable: true,
       description: 'All characters found in the book, by name',
       resolve: r.bookCharacters,
     }),
     characterConnection: t.connection(
       {
         type: Character,
+        nullable: true,
         description: 'The characters page by page, by name',
         resolve: r.bookCharacterConnection,
       },

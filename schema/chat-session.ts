@@ -19,6 +19,7 @@ export const ChatSession = builder.objectRef<ChatSessionRow>('ChatSession').impl
     messages: t.connection(
       {
         type: Message,
+        nullable: true,
         description: 'In time order: first/after from the oldest, last/before from the newest',
         resolve: r.sessionMessages,
       },
@@ -57,6 +58,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createChatSession: t.withAuth({ signedIn: true }).field({
     type: ChatSession,
+    nullable: true,
     description: 'Opens a chat with a character of a completed book',
     args: { input: t.arg({ type: CreateChatSessionInput, required: true }) },
     resolve: r.createChatSession,

@@ -72,6 +72,7 @@ const Passage = builder.objectRef<SearchPassage>('Passage').implement({
 builder.mutationFields((t) => ({
   sendMessage: t.withAuth({ signedIn: true }).field({
     type: SendMessagePayload,
+    nullable: true,
     description: 'Sends a message to the character of a session and returns the saved turn',
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: r.sendMessage,

@@ -4,17 +4,20 @@ import { GraphQLError } from 'graphql';
  * Errors meant for the client. Each carries a stable `extensions.code`; being GraphQLErrors they
  * pass yoga's error masking unchanged, while any other thrown error is masked as "Unexpected error".
  */
-export type ErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'FAILED_PRECONDITION'
-  | 'SESSION_BUSY'
-  | 'LOCK_LOST'
-  | 'RATE_LIMITED'
-  | 'UPSTREAM_ERROR'
-  | 'SERVICE_UNAVAILABLE';
+export const ERROR_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'FAILED_PRECONDITION',
+  'SESSION_BUSY',
+  'LOCK_LOST',
+  'RATE_LIMITED',
+  'UPSTREAM_ERROR',
+  'SERVICE_UNAVAILABLE',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,

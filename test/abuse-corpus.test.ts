@@ -797,3 +797,47 @@ describe('rate limits', () => {
     expect(mine.body.errors).toBeUndefined();
   });
 });
+
+/** GET requests whose parameters are malformed or name nothing: always 4xx with a code. */
+const getParamCases = (): Case[] => {
+  const get = (params: string) => () =>
+    gw.app.fetch(`${URL_}?query=${encodeURIComponent('{ viewer { id } }')}&${params}`, {
+      headers: { authorization: `Bearer ${token}`, accept: GQL_ACCEPT },
+    });
+  return [
+    {
+      name: 'GET with variables that are not JSON',
+      send: get('variables=%7Bbad'),
+      status: 400,
+      code: 'BAD_REQUEST',
+      beforeExecution: true,
+    },
+    {
+      name: 'GET with extensions that are not JSON',
+      send: get('extensions=%7Bbad'),
+      status: 400,
+      code: 'BAD_REQUEST',
+      beforeExecution: true,
+    },
+    {
+      name: 'GET with variables that are an array',
+      send: get('variables=%5B1%5D'),
+      status: 400,
+      code: 'BAD_REQUEST',
+      beforeExecution: true,
+    },
+    {
+      name: 'GET with an operationName that names no operation',
+      send: get('operationName=Nope'),
+      status: 400,
+      code: 'OPERATION_RESOLUTION_FAILURE',
+      beforeExecution: true,
+    },
+  ];
+};
+
+describe('GET parameters', () => {
+  it.each(getParamCases().map((c) => [c.name, c] as const))('%s', async (_n, c) => {
+    await expectRefused(c);
+  });
+});

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CATALOG_CHANNEL } from '../src/cache/invalidation.js';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
-import { uploadBook, waitForIdleQueue, waitForStatus } from './support/books.js';
+import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
@@ -14,21 +15,54 @@ let gw: TestGateway;
 const owner = randomUUID();
 let token: string;
 
+const COMPLETED_BOOKS = '{ books(first: 100, status: COMPLETED) { edges { node { id } } } }';
 const BOOK_PAGE = `query ($id: ID!) { book(id: $id) { id title processingStatus category { name }
   characters { id name } } }`;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ worker: true, env: { RESPONSE_CACHE_TTL_MS: '60000' } });
+  gw = await startTestGateway({
+    worker: true,
+    // The worker's heartbeat is a Redis call too: slow enough not to land inside a counted request.
+    env: {
+      RESPONSE_CACHE_TTL_MS: '60000',
+      WORKER_HEARTBEAT_MS: '60000',
+      WORKER_DEAD_AFTER_MS: '300000',
+    },
+  });
   token = await gw.token(owner);
 });
 afterAll(async () => {
   await gw?.close();
 });
 
+async function uploadDemo(fileName: string): Promise<string> {
+  const bytes = await loadDemoBook();
+  return (await uploadBook(gw, { bytes, fileName, contentType: 'text/markdown', owner })).bookId;
+}
+
+async function processToCompletion(bookId: string) {
+  await gw.gql(
+    'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
+    { id: bookId },
+    { token },
+  );
+  expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
+  await waitForIdleQueue(gw);
+}
+
+/** The ids of a list of books, as the reader is answered. */
+async function listed(query = COMPLETED_BOOKS): Promise<string[]> {
+  const res = await gw.gql(query, {}, { token });
+  expect(res.body.errors).toBeUndefined();
+  return (res.body.data?.books as any).edges.map((e: any) => e.node.id);
+}
+
+/** The store calls made while `run` runs, but the worker's own polls of the queue. */
 async function calls(run: () => Promise<unknown>) {
   gw.counter.reset();
   await run();
-  return gw.counter.snapshot();
+  const { 'redis:lmove': _poll, ...made } = gw.counter.snapshot();
+  return made;
 }
 
 describe('the catalog response cache', () => {
@@ -64,25 +98,71 @@ describe('the catalog response cache', () => {
   });
 
   it('serves a book fresh as soon as ingestion changes it', async () => {
-    const { bookId } = await uploadBook(gw, {
-      bytes: await loadDemoBook(),
-      fileName: 'fresh.md',
-      contentType: 'text/markdown',
-      owner,
-    });
+    const bookId = await uploadDemo('fresh.md');
     const before = await gw.gql(BOOK_PAGE, { id: bookId }, { token });
     expect((before.body.data?.book as any).processingStatus).toBe('PENDING');
     expect((before.body.data?.book as any).characters).toEqual([]);
-    await gw.gql(
-      'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
-      { id: bookId },
-      { token },
-    );
-    expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
-    await waitForIdleQueue(gw);
+    await processToCompletion(bookId);
     const after = await gw.gql(BOOK_PAGE, { id: bookId }, { token });
     expect((after.body.data?.book as any).processingStatus).toBe('COMPLETED');
     expect((after.body.data?.book as any).characters.length).toBeGreaterThan(0);
+  });
+
+  it('lists a book under its new status as soon as ingestion completes it', async () => {
+    const bookId = await uploadDemo('listed.md');
+    expect(await listed()).not.toContain(bookId);
+    // Cached: the same list again costs no store call.
+    expect(await calls(() => listed())).toEqual({});
+    await processToCompletion(bookId);
+    expect(await listed()).toContain(bookId);
+  });
+
+  it('lists a book at once when another process changes its status', async () => {
+    const bookId = await gw.seed.book({ status: 'processing' });
+    expect(await listed()).not.toContain(bookId);
+    // What a worker elsewhere does: the status in the database, then the change on Redis.
+    await gw.db.sql`update books set processing_status = 'completed' where id = ${bookId}`;
+    await gw.redis.publish(CATALOG_CHANNEL, bookId);
+    await waitUntil(async () => (await listed()).includes(bookId), 5000, 'the fresh list');
+  });
+
+  it('does not keep a list read before a status change that lands while it is answered', async () => {
+    const bookId = await gw.seed.book({ status: 'processing' });
+    // A list no earlier test has cached, so that this request reads the store.
+    const FIRST_99 = COMPLETED_BOOKS.replace('first: 100', 'first: 99');
+    const store = gw.deps.catalogStore;
+    const original = store.booksPage;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reading!: () => void;
+    const read = new Promise<void>((resolve) => {
+      reading = resolve;
+    });
+    store.booksPage = async (args) => {
+      const rows = await original.call(store, args);
+      reading();
+      await gate;
+      return rows;
+    };
+    const slow = listed(FIRST_99);
+    await read; // the list is read, without the book; the status changes before it is answered
+    store.booksPage = original;
+    // The change comes from another process, once, while the list is still being answered.
+    const seen = new Promise<void>((resolve) => {
+      const stop = gw.deps.invalidation.onChange((id) => {
+        if (id !== bookId) return;
+        stop();
+        resolve();
+      });
+    });
+    await gw.db.sql`update books set processing_status = 'completed' where id = ${bookId}`;
+    await gw.redis.publish(CATALOG_CHANNEL, bookId);
+    await seen;
+    release();
+    expect(await slow).not.toContain(bookId);
+    expect(await listed(FIRST_99)).toContain(bookId);
   });
 
   it('still refuses a token that expired after its response was cached', async () => {

@@ -30,7 +30,7 @@ export type BookPageQueryVariables = Exact<{
 }>;
 
 
-export type BookPageQuery = { book: { id: string, title: string, author: string | null, description: string | null, coverUrl: string | null, processingStatus: ProcessingStatus, createdAt: string, category: { id: string, name: string, slug: string | null } | null, characters: Array<{ id: string, name: string, description: string | null, avatarUrl: string | null }> } | null };
+export type BookPageQuery = { book: { id: string, title: string, author: string | null, description: string | null, coverUrl: string | null, processingStatus: ProcessingStatus, createdAt: string, category: { id: string, name: string, slug: string | null } | null, characters: Array<{ id: string, name: string, description: string | null, avatarUrl: string | null }> | null } | null };
 
 export type BookProcessingSubscriptionVariables = Exact<{
   bookId: string | number;
@@ -56,7 +56,7 @@ export type ChatPageQueryVariables = Exact<{
 }>;
 
 
-export type ChatPageQuery = { chatSession: { id: string, title: string | null, messageCount: number, preview: string | null, createdAt: string, updatedAt: string | null, character: { id: string, name: string, description: string | null, avatarUrl: string | null }, book: { id: string, title: string, author: string | null, category: { id: string, name: string } | null }, messages: { edges: Array<{ cursor: string, node: { id: string, role: MessageRole, content: string, createdAt: string, citations: Array<{ chunkIndex: number, text: string, score: number }> } }>, pageInfo: { hasPreviousPage: boolean, startCursor: string | null } } } | null };
+export type ChatPageQuery = { chatSession: { id: string, title: string | null, messageCount: number, preview: string | null, createdAt: string, updatedAt: string | null, character: { id: string, name: string, description: string | null, avatarUrl: string | null }, book: { id: string, title: string, author: string | null, category: { id: string, name: string } | null }, messages: { edges: Array<{ cursor: string, node: { id: string, role: MessageRole, content: string, createdAt: string, citations: Array<{ chunkIndex: number, text: string, score: number }> } }>, pageInfo: { hasPreviousPage: boolean, startCursor: string | null } } | null } | null };
 
 export type CreateChatSessionMutationVariables = Exact<{
   characterId: string | number;
@@ -64,7 +64,7 @@ export type CreateChatSessionMutationVariables = Exact<{
 }>;
 
 
-export type CreateChatSessionMutation = { createChatSession: { id: string, title: string | null, messageCount: number, createdAt: string, character: { id: string, name: string }, book: { id: string, title: string } } };
+export type CreateChatSessionMutation = { createChatSession: { id: string, title: string | null, messageCount: number, createdAt: string, character: { id: string, name: string }, book: { id: string, title: string } } | null };
 
 export type MyChatsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -79,7 +79,7 @@ export type ProcessBookMutationVariables = Exact<{
 }>;
 
 
-export type ProcessBookMutation = { processBook: { id: string, title: string, processingStatus: ProcessingStatus } };
+export type ProcessBookMutation = { processBook: { id: string, title: string, processingStatus: ProcessingStatus } | null };
 
 export type SendMessageMutationVariables = Exact<{
   sessionId: string | number;
@@ -88,7 +88,7 @@ export type SendMessageMutationVariables = Exact<{
 }>;
 
 
-export type SendMessageMutation = { sendMessage: { replayed: boolean, userMessage: { id: string, role: MessageRole, content: string, createdAt: string, clientMessageId: string | null }, reply: { id: string, role: MessageRole, content: string, createdAt: string, citations: Array<{ chunkIndex: number, chapter: string | null, text: string, score: number }> }, session: { id: string, messageCount: number, preview: string | null, updatedAt: string | null } } };
+export type SendMessageMutation = { sendMessage: { replayed: boolean, userMessage: { id: string, role: MessageRole, content: string, createdAt: string, clientMessageId: string | null }, reply: { id: string, role: MessageRole, content: string, createdAt: string, citations: Array<{ chunkIndex: number, chapter: string | null, text: string, score: number }> }, session: { id: string, messageCount: number, preview: string | null, updatedAt: string | null } } | null };
 
 export type SendMessageStreamSubscriptionVariables = Exact<{
   sessionId: string | number;

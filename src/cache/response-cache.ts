@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-response-cache';
+import {
+  type Cache,
+  createInMemoryCache,
+  useResponseCache,
+} from '@graphql-yoga/plugin-response-cache';
 import type { Plugin } from 'graphql-yoga';
 import type { Deps } from '../deps.js';
 
@@ -9,21 +13,26 @@ import type { Deps } from '../deps.js';
  * ChatSession, a Message or the Viewer, or from chatSession(s)/searchBook, is left out. The cache
  * key's session is the verified reader (a token that no longer verifies shares nothing), so one
  * reader is never served another's response, and authentication still holds on every hit. When
- * ingestion changes a book (here or on another instance, through `catalog_changes`), every
- * response that holds that Book is dropped.
+ * ingestion changes a book's status or characters (here, or in a worker or gateway elsewhere,
+ * through `catalog_changes` on Redis), every response that holds that Book is dropped, and so is
+ * every cached book list (a list filtered by status may now have to include it). A response read
+ * before such a change and finished after it is not cached.
  */
 export function useCatalogResponseCache(
   deps: Deps,
 ): { plugin: Plugin; dispose: () => void } | null {
   const ttl = deps.config.responseCacheTtlMs;
   if (ttl <= 0) return null;
-  const cache = createInMemoryCache({ max: 5000 });
+  const cache = invalidationSafe(createInMemoryCache({ max: 5000 }));
   const stop = deps.invalidation.onChange((bookId) => {
-    void cache.invalidate([{ typename: 'Book', id: bookId }]);
+    void cache.invalidate([{ typename: 'Book', id: bookId }, { typename: 'BookEdge' }]);
   });
   const plugin = useResponseCache({
     cache,
     ttl,
+    // Edges are entities by their cursor, so that every cached list of books (the empty ones
+    // too) is recorded under BookEdge and can be dropped at once.
+    idFields: ['id', 'cursor'],
     enabled: (request) => request.headers.has('authorization'),
     session: async (request) => {
       const auth = await deps.auth.authenticate(request.headers.get('authorization'));
@@ -42,4 +51,34 @@ export function useCatalogResponseCache(
     includeExtensionMetadata: false,
   }) as Plugin;
   return { plugin, dispose: stop };
+}
+
+const MAX_PENDING_READS = 10_000;
+
+/**
+ * A cache that keeps no response begun before an invalidation: each lookup remembers the
+ * invalidation count it saw, and a response is stored only if none happened since (the miss it
+ * answers may hold what the invalidation was about).
+ */
+function invalidationSafe(inner: Cache): Cache {
+  let invalidations = 0;
+  const seenAt = new Map<string, number>();
+  return {
+    get(key) {
+      if (seenAt.size >= MAX_PENDING_READS) seenAt.clear();
+      seenAt.set(key, invalidations);
+      return inner.get(key);
+    },
+    set(key, result, entities, ttl) {
+      const at = seenAt.get(key);
+      seenAt.delete(key);
+      if (at !== invalidations) return;
+      return inner.set(key, result, entities, ttl);
+    },
+    invalidate(entities) {
+      invalidations++;
+      seenAt.clear();
+      return inner.invalidate(entities);
+    },
+  };
 }

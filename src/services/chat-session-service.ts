@@ -2,18 +2,26 @@ import type { Viewer } from '../auth.js';
 import type { Deps } from '../deps.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
-import { decodeCursor, encodeCursor } from '../stores/postgrest.js';
+import { encodeCursor } from '../stores/postgrest.js';
 import type { ChatSessionRow, MessageRow } from '../stores/rows.js';
 import {
   type Connection,
-  checkPageSize,
-  checkTimestamp,
   forwardPage,
   type PageArgs,
   toConnection,
+  twoWayPage,
 } from './pagination.js';
 
 export const SESSION_TITLE_MAX = 200;
+
+/** The title a new session is saved with (trimmed; null when blank); BAD_USER_INPUT if too long. */
+export function checkSessionTitle(raw: string | null | undefined): string | null {
+  const title = raw?.trim() || null;
+  if (title && title.length > SESSION_TITLE_MAX) {
+    throw badInput(`title must be at most ${SESSION_TITLE_MAX} characters`, 'title');
+  }
+  return title;
+}
 
 /**
  * A reader's chat sessions and their messages. The gateway reads with the service role, so it
@@ -48,10 +56,7 @@ export class ChatSessionService {
     viewer: Viewer,
     input: { characterId: string; title?: string | null | undefined },
   ): Promise<ChatSessionRow> {
-    const title = input.title?.trim() || null;
-    if (title && title.length > SESSION_TITLE_MAX) {
-      throw badInput(`title must be at most ${SESSION_TITLE_MAX} characters`, 'title');
-    }
+    const title = checkSessionTitle(input.title);
     const character = await this.loaders.character.load(input.characterId);
     if (!character) throw notFound('Character', input.characterId);
     const book = await this.loaders.book.load(character.book_id);
@@ -77,22 +82,7 @@ export class ChatSessionService {
    * back from the newest (the chat page asks for `last: 50`).
    */
   async messages(session: ChatSessionRow, args: PageArgs): Promise<Connection<MessageRow>> {
-    if (args.first != null && args.last != null) {
-      throw badInput('pass first or last, not both', 'last');
-    }
-    const backward = args.last != null || (args.before != null && args.first == null);
-    const size = checkPageSize(
-      backward ? args.last : args.first,
-      this.deps.config.pageSize,
-      backward ? 'last' : 'first',
-    );
-    const raw = backward ? args.before : args.after;
-    const cursor = raw
-      ? checkTimestamp(
-          decodeCursor(raw, 1, backward ? 'before' : 'after')[0],
-          backward ? 'before' : 'after',
-        )
-      : undefined;
+    const { size, backward, cursor } = twoWayPage(args, this.deps.config.pageSize);
     const rows = await this.deps.chatStore.messagesPage({
       sessionId: session.id,
       limit: size + 1,

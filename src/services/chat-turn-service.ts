@@ -52,19 +52,7 @@ export class ChatTurnService {
     onDelta?: (text: string) => void,
   ): Promise<TurnResult> {
     const { config } = this.deps;
-    const content = input.content.trim();
-    if (content.length === 0) throw badInput('content must not be empty', 'content');
-    // Characters as a reader counts them (code points, not UTF-16 units), of what is saved.
-    if (codePoints(content) > config.chat.messageMaxChars) {
-      throw badInput(
-        `content must be at most ${config.chat.messageMaxChars} characters`,
-        'content',
-      );
-    }
-    const clientMessageId = input.clientMessageId ?? null;
-    if (clientMessageId !== null && !isUuid(clientMessageId)) {
-      throw badInput('clientMessageId must be a UUID', 'clientMessageId');
-    }
+    const { content, clientMessageId } = checkTurnInput(input, config.chat.messageMaxChars);
 
     const session = await this.loaders.session.load(input.sessionId);
     if (!session || session.user_id !== viewer.id) throw notFound('Chat session', input.sessionId);
@@ -239,13 +227,7 @@ export class ChatTurnService {
     query: string,
     limit: number | null | undefined,
   ): Promise<SearchPassage[]> {
-    const q = query.trim();
-    if (!q) throw badInput('query must not be empty', 'query');
-    if (codePoints(q) > this.deps.config.chat.messageMaxChars)
-      throw badInput('query is too long', 'query');
-    const keep = limit ?? this.deps.config.chat.keep;
-    if (!Number.isInteger(keep) || keep < 1 || keep > 50)
-      throw badInput('limit must be between 1 and 50', 'limit');
+    const { query: q, keep } = checkSearch(query, limit, this.deps.config.chat);
     const book = await this.loaders.book.load(bookId);
     if (!book) throw notFound('Book', bookId);
     if (book.processing_status !== 'completed') {
@@ -270,6 +252,39 @@ export class ChatTurnService {
       keywordRank: p.keywordRank,
     }));
   }
+}
+
+/** A turn's message as it is saved (trimmed), checked; BAD_USER_INPUT otherwise. */
+export function checkTurnInput(
+  input: { content: string; clientMessageId?: string | null | undefined },
+  maxChars: number,
+): { content: string; clientMessageId: string | null } {
+  const content = input.content.trim();
+  if (content.length === 0) throw badInput('content must not be empty', 'content');
+  // Characters as a reader counts them (code points, not UTF-16 units), of what is saved.
+  if (codePoints(content) > maxChars) {
+    throw badInput(`content must be at most ${maxChars} characters`, 'content');
+  }
+  const clientMessageId = input.clientMessageId ?? null;
+  if (clientMessageId !== null && !isUuid(clientMessageId)) {
+    throw badInput('clientMessageId must be a UUID', 'clientMessageId');
+  }
+  return { content, clientMessageId };
+}
+
+/** A search's query (trimmed) and how many passages to keep, checked; BAD_USER_INPUT otherwise. */
+export function checkSearch(
+  query: string,
+  limit: number | null | undefined,
+  chat: { messageMaxChars: number; keep: number },
+): { query: string; keep: number } {
+  const q = query.trim();
+  if (!q) throw badInput('query must not be empty', 'query');
+  if (codePoints(q) > chat.messageMaxChars) throw badInput('query is too long', 'query');
+  const keep = limit ?? chat.keep;
+  if (!Number.isInteger(keep) || keep < 1 || keep > 50)
+    throw badInput('limit must be between 1 and 50', 'limit');
+  return { query: q, keep };
 }
 
 function codePoints(text: string): number {

@@ -70,6 +70,29 @@ export function checkTimestamp(value: string | undefined, field: string): string
 }
 
 /**
+ * A page of a list in time order that pages both ways: `first`/`after` forward from the oldest,
+ * `last`/`before` back from the newest; the size and the timestamp cursor, checked.
+ */
+export function twoWayPage(
+  args: PageArgs,
+  limits: { default: number; max: number },
+): { size: number; backward: boolean; cursor: string | undefined } {
+  if (args.first != null && args.last != null) {
+    throw badInput('pass first or last, not both', 'last');
+  }
+  const backward = args.last != null || (args.before != null && args.first == null);
+  const size = checkPageSize(
+    backward ? args.last : args.first,
+    limits,
+    backward ? 'last' : 'first',
+  );
+  const field = backward ? 'before' : 'after';
+  const raw = backward ? args.before : args.after;
+  const cursor = raw ? checkTimestamp(decodeCursor(raw, 1, field)[0], field) : undefined;
+  return { size, backward, cursor };
+}
+
+/**
  * A forward-only page request on a (sort key, id) keyset: the page size and, after a cursor, the
  * key and id it points past. `key: 'timestamp'` checks the key is one of our timestamps.
  */

@@ -1,0 +1,60 @@
+import type { Config } from '../config.js';
+import { parseId } from '../errors.js';
+import { checkSessionTitle } from './chat-session-service.js';
+import { checkSearch, checkTurnInput } from './chat-turn-service.js';
+import { forwardPage, type PageArgs, twoWayPage } from './pagination.js';
+
+type Args = Record<string, unknown>;
+export type ArgumentCheck = (args: Args) => void;
+
+/**
+ * Every check of a field's arguments that needs nothing but the arguments (id formats, page sizes
+ * and cursors, lengths), by schema coordinate. They are the very functions the resolvers and
+ * services call, gathered so that a whole operation can be checked before it runs
+ * (src/security/argument-guard.ts). Each throws BAD_USER_INPUT. A field with arguments must be here
+ * (test/no-write-behind-error.test.ts checks the schema against this list).
+ */
+export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
+  const pages = config.pageSize;
+  const id =
+    (field: string): ArgumentCheck =>
+    (a) => {
+      parseId(a[field] as string, field);
+    };
+  const turn: ArgumentCheck = (a) => {
+    const input = a.input as { sessionId: string; content: string; clientMessageId?: string };
+    parseId(input.sessionId, 'sessionId');
+    checkTurnInput(input, config.chat.messageMaxChars);
+  };
+  return {
+    'Query.book': id('id'),
+    'Query.books': (a) => {
+      forwardPage(a as PageArgs, pages, 'timestamp');
+      if (a.categoryId) parseId(a.categoryId as string, 'categoryId');
+    },
+    'Query.character': id('id'),
+    'Query.chatSession': id('id'),
+    'Query.chatSessions': (a) => {
+      forwardPage(a as PageArgs, pages, 'timestamp');
+    },
+    'Query.searchBook': (a) => {
+      parseId(a.bookId as string, 'bookId');
+      checkSearch(a.query as string, a.limit as number | null | undefined, config.chat);
+    },
+    'Book.characterConnection': (a) => {
+      forwardPage(a as PageArgs, pages, 'text');
+    },
+    'ChatSession.messages': (a) => {
+      twoWayPage(a as PageArgs, pages);
+    },
+    'Mutation.createChatSession': (a) => {
+      const input = a.input as { characterId: string; title?: string | null };
+      parseId(input.characterId, 'characterId');
+      checkSessionTitle(input.title);
+    },
+    'Mutation.processBook': id('bookId'),
+    'Mutation.sendMessage': turn,
+    'Subscription.bookProcessing': id('bookId'),
+    'Subscription.sendMessageStream': turn,
+  };
+}
