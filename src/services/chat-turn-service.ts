@@ -8,6 +8,7 @@ import { AppError, badInput, isUuid, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import { LlmUnavailableError } from '../providers/types.js';
 import type { ChatSessionRow, CitationValue, MessageRow } from '../stores/rows.js';
+import { isBlank } from '../util/text.js';
 
 export interface TurnResult {
   userMessage: MessageRow;
@@ -50,7 +51,7 @@ export class ChatTurnService {
   ): Promise<TurnResult> {
     const { config } = this.deps;
     const content = input.content.trim();
-    if (content.length === 0) throw badInput('content must not be empty', 'content');
+    if (isBlank(content)) throw badInput('content must not be empty', 'content');
     // Characters as a reader counts them (code points, not UTF-16 units), of what is saved.
     if (codePoints(content) > config.chat.messageMaxChars) {
       throw badInput(
@@ -232,7 +233,7 @@ export class ChatTurnService {
     limit: number | null | undefined,
   ): Promise<SearchPassage[]> {
     const q = query.trim();
-    if (!q) throw badInput('query must not be empty', 'query');
+    if (isBlank(q)) throw badInput('query must not be empty', 'query');
     if (codePoints(q) > this.deps.config.chat.messageMaxChars)
       throw badInput('query is too long', 'query');
     const keep = limit ?? this.deps.config.chat.keep;

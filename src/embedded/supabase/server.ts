@@ -24,6 +24,8 @@ export interface SupabaseStandInOptions {
   /** postgres.js pool size (default 10; use EMBEDDED_PG_POOL_SIZE against embedded PGlite). */
   maxConnections?: number;
   jwtSecret: string;
+  /** The audience a token's `aud`, when it has one, must name (default `authenticated`). */
+  jwtAudience?: string;
   storageDir: string;
   host?: string;
   /** 0 (the default) picks a free port. */
@@ -105,6 +107,7 @@ function tokenFailure(api: Api, error: RestError): Reply {
 /** Supabase's gateway and PostgREST's JWT handling: who is calling, as which role. */
 async function authenticate(
   secret: string,
+  audience: string | undefined,
   request: IncomingMessage,
   search: URLSearchParams,
   api: Api,
@@ -120,7 +123,7 @@ async function authenticate(
   }
   let auth: RequestAuth;
   try {
-    auth = await verifySupabaseJwt(secret, apikey);
+    auth = await verifySupabaseJwt(secret, apikey, audience);
   } catch {
     throw new AuthFailure(
       jsonReply(401, {
@@ -138,7 +141,7 @@ async function authenticate(
       );
     }
     try {
-      auth = await verifySupabaseJwt(secret, match[1] as string);
+      auth = await verifySupabaseJwt(secret, match[1] as string, audience);
     } catch (error) {
       if (error instanceof RestError) throw new AuthFailure(tokenFailure(api, error));
       throw error;
@@ -243,7 +246,13 @@ export async function startSupabaseStandIn(
       return jsonReply(404, { message: 'no Route matched with those values' });
     }
     const api: Api = restPath ? 'rest' : 'storage';
-    const auth = await authenticate(options.jwtSecret, request, url.searchParams, api);
+    const auth = await authenticate(
+      options.jwtSecret,
+      options.jwtAudience,
+      request,
+      url.searchParams,
+      api,
+    );
     const body = await readBody(request);
     if (restPath) {
       return rest.handle(
