@@ -806,10 +806,32 @@ describe('rate limits', () => {
 const nestedJson = (levels: number, open: string, close: string) =>
   `${open.repeat(levels)}"x"${close.repeat(levels)}`;
 
-function deepVariables(query: string, variables: Record<string, unknown>, nestedText: string) {
+function deepVariables(
+  query: string,
+  variables: Record<string, unknown>,
+  nestedText: string,
+  app: App = gw.app,
+) {
   const body = JSON.stringify({ query, variables }).replace(/}}$/, `,"deep":${nestedText}}}`);
-  return post(body, { ...json(), authorization: `Bearer ${token}` });
+  return app.fetch(URL_, {
+    method: 'POST',
+    headers: { ...json(), accept: GQL_ACCEPT, authorization: `Bearer ${token}` },
+    body,
+  });
 }
+
+/** The same gateway with the catalog response cache on (its key is built from the variables). */
+let cachedApp: App | undefined;
+const withResponseCache = () => {
+  cachedApp ??= createApp({
+    ...gw.deps,
+    config: { ...gw.deps.config, responseCacheTtlMs: 60_000 },
+  });
+  return cachedApp;
+};
+afterAll(async () => {
+  await cachedApp?.dispose();
+});
 
 const BLANKS: [string, string][] = [
   ['zero-width spaces (U+200B)', '\u200B\u200B\u200B'],
@@ -876,6 +898,19 @@ const hostileCases = (): Case[] => {
           'query ($id: ID!) { book(id: $id) { id } }',
           { id: bookId },
           nestedJson(20_000, '[', ']'),
+        ),
+      status: 400,
+      code: 'BAD_REQUEST',
+      beforeExecution: true,
+    },
+    {
+      name: 'variables nested 20,000 deep, with the response cache on',
+      send: () =>
+        deepVariables(
+          'query ($id: ID!) { book(id: $id) { id } }',
+          { id: bookId },
+          nestedJson(20_000, '[', ']'),
+          withResponseCache(),
         ),
       status: 400,
       code: 'BAD_REQUEST',
