@@ -3,7 +3,9 @@ import { isUuid } from './errors.js';
 
 /**
  * Verifies Supabase access tokens locally: HS256 with the project's JWT secret, or the project's
- * JWKS (fetched once and cached by jose). The viewer is the token's `sub`. No store is touched.
+ * JWKS (fetched once and cached by jose). A token is a reader's only with an `exp`, the project's
+ * audience in `aud` (`authenticated` by default), `role: authenticated` and a UUID `sub`, the
+ * viewer. No store is touched.
  */
 
 export interface Viewer {
@@ -26,6 +28,8 @@ export function createAuthenticator(options: {
   jwtSecret?: string;
   jwksUrl?: string;
   timeoutMs?: number;
+  /** The `aud` every access token must carry (default `authenticated`, as Supabase Auth issues). */
+  audience?: string;
   /** Keep verified tokens until they expire (default true). */
   rememberVerified?: boolean;
 }): Authenticator {
@@ -38,15 +42,21 @@ export function createAuthenticator(options: {
     : undefined;
   if (!secret && !jwks) throw new Error('an authenticator needs a JWT secret or a JWKS URL');
 
+  // A token that never expires, or meant for another audience, is not a reader's access token.
+  const claims = {
+    audience: options.audience ?? 'authenticated',
+    requiredClaims: ['exp', 'sub', 'role'],
+  };
   async function verify(token: string): Promise<JWTPayload> {
     if (secret) {
       try {
-        return (await jwtVerify(token, secret, { algorithms: ['HS256'] })).payload;
+        return (await jwtVerify(token, secret, { algorithms: ['HS256'], ...claims })).payload;
       } catch (err) {
         if (!jwks || err instanceof joseErrors.JWTExpired) throw err;
       }
     }
-    return (await jwtVerify(token, jwks!, { algorithms: ['RS256', 'ES256', 'EdDSA'] })).payload;
+    return (await jwtVerify(token, jwks!, { algorithms: ['RS256', 'ES256', 'EdDSA'], ...claims }))
+      .payload;
   }
 
   // Tokens already verified, until they expire: a signature check costs more than the rest of a
@@ -81,8 +91,11 @@ export function createAuthenticator(options: {
         if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired' };
         return { ok: false, reason: 'invalid' };
       }
-      const role = typeof payload.role === 'string' ? payload.role : 'authenticated';
-      if (!isUuid(payload.sub) || role !== 'authenticated') return { ok: false, reason: 'invalid' };
+      // Only a signed-in reader's role: no role at all is not `authenticated`.
+      const role = payload.role;
+      if (!isUuid(payload.sub) || role !== 'authenticated' || payload.exp === undefined) {
+        return { ok: false, reason: 'invalid' };
+      }
       const viewer: Viewer = {
         id: payload.sub.toLowerCase(),
         role,

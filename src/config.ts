@@ -32,6 +32,7 @@ const envSchema = z.object({
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1).optional(),
   SUPABASE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SUPABASE_JWKS_URL: optionalUrl,
+  SUPABASE_JWT_AUDIENCE: z.string().min(1).default('authenticated'),
   REDIS_URL: optionalUrl,
   QDRANT_URL: optionalUrl,
   QDRANT_API_KEY: z.string().min(1).optional(),
@@ -116,7 +117,7 @@ export interface Config {
   supabase:
     | { mode: 'remote'; url: string; serviceRoleKey: string }
     | { mode: 'embedded'; url?: undefined; serviceRoleKey?: undefined };
-  auth: { jwtSecret?: string; jwksUrl?: string; usingDevSecret: boolean };
+  auth: { jwtSecret?: string; jwksUrl?: string; audience: string; usingDevSecret: boolean };
   redis: { mode: 'remote'; url: string } | { mode: 'embedded' };
   qdrant: { mode: 'remote'; url: string; apiKey?: string } | { mode: 'embedded' };
   typesense: { mode: 'remote'; url: string; apiKey: string } | { mode: 'embedded' };
@@ -242,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auth: {
       ...(jwtSecret ? { jwtSecret } : {}),
       ...(jwksUrl ? { jwksUrl } : {}),
+      audience: e.SUPABASE_JWT_AUDIENCE,
       usingDevSecret: jwtSecret === DEV_JWT_SECRET,
     },
     redis: e.REDIS_URL ? { mode: 'remote', url: e.REDIS_URL } : { mode: 'embedded' },

@@ -85,6 +85,7 @@ export async function startRuntime(
         databaseUrl: pg.url,
         maxConnections: EMBEDDED_PG_POOL_SIZE,
         jwtSecret: config.auth.jwtSecret!,
+        jwtAudience: config.auth.audience,
         storageDir: join(dataDir, 'storage'),
         host: '127.0.0.1',
         port: 0,
@@ -162,6 +163,7 @@ export async function startRuntime(
     const auth = createAuthenticator({
       ...(config.auth.jwtSecret ? { jwtSecret: config.auth.jwtSecret } : {}),
       ...(config.auth.jwksUrl ? { jwksUrl: config.auth.jwksUrl } : {}),
+      audience: config.auth.audience,
       timeoutMs: config.storeTimeoutMs,
     });
     const deps = createDeps({

@@ -24,10 +24,11 @@ import { useObservability } from './observability/plugin.js';
 import type { Tracing } from './observability/tracing.js';
 import { useArgumentGuard } from './security/argument-guard.js';
 import { useBodyLimit } from './security/body-limit.js';
-import { useTextGuard } from './security/input-guard.js';
+import { useTextGuard, useVariablesDepthLimit } from './security/input-guard.js';
 import { limitSettings, useOperationLimits } from './security/limits.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { useRequestParamsGuard } from './security/request-params.js';
+import { useSubscriptionAccept } from './security/subscription-accept.js';
 import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-documents.js';
 import { argumentChecks } from './services/argument-checks.js';
 
@@ -35,9 +36,11 @@ import { argumentChecks } from './services/argument-checks.js';
  * Builds the HTTP app (no listening here: tests call `app.fetch` in-process, `main.ts` serves it).
  * Error masking stays on: only AppErrors (stable `extensions.code`) reach clients unchanged.
  * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
- * /healthz, /readyz, /metrics (src/http); the body limit, the request parameters' JSON, CSRF prevention, trusted documents,
- * introspection off in production, the auth gate, the text guard, the argument guard, the
- * operation limits and the per-viewer rate limits (src/security). Everything that refuses a request does so before
+ * /healthz, /readyz, /metrics (src/http); the body limit and UTF-8 check, the request parameters'
+ * JSON, the variables depth limit, CSRF prevention, trusted documents, introspection off in
+ * production, the auth gate, the subscription Accept check, the text guard, the argument guard,
+ * the operation limits and the per-viewer rate limits (src/security). Everything that refuses a
+ * request does so before
  * execution.
  */
 export interface AppOptions {
@@ -113,6 +116,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       useOpsEndpoints({ config, lifecycle, readiness: new Readiness(deps), metrics }),
       useBodyLimit(security.bodyLimitBytes),
       useRequestParamsGuard(),
+      useVariablesDepthLimit(),
       // A request that is not preflighted by browsers (GET, form or text/plain POST) must carry a
       // header no cross-site page can set without a preflight: the CSRF header, or Authorization
       // (not CORS-safelisted either, and every operation needs it anyway).
@@ -120,6 +124,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       ...(security.trustedDocuments && trusted ? [useTrustedDocuments(trusted)] : []),
       ...(security.introspection ? [] : [useDisableIntrospection()]),
       useAuthGate(),
+      useSubscriptionAccept(),
       useTextGuard(),
       useArgumentGuard(argumentChecks(config)),
       ...useOperationLimits(limitSettings(config), selectOperation),

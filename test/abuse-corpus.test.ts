@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
+import { type App, createApp } from '../src/yoga.js';
 import { ingestDemoBook } from './support/books.js';
 import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
 import { type StoreSnapshot, storeSnapshot } from './support/snapshot.js';
@@ -839,5 +841,319 @@ const getParamCases = (): Case[] => {
 describe('GET parameters', () => {
   it.each(getParamCases().map((c) => [c.name, c] as const))('%s', async (_n, c) => {
     await expectRefused(c);
+  });
+});
+
+// Deeply nested variables, invisible messages, invalid UTF-8, misrouted subscriptions, tokens.
+
+/** JSON text of a value nested `levels` deep (built as text: a stringify that deep overflows). */
+const nestedJson = (levels: number, open: string, close: string) =>
+  `${open.repeat(levels)}"x"${close.repeat(levels)}`;
+
+function deepVariables(
+  query: string,
+  variables: Record<string, unknown>,
+  nestedText: string,
+  app: App = gw.app,
+) {
+  const body = JSON.stringify({ query, variables }).replace(/}}$/, `,"deep":${nestedText}}}`);
+  return app.fetch(URL_, {
+    method: 'POST',
+    headers: { ...json(), accept: GQL_ACCEPT, authorization: `Bearer ${token}` },
+    body,
+  });
+}
+
+/** The same gateway with the catalog response cache on (its key is built from the variables). */
+let cachedApp: App | undefined;
+const withResponseCache = () => {
+  cachedApp ??= createApp({
+    ...gw.deps,
+    config: { ...gw.deps.config, responseCacheTtlMs: 60_000 },
+  });
+  return cachedApp;
+};
+afterAll(async () => {
+  await cachedApp?.dispose();
+});
+
+const BLANKS: [string, string][] = [
+  ['zero-width spaces (U+200B)', '\u200B\u200B\u200B'],
+  ['zero-width non-joiners (U+200C)', '\u200C\u200C'],
+  ['zero-width joiners (U+200D)', '\u200D'],
+  ['word joiners (U+2060)', '\u2060\u2060'],
+  ['byte order marks (U+FEFF)', '\uFEFF\uFEFF'],
+  ['no-break spaces (U+00A0)', '\u00A0\u00A0'],
+  ['ideographic spaces (U+3000)', '\u3000\u3000'],
+  ['combining marks with no base', '\u0301\u0308'],
+  ['a mix with bidi marks and a Hangul filler', ' \u200E\u200F\u3164\u2028\u00AD\t\u200B '],
+];
+
+function rawBody(bytes: Uint8Array, withLength: boolean) {
+  const headers = { ...json(), authorization: `Bearer ${token}` };
+  if (withLength) {
+    return post(bytes as Uint8Array<ArrayBuffer>, {
+      ...headers,
+      'content-length': String(bytes.byteLength),
+    });
+  }
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+  return post(body, headers, { duplex: 'half' } as RequestInit);
+}
+
+/** A sendMessage body whose content holds bytes that are not UTF-8 (a lone 0xFF, an overlong). */
+const invalidUtf8 = () => {
+  const [head, tail] = JSON.stringify({
+    query: SEND,
+    variables: { i: { sessionId, content: '@@' } },
+  }).split('@@');
+  return new Uint8Array([
+    ...new TextEncoder().encode(head),
+    0x68,
+    0xff,
+    0xc0,
+    0xaf,
+    0x69,
+    ...new TextEncoder().encode(tail),
+  ]);
+};
+
+const claimsToken = (claims: Record<string, unknown>, o: { exp?: boolean; aud?: string } = {}) => {
+  let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(reader);
+  if (o.exp !== false) jwt = jwt.setExpirationTime('1h');
+  if (o.aud !== undefined) jwt = jwt.setAudience(o.aud);
+  return jwt.sign(new TextEncoder().encode(TEST_JWT_SECRET));
+};
+
+const hostileCases = (): Case[] => {
+  const q = `{ chatSession(id: "${randomUUID()}") { id } }`;
+  const withToken = (make: () => Promise<string>) => async () =>
+    post(JSON.stringify({ query: q }), { ...json(), authorization: `Bearer ${await make()}` });
+  return [
+    {
+      name: 'variables nested 20,000 deep (a 40 KB body)',
+      send: () =>
+        deepVariables(
+          'query ($id: ID!) { book(id: $id) { id } }',
+          { id: bookId },
+          nestedJson(20_000, '[', ']'),
+        ),
+      status: 400,
+      code: 'BAD_REQUEST',
+      beforeExecution: true,
+    },
+    {
+      name: 'variables nested 20,000 deep, with the response cache on',
+      send: () =>
+        deepVariables(
+          'query ($id: ID!) { book(id: $id) { id } }',
+          { id: bookId },
+          nestedJson(20_000, '[', ']'),
+          withResponseCache(),
+        ),
+      status: 400,
+      code: 'BAD_REQUEST',
+      beforeExecution: true,
+    },
+    {
+      name: 'variables of objects nested 12,000 deep, to a mutation',
+      send: () =>
+        deepVariables(SEND, { i: { sessionId, content: 'hi' } }, nestedJson(12_000, '{"":', '}')),
+      status: 400,
+      code: 'BAD_REQUEST',
+      beforeExecution: true,
+    },
+    ...BLANKS.map(
+      ([what, content]): Case => ({
+        name: `a message of only ${what}`,
+        send: () => gqlRequest(SEND, { i: { sessionId, content } }),
+        status: 200,
+        code: 'BAD_USER_INPUT',
+      }),
+    ),
+    {
+      name: 'a search query of only zero-width characters',
+      send: () =>
+        gqlRequest('query ($b: ID!, $q: String!) { searchBook(bookId: $b, query: $q) { text } }', {
+          b: bookId,
+          q: '\u200B\u2060\uFEFF',
+        }),
+      status: 200,
+      code: 'BAD_USER_INPUT',
+    },
+    {
+      name: 'invalid UTF-8 in the body (with Content-Length)',
+      send: () => rawBody(invalidUtf8(), true),
+      status: 400,
+      code: 'BAD_REQUEST',
+      beforeExecution: true,
+    },
+    {
+      name: 'invalid UTF-8 in the body (chunked)',
+      send: () => rawBody(invalidUtf8(), false),
+      status: 400,
+      code: 'BAD_REQUEST',
+      beforeExecution: true,
+    },
+    {
+      name: 'a streamed message sent as a plain POST (Accept: application/json)',
+      send: () =>
+        post(
+          JSON.stringify({
+            query:
+              'subscription ($i: SendMessageInput!) { sendMessageStream(input: $i) { __typename } }',
+            variables: { i: { sessionId, content: 'Who keeps the lamp?' } },
+          }),
+          { ...json(), accept: 'application/json', authorization: `Bearer ${token}` },
+        ),
+      status: 406,
+      code: 'NOT_ACCEPTABLE',
+      beforeExecution: true,
+    },
+    {
+      name: 'a progress subscription over GET without an event-stream Accept',
+      send: () =>
+        gw.app.fetch(
+          `${URL_}?query=${encodeURIComponent(`subscription { bookProcessing(bookId: "${bookId}") { status } }`)}`,
+          { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
+        ),
+      status: 406,
+      code: 'NOT_ACCEPTABLE',
+      beforeExecution: true,
+    },
+    {
+      name: 'a token without exp',
+      send: withToken(() =>
+        claimsToken({ role: 'authenticated', aud: 'authenticated' }, { exp: false }),
+      ),
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      beforeExecution: true,
+    },
+    {
+      name: 'a token for another audience',
+      send: withToken(() => claimsToken({ role: 'authenticated' }, { aud: 'another-app' })),
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      beforeExecution: true,
+    },
+    {
+      name: 'a token without aud',
+      send: withToken(() => claimsToken({ role: 'authenticated' })),
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      beforeExecution: true,
+    },
+    {
+      name: 'a token without role',
+      send: withToken(() => claimsToken({}, { aud: 'authenticated' })),
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      beforeExecution: true,
+    },
+    {
+      name: 'a token with a role that is not a string',
+      send: withToken(() => claimsToken({ role: ['authenticated'] }, { aud: 'authenticated' })),
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      beforeExecution: true,
+    },
+  ];
+};
+
+describe('hostile input: nesting, invisible text, bytes, transports, token claims', () => {
+  it.each(hostileCases().map((c) => [c.name, c] as const))('%s', async (_n, c) => {
+    await expectRefused(c);
+  });
+});
+
+describe('rate limits while Redis is down', () => {
+  // The gateway's own Redis is fine; this app's client points at a port nothing listens on.
+  let deadApp: App;
+  let dead: Redis;
+  beforeAll(() => {
+    dead = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    dead.on('error', () => {});
+    deadApp = createApp({ ...gw.deps, redis: dead });
+  });
+  afterAll(async () => {
+    await deadApp?.dispose();
+    dead?.disconnect();
+  });
+
+  const send = (query: string, variables: Record<string, unknown>) =>
+    deadApp.fetch(URL_, {
+      method: 'POST',
+      headers: { ...json(), accept: GQL_ACCEPT, authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+
+  const costly: [string, () => Response | Promise<Response>, string][] = [
+    [
+      'sendMessage',
+      () => send(SEND, { i: { sessionId, content: 'Who keeps the lamp?' } }),
+      'messages',
+    ],
+    [
+      'sendMessageStream',
+      () =>
+        deadApp.fetch(URL_, {
+          method: 'POST',
+          headers: { ...json(), accept: 'text/event-stream', authorization: `Bearer ${token}` },
+          body: JSON.stringify({
+            query:
+              'subscription ($i: SendMessageInput!) { sendMessageStream(input: $i) { __typename } }',
+            variables: { i: { sessionId, content: 'Who keeps the lamp?' } },
+          }),
+        }),
+      'messages',
+    ],
+    [
+      'processBook',
+      () => send('mutation ($b: ID!) { processBook(bookId: $b) { id } }', { b: bookId }),
+      'processBook',
+    ],
+  ];
+
+  it.each(costly)(
+    'refuse %s (a model call) with a retryable SERVICE_UNAVAILABLE before it runs',
+    async (_name, request, bucket) => {
+      const before = await storeSnapshot(gw);
+      gw.counter.reset();
+      const res = await request();
+      const text = await res.text();
+      const body = parseBody(text, res.headers.get('content-type'));
+      expect(body.errors?.[0]?.extensions, text.slice(0, 300)).toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        retryable: true,
+        bucket,
+      });
+      if (!res.headers.get('content-type')?.includes('event-stream')) expect(res.status).toBe(503);
+      // Only the limiter's failed Redis call: no session read, no model, no queue.
+      const calls = Object.keys(gw.counter.snapshot());
+      expect(
+        calls.every((k) => k.startsWith('redis')),
+        calls.join(', '),
+      ).toBe(true);
+      expect(await storeSnapshot(gw)).toEqual(before);
+    },
+  );
+
+  it('let createChatSession (no model call) through, unlimited', async () => {
+    const res = await send(CREATE, { i: { characterId } });
+    const body = (await res.json()) as { errors?: { extensions?: Record<string, unknown> }[] };
+    // Whatever the session's own use of Redis answers, the limiter did not refuse it.
+    for (const e of body.errors ?? []) expect(e.extensions?.bucket).toBeUndefined();
+    expect(res.status).not.toBe(429);
   });
 });

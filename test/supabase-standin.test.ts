@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import ws from 'ws';
 import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
@@ -728,6 +729,29 @@ describe('row-level security', () => {
     });
     expect(rpc.error?.code).toBe('42501');
     expect(rpc.status).toBe(403);
+  });
+
+  it('refuses tokens without exp or for another audience, as PostgREST does', async () => {
+    const sign = (claims: Record<string, unknown>, o: { exp?: boolean } = {}) => {
+      let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(READER);
+      if (o.exp !== false) jwt = jwt.setExpirationTime('1h');
+      return jwt.sign(new TextEncoder().encode(SECRET));
+    };
+    const never = await sign({ role: 'authenticated', aud: 'authenticated' }, { exp: false });
+    const other = await sign({ role: 'authenticated', aud: 'another-app' });
+    for (const token of [never, other]) {
+      const res = await client(anonKey, token).from('chat_sessions').select('id');
+      expect(res).toMatchObject({ status: 401, data: null, error: { code: 'PGRST303' } });
+    }
+    const keyWithoutExp = await sign({ role: 'service_role' }, { exp: false });
+    const res = await client(keyWithoutExp).from('chat_sessions').select('id');
+    expect(res.status).toBe(401);
+    expect(res.data).toBeNull();
+    // A well-formed reader token still works.
+    const ok = await client(anonKey, await sign({ role: 'authenticated', aud: 'authenticated' }))
+      .from('chat_sessions')
+      .select('id');
+    expect(ok).toMatchObject({ status: 200, error: null });
   });
 
   it('gives anonymous callers 401 on reads and writes (no privilege at all)', async () => {

@@ -4,19 +4,22 @@ import { errorResponse } from './errors.js';
 /**
  * Refuses request bodies over `maxBytes` with 413 PAYLOAD_TOO_LARGE: at once from Content-Length,
  * else (chunked bodies, in-process requests) by reading the body up to the limit and no further.
- * A body under the limit is handed on unchanged.
+ * A body that is not valid UTF-8 is refused with 400 BAD_REQUEST rather than decoded with
+ * replacement characters (multipart bodies, refused later as unsupported, are not checked).
+ * A body within the limit is handed on unchanged.
  */
 export function useBodyLimit(maxBytes: number): Plugin {
   const tooLarge = () =>
     errorResponse('PAYLOAD_TOO_LARGE', `The request body exceeds ${maxBytes} bytes`, {
       connection: 'close',
     });
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   return {
     async onRequest({ request, setRequest, endResponse, fetchAPI }) {
       if (request.method === 'GET' || request.method === 'HEAD') return;
       const declared = request.headers.get('content-length');
-      if (declared !== null) {
-        if (Number(declared) > maxBytes) endResponse(tooLarge());
+      if (declared !== null && Number(declared) > maxBytes) {
+        endResponse(tooLarge());
         return;
       }
       if (!request.body) return;
@@ -39,6 +42,14 @@ export function useBodyLimit(maxBytes: number): Plugin {
       for (const c of chunks) {
         body.set(c, offset);
         offset += c.byteLength;
+      }
+      if (!/^multipart\//i.test(request.headers.get('content-type') ?? '')) {
+        try {
+          utf8.decode(body);
+        } catch {
+          endResponse(errorResponse('BAD_REQUEST', 'The request body is not valid UTF-8'));
+          return;
+        }
       }
       setRequest(
         new fetchAPI.Request(request.url, {

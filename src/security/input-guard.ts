@@ -33,6 +33,39 @@ function badDocument(document: DocumentNode): boolean {
   return found;
 }
 
+/**
+ * The deepest nesting of arrays and objects accepted in `variables` and `extensions`: the
+ * schema's inputs need 2 levels. Deeper requests are refused with BAD_REQUEST (HTTP 400) as soon
+ * as their parameters are parsed, before anything walks them recursively (caches, cost check).
+ */
+export const MAX_VARIABLES_DEPTH = 32;
+
+/** True when `value` nests arrays or objects deeper than `max`; iterative, stops at the first. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+export function useVariablesDepthLimit(max = MAX_VARIABLES_DEPTH): Plugin {
+  return {
+    onParams({ params }) {
+      if (nestsDeeperThan(params.variables, max) || nestsDeeperThan(params.extensions, max)) {
+        throw requestError(
+          'BAD_REQUEST',
+          `Variables and extensions may nest arrays and objects at most ${max} levels deep`,
+          { limit: 'variablesDepth', max },
+        );
+      }
+    },
+  };
+}
+
 export function useTextGuard(): Plugin {
   const check = (args: {
     document: DocumentNode;

@@ -16,8 +16,10 @@ import { requestError } from './errors.js';
  * RATE_LIMITED (HTTP 429, `Retry-After` and `extensions.retryAfter` in seconds). An attempt that
  * ends in an error of the caller's making before any model is called (bad input, not found,
  * forbidden, not ready, session busy) is given back, the key deleted if it drops to zero: a typo
- * costs no quota and a refused request leaves Redis as it was. If Redis cannot be reached the
- * limit fails open (logged): the turn itself needs Redis and reports it.
+ * costs no quota and a refused request leaves Redis as it was. If Redis cannot be reached, the
+ * buckets whose calls cost model calls (messages: the chat model; processBook: the embeddings of
+ * a whole book) fail closed: SERVICE_UNAVAILABLE (HTTP 503, retryable) before execution. The
+ * others (sessions: one row) fail open, logged.
  */
 export type RateBucket = 'messages' | 'sessions' | 'processBook';
 
@@ -51,6 +53,9 @@ const REFUND = `
 local n = redis.call('DECRBY', KEYS[1], ARGV[1])
 if n <= 0 then redis.call('DEL', KEYS[1]) end
 return n`;
+
+/** Buckets refused while their limit cannot be checked: each call costs model calls. */
+export const FAIL_CLOSED_BUCKETS: ReadonlySet<RateBucket> = new Set(['messages', 'processBook']);
 
 /** Errors after which the attempt is given back: nothing costly ran. */
 const REFUNDED_CODES = new Set([
@@ -128,8 +133,19 @@ export function useRateLimit(
       try {
         decision = await limiter.consume(bucket, viewer.id, amount);
       } catch (err) {
-        logger.warn({ err: String(err), bucket }, 'rate limit not checked: Redis unavailable');
-        continue;
+        if (!FAIL_CLOSED_BUCKETS.has(bucket)) {
+          logger.warn({ err: String(err), bucket }, 'rate limit not checked: Redis unavailable');
+          continue;
+        }
+        logger.warn({ err: String(err), bucket }, 'refused: rate limit cannot be checked');
+        await refund(charged);
+        return {
+          error: requestError(
+            'SERVICE_UNAVAILABLE',
+            'The rate limit cannot be checked right now; try again shortly',
+            { retryable: true, bucket },
+          ),
+        };
       }
       if (decision.allowed) {
         charged.buckets.set(bucket, amount);

@@ -8,6 +8,7 @@ import { AppError, badInput, isUuid, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import { LlmUnavailableError } from '../providers/types.js';
 import type { ChatSessionRow, CitationValue, MessageRow } from '../stores/rows.js';
+import { isBlank } from '../util/text.js';
 
 export interface TurnResult {
   userMessage: MessageRow;
@@ -260,7 +261,7 @@ export function checkTurnInput(
   maxChars: number,
 ): { content: string; clientMessageId: string | null } {
   const content = input.content.trim();
-  if (content.length === 0) throw badInput('content must not be empty', 'content');
+  if (isBlank(content)) throw badInput('content must not be empty', 'content');
   // Characters as a reader counts them (code points, not UTF-16 units), of what is saved.
   if (codePoints(content) > maxChars) {
     throw badInput(`content must be at most ${maxChars} characters`, 'content');
@@ -279,7 +280,7 @@ export function checkSearch(
   chat: { messageMaxChars: number; keep: number },
 ): { query: string; keep: number } {
   const q = query.trim();
-  if (!q) throw badInput('query must not be empty', 'query');
+  if (isBlank(q)) throw badInput('query must not be empty', 'query');
   if (codePoints(q) > chat.messageMaxChars) throw badInput('query is too long', 'query');
   const keep = limit ?? chat.keep;
   if (!Number.isInteger(keep) || keep < 1 || keep > 50)

@@ -5,6 +5,7 @@
  * here, and are then quoted.
  */
 import type postgres from 'postgres';
+import type { ConnectionPool } from './pool.js';
 
 export interface Column {
   name: string;
@@ -293,7 +294,7 @@ export function routineResultRelation(catalog: Catalog, routine: Routine): Relat
 export class CatalogCache {
   private current: Promise<Catalog> | undefined;
 
-  constructor(private readonly sql: postgres.Sql) {}
+  constructor(private readonly pool: ConnectionPool) {}
 
   get(): Promise<Catalog> {
     this.current ??= this.load();
@@ -306,7 +307,7 @@ export class CatalogCache {
   }
 
   private load(): Promise<Catalog> {
-    const loading = loadCatalog(this.sql);
+    const loading = loadCatalog(this.pool.sql);
     loading.catch(() => {
       if (this.current === loading) this.current = undefined;
     });

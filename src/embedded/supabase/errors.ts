@@ -98,10 +98,22 @@ const CONNECTION_ERRORS = new Set([
   'CONNECTION_DESTROYED',
 ]);
 
+/**
+ * The error says the database connection is gone (closed, reset, or a FATAL/PANIC from the
+ * server, which closes it right after): nothing more may be sent on that connection.
+ */
+export function isConnectionLost(error: unknown): boolean {
+  if (error instanceof postgres.PostgresError) {
+    return error.severity === 'FATAL' || error.severity === 'PANIC';
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONNECTION_ERRORS.has(code);
+}
+
 /** Turns anything thrown while serving a request into the answer PostgREST would give. */
 export function toRestError(error: unknown, authenticated: boolean): RestError {
   if (error instanceof RestError) return error;
-  if (error instanceof postgres.PostgresError) {
+  if (error instanceof postgres.PostgresError && !isConnectionLost(error)) {
     return new RestError(statusForSqlState(error.code, authenticated), {
       code: error.code,
       details: error.detail ?? null,
@@ -109,8 +121,7 @@ export function toRestError(error: unknown, authenticated: boolean): RestError {
       message: error.message,
     });
   }
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) {
+  if (isConnectionLost(error)) {
     return restError(
       503,
       'PGRST000',

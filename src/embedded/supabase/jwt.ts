@@ -1,6 +1,8 @@
 /**
  * Supabase-shaped JWTs (HS256, the project's JWT secret): signing for service keys and test
- * tokens, and verification as PostgREST does it (signature, then `exp`), with PostgREST's errors.
+ * tokens, and verification as PostgREST does it (signature, then the claims: an `exp` is
+ * required, and an `aud`, when there is one, must name the project's audience), with PostgREST's
+ * errors.
  */
 import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { RestError } from './errors.js';
@@ -68,14 +70,21 @@ function invalidToken(message: string, code: 'PGRST301' | 'PGRST303'): RestError
 }
 
 /** Verifies a bearer token as PostgREST does: PGRST301 for a bad token, PGRST303 for bad claims. */
-export async function verifySupabaseJwt(secret: string, token: string): Promise<VerifiedClaims> {
+export async function verifySupabaseJwt(
+  secret: string,
+  token: string,
+  audience = 'authenticated',
+): Promise<VerifiedClaims> {
   const parts = token.split('.');
   if (parts.length !== 3) {
     throw invalidToken(`Expected 3 parts in JWT; got ${parts.length}`, 'PGRST301');
   }
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, secretKey(secret), { algorithms: ['HS256'] }));
+    ({ payload } = await jwtVerify(token, secretKey(secret), {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp'],
+    }));
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw invalidToken('JWT expired', 'PGRST303');
     if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
@@ -85,6 +94,10 @@ export async function verifySupabaseJwt(secret: string, token: string): Promise<
       throw invalidToken('JWT claims validation or parsing failed', 'PGRST303');
     }
     throw invalidToken('JWSError (CompactDecodeError Invalid number of parts)', 'PGRST301');
+  }
+  const aud = payload.aud === undefined ? [] : [payload.aud].flat();
+  if (aud.length > 0 && !aud.includes(audience)) {
+    throw invalidToken('JWT not in audience', 'PGRST303');
   }
   const role = typeof payload.role === 'string' ? payload.role : 'anon';
   const sub = typeof payload.sub === 'string' ? payload.sub : undefined;

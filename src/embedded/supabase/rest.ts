@@ -5,7 +5,6 @@
  * status, Content-Range, Location, Preference-Applied, JSON body or PostgREST error.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type postgres from 'postgres';
 import { actAsCaller, type RequestAuth } from './caller.js';
 import {
   type Catalog,
@@ -15,7 +14,14 @@ import {
   type Routine,
   routineResultRelation,
 } from './catalog.js';
-import { isCatalogMiss, type RestError, restError, toRestError } from './errors.js';
+import {
+  isCatalogMiss,
+  isConnectionLost,
+  type RestError,
+  restError,
+  toRestError,
+} from './errors.js';
+import type { ConnectionPool } from './pool.js';
 import {
   type BodyOptions,
   type BuildContext,
@@ -59,6 +65,9 @@ export interface RestReply {
 interface Media extends BodyOptions {
   contentType: string;
 }
+
+/** Tries of a request whose database connection was cut under it. */
+const CONNECTION_ATTEMPTS = 3;
 
 interface StatementRow {
   total: string | null;
@@ -202,7 +211,7 @@ function chooseRoutine(name: string, overloads: Routine[], args: Record<string, 
 
 export class RestHandler {
   constructor(
-    private readonly sql: postgres.Sql,
+    private readonly pool: ConnectionPool,
     private readonly catalog: CatalogCache,
     private readonly statementTimeoutMs?: number,
   ) {}
@@ -268,22 +277,44 @@ export class RestHandler {
   }
 
   /** Runs one statement in the request's transaction, as the caller's role. */
-  private run(
+  private async run(
     request: RestRequest,
     auth: RequestAuth,
     readOnly: boolean,
     statement: { text: string; params: string[] },
     check?: (row: StatementRow) => void,
   ): Promise<StatementRow> {
-    const result = this.sql.begin(readOnly ? 'read only' : 'read write', async (tx) => {
-      await actAsCaller(tx, auth, request, this.statementTimeoutMs);
-      const rows = await tx.unsafe<StatementRow[]>(statement.text, statement.params);
-      const row = rows[0];
-      if (!row) throw restError(500, 'PGRSTX00', 'statement returned no row');
-      check?.(row);
-      return row;
-    });
-    return result as Promise<StatementRow>;
+    // A connection cut before COMMIT was sent leaves nothing done (the server rolls the
+    // transaction back), so the request is run again on a new pool, a few times at most; a cut
+    // during COMMIT is not retried (its outcome is unknown).
+    for (let attempt = 1; ; attempt++) {
+      let committing = false;
+      const sql = this.pool.sql;
+      try {
+        return await sql.begin(readOnly ? 'read only' : 'read write', async (tx) => {
+          let rows: StatementRow[];
+          try {
+            await actAsCaller(tx, auth, request, this.statementTimeoutMs);
+            rows = await tx.unsafe<StatementRow[]>(statement.text, statement.params);
+          } catch (error) {
+            // postgres.js (3.4.9) answers an error thrown here with a ROLLBACK written to the
+            // connection, which, when it is dead, throws from a timer and kills the process. So
+            // never settle: `begin` itself rejects when the connection closes.
+            if (isConnectionLost(error)) await new Promise<never>(() => {});
+            throw error;
+          }
+          const row = rows[0];
+          if (!row) throw restError(500, 'PGRSTX00', 'statement returned no row');
+          check?.(row);
+          committing = true;
+          return row;
+        });
+      } catch (error) {
+        if (!isConnectionLost(error)) throw error;
+        this.pool.replace(sql);
+        if (committing || attempt >= CONNECTION_ATTEMPTS) throw error;
+      }
+    }
   }
 
   private async table(

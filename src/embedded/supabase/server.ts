@@ -14,6 +14,7 @@ import type { RequestAuth } from './caller.js';
 import { CatalogCache } from './catalog.js';
 import { RestError, restError } from './errors.js';
 import { verifySupabaseJwt } from './jwt.js';
+import { ConnectionPool } from './pool.js';
 import { RestHandler } from './rest.js';
 import { StorageService } from './storage.js';
 
@@ -24,6 +25,8 @@ export interface SupabaseStandInOptions {
   /** postgres.js pool size (default 10; use EMBEDDED_PG_POOL_SIZE against embedded PGlite). */
   maxConnections?: number;
   jwtSecret: string;
+  /** The audience a token's `aud`, when it has one, must name (default `authenticated`). */
+  jwtAudience?: string;
   storageDir: string;
   host?: string;
   /** 0 (the default) picks a free port. */
@@ -105,6 +108,7 @@ function tokenFailure(api: Api, error: RestError): Reply {
 /** Supabase's gateway and PostgREST's JWT handling: who is calling, as which role. */
 async function authenticate(
   secret: string,
+  audience: string | undefined,
   request: IncomingMessage,
   search: URLSearchParams,
   api: Api,
@@ -120,7 +124,7 @@ async function authenticate(
   }
   let auth: RequestAuth;
   try {
-    auth = await verifySupabaseJwt(secret, apikey);
+    auth = await verifySupabaseJwt(secret, apikey, audience);
   } catch {
     throw new AuthFailure(
       jsonReply(401, {
@@ -138,7 +142,7 @@ async function authenticate(
       );
     }
     try {
-      auth = await verifySupabaseJwt(secret, match[1] as string);
+      auth = await verifySupabaseJwt(secret, match[1] as string, audience);
     } catch (error) {
       if (error instanceof RestError) throw new AuthFailure(tokenFailure(api, error));
       throw error;
@@ -160,6 +164,35 @@ const PASSTHROUGH_TYPES = Object.fromEntries(
   ]),
 );
 
+/**
+ * Parses PostgreSQL's text output of a one-dimensional `text[]` (`{a,"b c","d\\"e",NULL}`).
+ */
+function parseTextArray(literal: string): (string | null)[] {
+  const items: (string | null)[] = [];
+  if (literal.length < 2 || literal === '{}') return items;
+  let i = 1;
+  while (i < literal.length - 1) {
+    let item = '';
+    if (literal[i] === '"') {
+      for (i += 1; i < literal.length && literal[i] !== '"'; i += 1) {
+        if (literal[i] === '\\') i += 1;
+        item += literal[i] ?? '';
+      }
+      i += 1;
+      items.push(item);
+    } else {
+      const end = literal.indexOf(',', i);
+      item = literal.slice(i, end < 0 ? literal.length - 1 : end);
+      i += item.length;
+      items.push(item === 'NULL' ? null : item);
+    }
+    i += 1; // the comma (or the closing brace)
+  }
+  return items;
+}
+
+const TEXT_ARRAY = { to: 1009, from: [1009], serialize: String, parse: parseTextArray };
+
 const CORS_HEADERS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Headers':
@@ -171,19 +204,25 @@ const CORS_HEADERS = {
 export async function startSupabaseStandIn(
   options: SupabaseStandInOptions,
 ): Promise<SupabaseStandIn> {
-  const sql = postgres(options.databaseUrl, {
-    max: options.maxConnections ?? 10,
-    // Unnamed statements: nothing accumulates in a shared PGlite session.
-    prepare: false,
-    // Every bind value is already PostgreSQL text; postgres.js must not re-encode it for the type
-    // PostgreSQL inferred (it would JSON.stringify json, turn 'true' into 'f', cut microseconds).
-    types: PASSTHROUGH_TYPES,
-    onnotice: () => {},
-    connection: { application_name: 'falsafa-supabase-standin' },
-  });
-  const catalog = new CatalogCache(sql);
-  const rest = new RestHandler(sql, catalog, options.statementTimeoutMs);
-  const storage = new StorageService(options.storageDir, sql, options.statementTimeoutMs);
+  const pool = new ConnectionPool(() =>
+    postgres(options.databaseUrl, {
+      max: options.maxConnections ?? 10,
+      // Unnamed statements: nothing accumulates in a shared PGlite session.
+      prepare: false,
+      // Every bind value is already PostgreSQL text; postgres.js must not re-encode it for the type
+      // PostgreSQL inferred (it would JSON.stringify json, turn 'true' into 'f', cut microseconds).
+      types: { ...PASSTHROUGH_TYPES, textArray: TEXT_ARRAY },
+      // No array type lookup on each new connection: postgres.js runs it as a query nobody awaits,
+      // so a connection cut during it was an unhandled rejection that ended the process. The one
+      // array type the stand-in reads (text[], in the schema cache) is parsed by TEXT_ARRAY.
+      fetch_types: false,
+      onnotice: () => {},
+      connection: { application_name: 'falsafa-supabase-standin' },
+    }),
+  );
+  const catalog = new CatalogCache(pool);
+  const rest = new RestHandler(pool, catalog, options.statementTimeoutMs);
+  const storage = new StorageService(options.storageDir, pool, options.statementTimeoutMs);
   const requests = { count: 0, byTable: new Map<string, number>() };
   const listeners: ((event: StandInRequestEvent) => void)[] = [];
 
@@ -191,7 +230,7 @@ export async function startSupabaseStandIn(
     await catalog.get();
     await storage.ensureBuckets(options.buckets ?? []);
   } catch (error) {
-    await sql.end();
+    await pool.end();
     throw error;
   }
 
@@ -208,7 +247,13 @@ export async function startSupabaseStandIn(
       return jsonReply(404, { message: 'no Route matched with those values' });
     }
     const api: Api = restPath ? 'rest' : 'storage';
-    const auth = await authenticate(options.jwtSecret, request, url.searchParams, api);
+    const auth = await authenticate(
+      options.jwtSecret,
+      options.jwtAudience,
+      request,
+      url.searchParams,
+      api,
+    );
     const body = await readBody(request);
     if (restPath) {
       return rest.handle(
@@ -271,7 +316,7 @@ export async function startSupabaseStandIn(
   try {
     await once(server, 'listening');
   } catch (error) {
-    await sql.end();
+    await pool.end();
     throw error;
   }
   const address = server.address() as AddressInfo;
@@ -293,7 +338,7 @@ export async function startSupabaseStandIn(
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await closed;
-        await sql.end({ timeout: 5 });
+        await pool.end({ timeout: 5 });
       })();
       return closing;
     },

@@ -20,6 +20,8 @@ import { join, relative } from 'node:path';
 import type postgres from 'postgres';
 import { writeFileAtomically } from '../../util/atomic-file.js';
 import { actAsCaller, type RequestAuth } from './caller.js';
+import { isConnectionLost } from './errors.js';
+import type { ConnectionPool } from './pool.js';
 
 export interface StorageRequest {
   method: string;
@@ -117,7 +119,7 @@ interface ObjectRow {
 export class StorageService {
   constructor(
     private readonly root: string,
-    private readonly sql: postgres.Sql,
+    private readonly pool: ConnectionPool,
     private readonly statementTimeoutMs?: number,
   ) {}
 
@@ -127,18 +129,27 @@ export class StorageService {
     auth: RequestAuth,
     fn: (tx: postgres.TransactionSql) => Promise<T>,
   ): Promise<T> {
+    const sql = this.pool.sql;
     try {
-      const result = await this.sql.begin(async (tx) => {
-        await actAsCaller(
-          tx,
-          auth,
-          { method: request.method, path: `/storage/v1/${request.resource}`, headers: {} },
-          this.statementTimeoutMs,
-        );
-        return fn(tx);
+      const result = await sql.begin(async (tx) => {
+        try {
+          await actAsCaller(
+            tx,
+            auth,
+            { method: request.method, path: `/storage/v1/${request.resource}`, headers: {} },
+            this.statementTimeoutMs,
+          );
+          return await fn(tx);
+        } catch (error) {
+          // As in rest.ts: never settle on a dead connection (postgres.js would write a ROLLBACK
+          // to it and throw from a timer); `begin` itself rejects when the connection closes.
+          if (isConnectionLost(error)) await new Promise<never>(() => {});
+          throw error;
+        }
       });
       return result as T;
     } catch (error) {
+      if (isConnectionLost(error)) this.pool.replace(sql);
       if ((error as { code?: unknown }).code === '42501') throw forbidden();
       throw error;
     }
@@ -266,7 +277,7 @@ export class StorageService {
     if (request.method === 'GET') return json(200, await this.readBucket(id));
     if (request.method === 'POST' && action === 'empty') {
       await this.readBucket(id);
-      await this.sql`delete from storage.objects where bucket_id = ${id}`;
+      await this.pool.sql`delete from storage.objects where bucket_id = ${id}`;
       await rm(join(this.root, id), { recursive: true, force: true });
       await rm(join(this.root, '.meta', id), { recursive: true, force: true });
       await mkdir(join(this.root, id), { recursive: true });
