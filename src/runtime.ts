@@ -97,12 +97,13 @@ export async function startRuntime(
       });
       stores.supabase = `embedded PGlite + PostgREST stand-in at ${supabaseUrl}`;
     }
-    const supabase = createSupabase({
+    const supabaseSettings = {
       url: supabaseUrl,
       serviceRoleKey,
       timeoutMs: config.storeTimeoutMs,
       counter,
-    });
+    };
+    const supabase = createSupabase(supabaseSettings);
 
     await ensureBooksBucket(supabase, logger);
 
@@ -170,6 +171,7 @@ export async function startRuntime(
       counter,
       auth,
       supabase,
+      supabaseAs: (accessToken) => createSupabase({ ...supabaseSettings, accessToken }),
       redis,
       vectors: new VectorStore(
         { url: qdrantUrl, apiKey: qdrantKey, timeoutMs: config.storeTimeoutMs },

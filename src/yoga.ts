@@ -25,6 +25,7 @@ import type { Tracing } from './observability/tracing.js';
 import { useBodyLimit } from './security/body-limit.js';
 import { useTextGuard } from './security/input-guard.js';
 import { limitSettings, useOperationLimits } from './security/limits.js';
+import { useMultipartOnlyForUploads } from './security/multipart.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-documents.js';
 
@@ -33,8 +34,8 @@ import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-do
  * Error masking stays on: only AppErrors (stable `extensions.code`) reach clients unchanged.
  * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
  * /healthz, /readyz, /metrics (src/http); the body limit, CSRF prevention, trusted documents,
- * introspection off in production, the auth gate, the text guard, the operation limits and the
- * per-viewer rate limits (src/security). Everything that refuses a request does so before
+ * introspection off in production, multipart for uploads only, the auth gate, the text guard,
+ * the operation limits and the per-viewer rate limits (src/security). Everything that refuses a request does so before
  * execution.
  */
 export interface AppOptions {
@@ -81,7 +82,6 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     context: makeContextFactory(deps),
     graphqlEndpoint,
     landingPage: false,
-    multipart: false,
     maskedErrors: {
       maskError(error, message, isDev) {
         const masked = yogaMaskError(error, message, isDev);
@@ -108,13 +108,15 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
         graphqlEndpoint,
       }),
       useOpsEndpoints({ config, lifecycle, readiness: new Readiness(deps), metrics }),
-      useBodyLimit(security.bodyLimitBytes),
-      // A request that is not preflighted by browsers (GET, form or text/plain POST) must carry a
-      // header no cross-site page can set without a preflight: the CSRF header, or Authorization
-      // (not CORS-safelisted either, and every operation needs it anyway).
+      // An upload's body holds the file and the operation beside it.
+      useBodyLimit(security.bodyLimitBytes, config.uploads.maxBytes + security.bodyLimitBytes),
+      // A request that is not preflighted by browsers (GET, form, multipart or text/plain POST)
+      // must carry a header no cross-site page can set without a preflight: the CSRF header, or
+      // Authorization (not CORS-safelisted either, and every operation needs it anyway).
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
       ...(security.trustedDocuments && trusted ? [useTrustedDocuments(trusted)] : []),
       ...(security.introspection ? [] : [useDisableIntrospection()]),
+      useMultipartOnlyForUploads(),
       useAuthGate(),
       useTextGuard(),
       ...useOperationLimits(limitSettings(config), selectOperation),

@@ -1,19 +1,22 @@
 import type { Plugin } from 'graphql-yoga';
 import { errorResponse } from './errors.js';
+import { isMultipart } from './multipart.js';
 
 /**
  * Refuses request bodies over `maxBytes` with 413 PAYLOAD_TOO_LARGE: at once from Content-Length,
  * else (chunked bodies, in-process requests) by reading the body up to the limit and no further.
- * A body under the limit is handed on unchanged.
+ * A multipart request (an upload) may be larger: up to `multipartMaxBytes`. A body under the
+ * limit is handed on unchanged.
  */
-export function useBodyLimit(maxBytes: number): Plugin {
-  const tooLarge = () =>
-    errorResponse('PAYLOAD_TOO_LARGE', `The request body exceeds ${maxBytes} bytes`, {
-      connection: 'close',
-    });
+export function useBodyLimit(bodyMaxBytes: number, multipartMaxBytes = bodyMaxBytes): Plugin {
   return {
     async onRequest({ request, setRequest, endResponse, fetchAPI }) {
       if (request.method === 'GET' || request.method === 'HEAD') return;
+      const maxBytes = isMultipart(request) ? multipartMaxBytes : bodyMaxBytes;
+      const tooLarge = () =>
+        errorResponse('PAYLOAD_TOO_LARGE', `The request body exceeds ${maxBytes} bytes`, {
+          connection: 'close',
+        });
       const declared = request.headers.get('content-length');
       if (declared !== null) {
         if (Number(declared) > maxBytes) endResponse(tooLarge());
