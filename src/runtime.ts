@@ -29,6 +29,8 @@ export interface Runtime {
   /** Development token for the fixed development reader (embedded auth only). */
   devToken?: string;
   devUserId?: string;
+  /** The embedded Supabase stand-in and an anon key for it (embedded Supabase and auth only). */
+  devSupabase?: { url: string; anonKey: string };
   /** Where each store is, for the start-up log. */
   stores: Record<string, string>;
   /**
@@ -228,6 +230,15 @@ export async function startRuntime(
         sub: DEV_USER_ID,
         expiresInSeconds: 30 * 24 * 3600,
       });
+      if (config.supabase.mode === 'embedded') {
+        runtime.devSupabase = {
+          url: supabaseUrl,
+          anonKey: await signSupabaseJwt(config.auth.jwtSecret!, {
+            role: 'anon',
+            expiresInSeconds: 10 * 365 * 24 * 3600,
+          }),
+        };
+      }
     }
     return runtime;
   } catch (err) {
