@@ -62,7 +62,7 @@ export class BookUploadService {
       throw badInput(`author must be at most ${AUTHOR_MAX} characters`, 'author');
     }
     const categoryId = input.categoryId ?? null;
-    if (categoryId && !(await this.catalog.categories()).some((c) => c.id === categoryId)) {
+    if (categoryId && !(await this.categoryExists(categoryId))) {
       throw new AppError('NOT_FOUND', `Category ${categoryId} was not found`, {
         details: { field: 'categoryId' },
       });
@@ -104,6 +104,12 @@ export class BookUploadService {
       await this.removeFile(path);
       throw err;
     }
+  }
+
+  /** The cached list first; a category made since then is looked for in Supabase itself. */
+  private async categoryExists(id: string): Promise<boolean> {
+    if ((await this.catalog.categories()).some((c) => c.id === id)) return true;
+    return (await this.deps.catalogStore.categories()).some((c) => c.id === id);
   }
 
   private async readFile(file: UploadedFile): Promise<Uint8Array> {
