@@ -21,7 +21,7 @@ const config: CodegenConfig = {
         emitLegacyCommonJSImports: false,
         useTypeImports: true,
         enumsAsTypes: true,
-        scalars: { DateTime: 'string' },
+        scalars: { DateTime: 'string', File: 'File' },
       },
       // persisted-documents.json (sha256 hash -> document) is the trusted-documents list the
       // gateway serves with TRUSTED_DOCUMENTS=true; each typed document carries its hash.

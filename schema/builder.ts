@@ -4,6 +4,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { AUTH_MESSAGES } from '../src/auth.js';
 import type { Context, SignedInContext } from '../src/context.js';
 import { AppError } from '../src/errors.js';
+import type { UploadedFile } from '../src/services/book-upload-service.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -13,6 +14,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: string; Output: string };
     ID: { Input: string; Output: string };
+    File: { Input: UploadedFile; Output: never };
   };
 }>({
   plugins: [ScopeAuthPlugin, RelayPlugin],

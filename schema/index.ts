@@ -7,6 +7,7 @@ import './message.js';
 import './chat-session.js';
 import './viewer.js';
 import './book-processing.js';
+import './book-upload.js';
 import './chat-turn.js';
 
 export const schema = builder.toSchema();

@@ -87,6 +87,7 @@ const envSchema = z.object({
   LIMIT_MAX_DIRECTIVES: intFromEnv(10, 0, 1000),
   LIMIT_MAX_COST: intFromEnv(5000, 10, 10_000_000),
   BODY_LIMIT_BYTES: intFromEnv(65_536, 1024, 50 * 1024 * 1024),
+  UPLOAD_MAX_BYTES: intFromEnv(20 * 1024 * 1024, 1024, 200 * 1024 * 1024),
   RATE_LIMIT_ENABLED: boolFromEnv(true),
   RATE_LIMIT_WINDOW_SECONDS: intFromEnv(60, 1, 86_400),
   RATE_LIMIT_MESSAGES: intFromEnv(20, 1, 1_000_000),
@@ -125,6 +126,8 @@ export interface Config {
   llm: ProviderSettings;
   worker: { concurrency: number; heartbeatMs: number; deadAfterMs: number };
   ingestion: { chunkTargetChars: number; chunkOverlapChars: number; maxCharacters: number };
+  /** Book files sent to `createBook` (GraphQL multipart): the largest accepted. */
+  uploads: { maxBytes: number };
   seedDemo: boolean;
   chat: {
     messageMaxChars: number;
@@ -284,6 +287,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       chunkOverlapChars: e.CHUNK_OVERLAP_CHARS,
       maxCharacters: e.MAX_CHARACTERS_PER_BOOK,
     },
+    uploads: { maxBytes: e.UPLOAD_MAX_BYTES },
     seedDemo: e.SEED_DEMO,
     chat: {
       messageMaxChars: e.MESSAGE_MAX_CHARS,

@@ -4,6 +4,7 @@ import type { Deps } from './deps.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Logger } from './logger.js';
 import { BookProcessingService } from './services/book-processing-service.js';
+import { BookUploadService } from './services/book-upload-service.js';
 import { CatalogService } from './services/catalog-service.js';
 import { ChatSessionService } from './services/chat-session-service.js';
 import { ChatTurnService } from './services/chat-turn-service.js';
@@ -16,6 +17,8 @@ export interface Context {
   request: Request;
   requestId: string;
   viewer: Viewer | null;
+  /** The viewer's verified access token (for writes made as the reader); null without a viewer. */
+  accessToken: string | null;
   authFailure: Exclude<AuthResult, { ok: true }>['reason'] | null;
   logger: Logger;
   loaders: Loaders;
@@ -24,10 +27,11 @@ export interface Context {
     sessions: ChatSessionService;
     processing: BookProcessingService;
     turns: ChatTurnService;
+    uploads: BookUploadService;
   };
 }
 
-export type SignedInContext = Context & { viewer: Viewer };
+export type SignedInContext = Context & { viewer: Viewer; accessToken: string };
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{8,64}$/;
 
@@ -35,21 +39,26 @@ export function makeContextFactory(deps: Deps) {
   return async ({ request }: { request: Request }): Promise<Context> => {
     const given = request.headers.get('x-request-id');
     const requestId = given && REQUEST_ID_RE.test(given) ? given : randomUUID();
-    const auth = await deps.auth.authenticate(request.headers.get('authorization'));
+    const authorization = request.headers.get('authorization');
+    const auth = await deps.auth.authenticate(authorization);
     const loaders = createLoaders(deps);
     const viewer = auth.ok ? auth.viewer : null;
+    const catalog = new CatalogService(deps, loaders);
+    const processing = new BookProcessingService(deps, loaders);
     return {
       request,
       requestId,
       viewer,
+      accessToken: viewer && authorization ? authorization.trim().replace(/^Bearer\s+/i, '') : null,
       authFailure: auth.ok ? null : auth.reason,
       logger: deps.logger.child({ requestId, viewerId: viewer?.id }),
       loaders,
       services: {
-        catalog: new CatalogService(deps, loaders),
+        catalog,
         sessions: new ChatSessionService(deps, loaders),
-        processing: new BookProcessingService(deps, loaders),
+        processing,
         turns: new ChatTurnService(deps, loaders),
+        uploads: new BookUploadService(deps, catalog, processing),
       },
     };
   };

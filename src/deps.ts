@@ -42,6 +42,8 @@ export interface BaseDeps {
   counter: StoreCallCounter;
   auth: Authenticator;
   supabase: SupabaseClient;
+  /** A Supabase client acting as the reader whose access token it is (their policies apply). */
+  supabaseAs: (accessToken: string) => SupabaseClient;
   redis: RedisClient;
   vectors: VectorStore;
   keywords: KeywordStore;

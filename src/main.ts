@@ -59,6 +59,12 @@ async function main() {
         `Development token (reader ${runtime.devUserId}):`,
         devToken,
         ...(demo ? [`Demo book: ${demo.bookId}`, `Demo chat session: ${demo.sessionId}`] : []),
+        ...(runtime.devSupabase
+          ? [
+              `Embedded Supabase (Storage and PostgREST, for the frontend's own path): ${runtime.devSupabase.url}`,
+              `Its anon key: ${runtime.devSupabase.anonKey}`,
+            ]
+          : []),
         ...(offline ? ['', OFFLINE_REPLIES] : []),
         '',
         '',

@@ -29,6 +29,8 @@ export interface Runtime {
   /** Development token for the fixed development reader (embedded auth only). */
   devToken?: string;
   devUserId?: string;
+  /** The embedded Supabase stand-in and an anon key for it (embedded Supabase and auth only). */
+  devSupabase?: { url: string; anonKey: string };
   /** Where each store is, for the start-up log. */
   stores: Record<string, string>;
   /**
@@ -98,12 +100,13 @@ export async function startRuntime(
       });
       stores.supabase = `embedded PGlite + PostgREST stand-in at ${supabaseUrl}`;
     }
-    const supabase = createSupabase({
+    const supabaseSettings = {
       url: supabaseUrl,
       serviceRoleKey,
       timeoutMs: config.storeTimeoutMs,
       counter,
-    });
+    };
+    const supabase = createSupabase(supabaseSettings);
 
     await ensureBooksBucket(supabase, logger);
 
@@ -172,6 +175,7 @@ export async function startRuntime(
       counter,
       auth,
       supabase,
+      supabaseAs: (accessToken) => createSupabase({ ...supabaseSettings, accessToken }),
       redis,
       vectors: new VectorStore(
         { url: qdrantUrl, apiKey: qdrantKey, timeoutMs: config.storeTimeoutMs },
@@ -229,6 +233,15 @@ export async function startRuntime(
         sub: DEV_USER_ID,
         expiresInSeconds: 30 * 24 * 3600,
       });
+      if (config.supabase.mode === 'embedded') {
+        runtime.devSupabase = {
+          url: supabaseUrl,
+          anonKey: await signSupabaseJwt(config.auth.jwtSecret!, {
+            role: 'anon',
+            expiresInSeconds: 10 * 365 * 24 * 3600,
+          }),
+        };
+      }
     }
     return runtime;
   } catch (err) {

@@ -26,6 +26,7 @@ import { useArgumentGuard } from './security/argument-guard.js';
 import { useBodyLimit } from './security/body-limit.js';
 import { useTextGuard, useVariablesDepthLimit } from './security/input-guard.js';
 import { limitSettings, useOperationLimits } from './security/limits.js';
+import { useMultipartOnlyForUploads } from './security/multipart.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { useRequestParamsGuard } from './security/request-params.js';
 import { useSubscriptionAccept } from './security/subscription-accept.js';
@@ -38,9 +39,9 @@ import { argumentChecks } from './services/argument-checks.js';
  * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
  * /healthz, /readyz, /metrics (src/http); the body limit and UTF-8 check, the request parameters'
  * JSON, the variables depth limit, CSRF prevention, trusted documents, introspection off in
- * production, the auth gate, the subscription Accept check, the text guard, the argument guard,
- * the operation limits and the per-viewer rate limits (src/security). Everything that refuses a
- * request does so before
+ * production, multipart for uploads only, the auth gate, the subscription Accept check, the text
+ * guard, the argument guard, the operation limits and the per-viewer rate limits (src/security).
+ * Everything that refuses a request does so before
  * execution.
  */
 export interface AppOptions {
@@ -87,7 +88,6 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     context: makeContextFactory(deps),
     graphqlEndpoint,
     landingPage: false,
-    multipart: false,
     maskedErrors: {
       maskError(error, message, isDev) {
         const masked = yogaMaskError(error, message, isDev);
@@ -114,15 +114,17 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
         graphqlEndpoint,
       }),
       useOpsEndpoints({ config, lifecycle, readiness: new Readiness(deps), metrics }),
-      useBodyLimit(security.bodyLimitBytes),
+      // An upload's body holds the file and the operation beside it.
+      useBodyLimit(security.bodyLimitBytes, config.uploads.maxBytes + security.bodyLimitBytes),
       useRequestParamsGuard(),
       useVariablesDepthLimit(),
-      // A request that is not preflighted by browsers (GET, form or text/plain POST) must carry a
-      // header no cross-site page can set without a preflight: the CSRF header, or Authorization
-      // (not CORS-safelisted either, and every operation needs it anyway).
+      // A request that is not preflighted by browsers (GET, form, multipart or text/plain POST)
+      // must carry a header no cross-site page can set without a preflight: the CSRF header, or
+      // Authorization (not CORS-safelisted either, and every operation needs it anyway).
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
       ...(security.trustedDocuments && trusted ? [useTrustedDocuments(trusted)] : []),
       ...(security.introspection ? [] : [useDisableIntrospection()]),
+      useMultipartOnlyForUploads(),
       useAuthGate(),
       useSubscriptionAccept(),
       useTextGuard(),

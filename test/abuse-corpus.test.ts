@@ -104,12 +104,9 @@ const unsigned = () => {
   return `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ sub: reader, role: 'authenticated', exp: 4e9 })}.`;
 };
 
-function multipart(fileBytes: number): { body: string; type: string } {
+function multipart(fileBytes: number, query: string): { body: string; type: string } {
   const boundary = 'falsafa-corpus-boundary';
-  const ops = JSON.stringify({
-    query: 'mutation ($f: Upload!) { upload(file: $f) }',
-    variables: { f: null },
-  });
+  const ops = JSON.stringify({ query, variables: { f: null } });
   const body = [
     `--${boundary}`,
     'Content-Disposition: form-data; name="operations"',
@@ -246,9 +243,9 @@ const transportCases = (): Case[] => [
     beforeExecution: true,
   },
   {
-    name: 'a small multipart upload (uploads do not go through GraphQL)',
+    name: 'a multipart request for anything but createBook',
     send: () => {
-      const m = multipart(100);
+      const m = multipart(100, `mutation { processBook(bookId: "${bookId}") { id } }`);
       return post(m.body, { 'content-type': m.type, authorization: `Bearer ${token}` });
     },
     status: 415,
@@ -258,7 +255,11 @@ const transportCases = (): Case[] => [
   {
     name: 'an oversized multipart upload',
     send: () => {
-      const m = multipart(2 * 1024 * 1024);
+      const { uploads, security } = gw.deps.config;
+      const m = multipart(
+        uploads.maxBytes + security.bodyLimitBytes + 1,
+        'mutation ($f: File!) { createBook(input: { title: "Big" }, file: $f) { id } }',
+      );
       return post(m.body, {
         'content-type': m.type,
         'content-length': String(Buffer.byteLength(m.body)),

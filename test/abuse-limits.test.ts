@@ -96,6 +96,9 @@ function variablesFor(op: OperationDefinitionNode, pageSize: number): Record<str
     if (name === 'first' || name === 'last') vars[name] = pageSize;
     else if (/Id$|^id$/.test(name)) vars[name] = randomUUID();
     else if (name === 'content') vars[name] = 'Hello';
+    else if (name === 'input') vars[name] = { title: 'A book' };
+    // Sent as JSON it arrives as `{}`: refused as BAD_USER_INPUT, not for its shape.
+    else if (name === 'file') vars[name] = new File(['Once upon a time.'], 'book.txt');
   }
   return vars;
 }

@@ -1,22 +1,25 @@
 import type { Plugin } from 'graphql-yoga';
 import { errorResponse } from './errors.js';
+import { isMultipart } from './multipart.js';
 
 /**
  * Refuses request bodies over `maxBytes` with 413 PAYLOAD_TOO_LARGE: at once from Content-Length,
  * else (chunked bodies, in-process requests) by reading the body up to the limit and no further.
- * A body that is not valid UTF-8 is refused with 400 BAD_REQUEST rather than decoded with
- * replacement characters (multipart bodies, refused later as unsupported, are not checked).
- * A body within the limit is handed on unchanged.
+ * A multipart request (an upload) may be larger: up to `multipartMaxBytes`. A body that is not
+ * valid UTF-8 is refused with 400 BAD_REQUEST rather than decoded with replacement characters
+ * (multipart bodies, which carry files, are not checked). A body within the limit is handed on
+ * unchanged.
  */
-export function useBodyLimit(maxBytes: number): Plugin {
-  const tooLarge = () =>
-    errorResponse('PAYLOAD_TOO_LARGE', `The request body exceeds ${maxBytes} bytes`, {
-      connection: 'close',
-    });
+export function useBodyLimit(bodyMaxBytes: number, multipartMaxBytes = bodyMaxBytes): Plugin {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   return {
     async onRequest({ request, setRequest, endResponse, fetchAPI }) {
       if (request.method === 'GET' || request.method === 'HEAD') return;
+      const maxBytes = isMultipart(request) ? multipartMaxBytes : bodyMaxBytes;
+      const tooLarge = () =>
+        errorResponse('PAYLOAD_TOO_LARGE', `The request body exceeds ${maxBytes} bytes`, {
+          connection: 'close',
+        });
       const declared = request.headers.get('content-length');
       if (declared !== null && Number(declared) > maxBytes) {
         endResponse(tooLarge());
@@ -43,7 +46,7 @@ export function useBodyLimit(maxBytes: number): Plugin {
         body.set(c, offset);
         offset += c.byteLength;
       }
-      if (!/^multipart\//i.test(request.headers.get('content-type') ?? '')) {
+      if (!isMultipart(request)) {
         try {
           utf8.decode(body);
         } catch {

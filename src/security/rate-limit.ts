@@ -28,6 +28,7 @@ export const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
   sendMessageStream: 'messages',
   createChatSession: 'sessions',
   processBook: 'processBook',
+  createBook: 'processBook',
 };
 
 export const rateLimitKey = (bucket: RateBucket, viewerId: string) =>
@@ -65,6 +66,9 @@ const REFUNDED_CODES = new Set([
   'FAILED_PRECONDITION',
   'SESSION_BUSY',
   'UNAUTHENTICATED',
+  'FILE_TOO_LARGE',
+  'UNSUPPORTED_FILE_TYPE',
+  'UNREADABLE_FILE',
 ]);
 
 export interface RateDecision {

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import { parseId } from '../errors.js';
+import { checkBookInput } from './book-upload-service.js';
 import { checkSessionTitle } from './chat-session-service.js';
 import { checkSearch, checkTurnInput } from './chat-turn-service.js';
 import { forwardPage, type PageArgs, twoWayPage } from './pagination.js';
@@ -51,6 +52,11 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       const input = a.input as { characterId: string; title?: string | null };
       parseId(input.characterId, 'characterId');
       checkSessionTitle(input.title);
+    },
+    'Mutation.createBook': (a) => {
+      checkBookInput(
+        a.input as { title: string; author?: string | null; categoryId?: string | null },
+      );
     },
     'Mutation.processBook': id('bookId'),
     'Mutation.sendMessage': turn,

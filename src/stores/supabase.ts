@@ -6,12 +6,16 @@ import type { StoreCallCounter } from './metrics.js';
 /**
  * The Supabase client the gateway uses: service role, no session persistence, and a fetch that
  * gives every request a timeout, counts it, and turns a network failure into SERVICE_UNAVAILABLE.
+ * With `accessToken` it acts as that reader instead (the key stays the `apikey`, the reader's
+ * token decides the role), so row-level security and the Storage policies apply as they do to
+ * the frontend.
  */
 export function createSupabase(options: {
   url: string;
   serviceRoleKey: string;
   timeoutMs: number;
   counter: StoreCallCounter;
+  accessToken?: string;
 }): SupabaseClient {
   const { counter, timeoutMs } = options;
   const timedFetch: typeof fetch = async (input, init) => {
@@ -37,7 +41,12 @@ export function createSupabase(options: {
   const client = createClient(options.url, options.serviceRoleKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     realtime: { transport: ws as never },
-    global: { fetch: timedFetch },
+    global: {
+      fetch: timedFetch,
+      ...(options.accessToken
+        ? { headers: { Authorization: `Bearer ${options.accessToken}` } }
+        : {}),
+    },
   });
   // postgrest-js retries GETs on network errors and timeouts (1 s, 2 s, 4 s backoff), which would
   // turn one timeout into half a minute; the gateway answers SERVICE_UNAVAILABLE at once instead.
