@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestDemoBook } from './support/books.js';
+import { createChatSession } from './support/chat.js';
 import { type GqlResult, startTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
@@ -80,15 +81,7 @@ afterAll(async () => {
   await gw?.close();
 });
 
-async function newSession(): Promise<string> {
-  const res = await gw.gql(
-    'mutation ($input: CreateChatSessionInput!) { createChatSession(input: $input) { id } }',
-    { input: { characterId: mira } },
-    { token },
-  );
-  expect(res.body.errors).toBeUndefined();
-  return (res.body.data?.createChatSession as { id: string }).id;
-}
+const newSession = () => createChatSession(gw, token, mira);
 
 async function ask(sessionId: string, content: string, query = SEND): Promise<GqlResult> {
   const res = await gw.gql(query, { input: { sessionId, content } }, { token });

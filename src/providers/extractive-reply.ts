@@ -341,9 +341,9 @@ function nestQuotes(text: string): string {
 
 /** The sentences of an earlier extractive reply: what is inside its quotation. */
 function quotedIn(reply: string): string[] {
-  const inner = reply.match(/“([\s\S]*)”/)?.[1] ?? reply;
-  return inner
-    .split(' … ')
+  const quotes = [...reply.matchAll(/“([^”]*)”/g)].map((m) => m[1] ?? '');
+  return (quotes.length > 0 ? quotes : [reply])
+    .flatMap((inner) => inner.split(' … '))
     .flatMap((part) => sentenceSpans(part).map(([a, b]) => part.slice(a, b)))
     .map((s) => s.replace(/[‘’]/g, '"').trim())
     .filter((s) => s.length >= 12);
