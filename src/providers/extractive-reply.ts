@@ -5,12 +5,14 @@ import type { ChatMessage, CompletionHints } from './types.js';
  * The offline fallback's reply: extractive and honest. The passage sentences are scored against the
  * reader's question by the question's content words (lightly stemmed), each weighted by its IDF over
  * the passages' sentences, plus a cue for the kind of question (who: names; where: places; when:
- * times; why: causes; how many: numbers; what did X say: X's own words); sentences that are
- * questions or restate the reader's message score nothing. The best one to three sentences are
- * quoted once, in book order, as one clean quotation (the book's own quotation marks become single
- * quotes inside it). A follow-up about what was just said ("what did you say about the storm?")
- * quotes the previous reply back; any other follow-up borrows the previous turn's words and prefers
- * sentences not said yet.
+ * times; why: causes; how many: numbers; what did X say: X's own words). Words of a clause the
+ * reader already knows ("... when Brenn wrote to them") weigh less; a sentence that restates the
+ * reader's message is never used, and questions hardly count. The best run of one to three
+ * consecutive sentences (and a second run, if nearly as good) is quoted once, in book order, as one
+ * clean quotation: the book's own quotation marks become single quotes inside it, gaps are "…".
+ * A follow-up about what was just said ("what did you say about the storm?") quotes the previous
+ * reply back; any other follow-up borrows the previous turn's words (its names for the pronouns)
+ * and prefers sentences not said yet.
  */
 
 // Words that say how the reader asks, not what about.
@@ -22,60 +24,23 @@ const ASKING = new Set(
   ).split(' '),
 );
 
-// A few irregular past forms, so that "who wrote" meets "wrote" and "write" alike.
-const IRREGULAR: Record<string, string> = {
-  said: 'say',
-  told: 'tell',
-  wrote: 'write',
-  written: 'write',
-  saw: 'see',
-  seen: 'see',
-  came: 'come',
-  found: 'find',
-  drew: 'draw',
-  drawn: 'draw',
-  went: 'go',
-  gone: 'go',
-  took: 'take',
-  taken: 'take',
-  knew: 'know',
-  known: 'know',
-  kept: 'keep',
-  met: 'meet',
-  sent: 'send',
-  gave: 'give',
-  given: 'give',
-  made: 'make',
-  struck: 'strike',
-  sank: 'sink',
-  sunk: 'sink',
-  fell: 'fall',
-  fallen: 'fall',
-  began: 'begin',
-  brought: 'bring',
-  thought: 'think',
-  taught: 'teach',
-  left: 'leave',
-  lay: 'lie',
-  stood: 'stand',
-  sat: 'sit',
-  rode: 'ride',
-  ran: 'run',
-  won: 'win',
-  lost: 'lose',
-  held: 'hold',
-  heard: 'hear',
-  built: 'build',
-  children: 'child',
-  men: 'man',
-  women: 'woman',
-  feet: 'foot',
-  teeth: 'tooth',
-};
+// A few irregular forms, so that "who wrote" meets "wrote" and "write" alike.
+const IRREGULAR: ReadonlyMap<string, string> = new Map(
+  (
+    'said:say told:tell wrote:write written:write saw:see seen:see came:come found:find ' +
+    'drew:draw drawn:draw went:go gone:go took:take taken:take knew:know known:know kept:keep ' +
+    'met:meet sent:send gave:give given:give made:make struck:strike sank:sink sunk:sink ' +
+    'fell:fall fallen:fall began:begin brought:bring thought:think taught:teach left:leave ' +
+    'lay:lie stood:stand sat:sit rode:ride ran:run won:win lost:lose held:hold heard:hear ' +
+    'built:build children:child men:man women:woman feet:foot teeth:tooth'
+  )
+    .split(' ')
+    .map((pair) => pair.split(':') as [string, string]),
+);
 
 /** A crude stem: irregular forms, then plural and verb endings. Only used for matching. */
 export function stem(word: string): string {
-  const irregular = IRREGULAR[word];
+  const irregular = IRREGULAR.get(word);
   if (irregular) return irregular;
   if (word.length > 4 && word.endsWith('ies')) return `${word.slice(0, -3)}y`;
   if (word.length > 5 && word.endsWith('ing')) return word.slice(0, -3);
@@ -161,7 +126,9 @@ function splitSentences(
     for (const [start, end] of sentenceSpans(body)) {
       const text = clean(body.slice(start, end));
       const k = key(text);
-      if (text.length < 12 || k.length === 0 || seen.has(k)) continue;
+      // A chunk may also start inside a sentence that the previous chunk holds whole.
+      if (text.length < 12 || k.length === 0 || [...seen].some((o) => ` ${o} `.includes(` ${k} `)))
+        continue;
       seen.add(k);
       out.push({
         text,
