@@ -9,6 +9,18 @@ export const MessageRole = builder.enumType('MessageRole', {
   } as const,
 });
 
+export const ReplyGeneration = builder.enumType('ReplyGeneration', {
+  description: 'How a reply was written',
+  values: {
+    EXTRACTIVE: {
+      value: 'extractive',
+      description:
+        "The offline fallback (no language model): the reply quotes the book's passages word for word",
+    },
+    LANGUAGE_MODEL: { value: 'language_model', description: 'A language model wrote the reply' },
+  } as const,
+});
+
 export const Citation = builder.objectRef<CitationValue>('Citation').implement({
   description: 'A passage of the book that a reply was grounded in',
   fields: (t) => ({
@@ -28,5 +40,15 @@ export const Message = builder.objectRef<MessageRow>('Message').implement({
     createdAt: t.field({ type: 'DateTime', resolve: (m) => m.created_at }),
     clientMessageId: t.exposeID('client_message_id', { nullable: true }),
     citations: t.field({ type: [Citation], resolve: (m) => m.citations ?? [] }),
+    generatedBy: t.field({
+      type: ReplyGeneration,
+      nullable: true,
+      description:
+        "How a reply was written; null for the reader's messages and for replies that cite no passage or were saved before this was recorded",
+      resolve: (m) =>
+        m.role === 'assistant'
+          ? (m.citations?.find((c) => c.generated_by)?.generated_by ?? null)
+          : null,
+    }),
   }),
 });

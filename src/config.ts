@@ -59,6 +59,7 @@ const envSchema = z.object({
   LLM_API_KEY: z.string().min(1).optional(),
   LLM_MODEL: z.string().min(1).optional(),
   LLM_TIMEOUT_MS: intFromEnv(60_000, 100, 600_000),
+  LLM_LOCAL_STREAM_DELAY_MS: intFromEnv(40, 0, 2000),
 
   WORKER_CONCURRENCY: z.coerce.number().int().min(0).max(32).optional(),
   WORKER_HEARTBEAT_MS: intFromEnv(5000, 100, 600_000),
@@ -169,6 +170,8 @@ export interface ProviderSettings {
   apiKey?: string | undefined;
   model?: string | undefined;
   timeoutMs: number;
+  /** The offline model's pause between the words of a streamed reply. */
+  streamDelayMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -274,6 +277,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiKey: e.LLM_API_KEY,
       model: e.LLM_MODEL,
       timeoutMs: e.LLM_TIMEOUT_MS,
+      streamDelayMs: e.LLM_LOCAL_STREAM_DELAY_MS,
     },
     worker: {
       // Embedded mode runs one worker in the gateway process unless told otherwise.

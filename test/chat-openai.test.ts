@@ -251,6 +251,22 @@ describe('a turn through the openai providers', () => {
     expect(items.at(-1).payload.reply.content).toBe(streamed);
   });
 
+  it("says in the reply's metadata that a language model wrote it", async () => {
+    const sessionId = await newSession();
+    script.reply = 'The lamp must burn all night.';
+    const res = await gw.gql(
+      `mutation ($input: SendMessageInput!) { sendMessage(input: $input) {
+        userMessage { generatedBy } reply { content generatedBy } } }`,
+      { input: { sessionId, content: 'What must the lamp do?' } },
+      { token },
+    );
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data?.sendMessage).toEqual({
+      userMessage: { generatedBy: null },
+      reply: { content: 'The lamp must burn all night.', generatedBy: 'LANGUAGE_MODEL' },
+    });
+  });
+
   it('an unusable rewrite falls back to the deterministic one; the turn goes on', async () => {
     const sessionId = await newSession();
     script.rewrite = [{ reply: 'Sure! Here are your queries: lamp, storm' }];

@@ -175,7 +175,7 @@ describe('LocalLlm (offline fallback)', () => {
     { chunkIndex: 9, text: 'Tomas sold barley at the market every autumn, and he hated the cold.' },
   ];
 
-  it('replies in the first person from the most relevant passage sentence', async () => {
+  it('replies by quoting the passage sentence that answers, once', async () => {
     const reply = await llm.complete({
       messages,
       hints: {
@@ -185,9 +185,9 @@ describe('LocalLlm (offline fallback)', () => {
         userMessage: 'Where is the brass key?',
       },
     });
-    expect(reply).toMatch(/^I am Mira/);
     expect(reply).toContain('Mira hid the brass key under the third stair of the lighthouse.');
     expect(reply).not.toContain('barley');
+    expect(reply.match(/“/g)).toHaveLength(1);
   });
 
   it('says the book does not tell when nothing matches', async () => {
@@ -204,7 +204,7 @@ describe('LocalLlm (offline fallback)', () => {
     expect(reply).not.toMatch(/“/);
   });
 
-  it('streams the same reply word by word, deterministically', async () => {
+  it('streams the same reply word by word, deterministically, paced or not', async () => {
     const request = {
       messages,
       hints: { task: 'reply' as const, characterName: 'Mira', passages, userMessage: 'the key?' },
@@ -212,6 +212,8 @@ describe('LocalLlm (offline fallback)', () => {
     const parts = await collect(llm.stream(request));
     expect(parts.length).toBeGreaterThan(5);
     expect(parts.join('')).toBe(await llm.complete(request));
+    const paced = { ...request, hints: { ...request.hints, paced: true } };
+    expect(await collect(new LocalLlm({ streamDelayMs: 1 }).stream(paced))).toEqual(parts);
   });
 
   it('summarises extractively', async () => {

@@ -19,6 +19,8 @@ export interface ProviderConfig {
   timeoutMs?: number | undefined;
   maxRetries?: number | undefined;
   batchSize?: number | undefined;
+  /** The offline model's pause between the words of a paced stream. */
+  streamDelayMs?: number | undefined;
 }
 
 export function createEmbedder(config: ProviderConfig): Embedder {
@@ -37,7 +39,11 @@ export function createEmbedder(config: ProviderConfig): Embedder {
 }
 
 export function createLlm(config: ProviderConfig): Llm {
-  if (config.provider === 'local') return new LocalLlm();
+  if (config.provider === 'local') {
+    return new LocalLlm(
+      config.streamDelayMs === undefined ? {} : { streamDelayMs: config.streamDelayMs },
+    );
+  }
   const { baseUrl, model } = requireRemote(config, 'model');
   return new OpenAILlm({
     baseUrl,

@@ -1,22 +1,22 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ZodType } from 'zod';
+import { composeReply } from './extractive-reply.js';
 import { contentWords, sentenceSpans } from './text.js';
-import {
-  type ChatMessage,
-  type CompletionHints,
-  type CompletionRequest,
-  type Llm,
-  LlmOutputError,
-} from './types.js';
+import { type ChatMessage, type CompletionRequest, type Llm, LlmOutputError } from './types.js';
 
 /**
  * The offline fallback model, used when no LLM is configured or reachable. It is deterministic and
- * invents nothing: a `reply` quotes the passage sentences that share the most words with the
- * reader's message, in the character's first person; a `summary` is extractive (the most central
- * sentences, in their order); a `rewrite` returns the message itself. It cannot produce JSON:
+ * invents nothing: a `reply` quotes the passage sentences that best answer the reader's message
+ * (src/providers/extractive-reply.ts); a `summary` is extractive (the most central sentences, in
+ * their order); a `rewrite` returns the message itself. `stream` yields the reply word by word,
+ * waiting `streamDelayMs` between words when the request is `paced` (a reader is watching), so a
+ * streamed reply arrives at a reading pace as a model's would. It cannot produce JSON:
  * `completeJson` always throws LlmOutputError, and callers fall back to their own algorithms.
  */
 export class LocalLlm implements Llm {
   readonly kind = 'local' as const;
+
+  constructor(private readonly options: { streamDelayMs?: number } = {}) {}
 
   async complete(request: CompletionRequest): Promise<string> {
     request.signal?.throwIfAborted();
@@ -26,7 +26,14 @@ export class LocalLlm implements Llm {
   async *stream(request: CompletionRequest): AsyncGenerator<string> {
     request.signal?.throwIfAborted();
     const text = answer(request);
+    const paced = request.hints?.paced === true;
+    const delay = this.options.streamDelayMs ?? 0;
+    let first = true;
     for (const piece of text.match(/\S+\s*/g) ?? []) {
+      // Between words, not before the first: a paced stream yields to the event loop each time,
+      // so every word leaves as its own event even with no delay.
+      if (paced && !first) await sleep(delay, undefined, { ref: false });
+      first = false;
       request.signal?.throwIfAborted();
       yield piece;
     }
@@ -59,56 +66,6 @@ function answer(request: CompletionRequest): string {
 
 function lastUserMessage(messages: readonly ChatMessage[]): string | undefined {
   return messages.findLast((m) => m.role === 'user')?.content;
-}
-
-interface Scored {
-  text: string;
-  score: number;
-  order: number;
-}
-
-/** A short first-person reply built only from passage sentences that overlap the question. */
-export function composeReply(
-  hints: CompletionHints,
-  messages: readonly ChatMessage[] = [],
-): string {
-  const question = hints.userMessage ?? lastUserMessage(messages) ?? '';
-  const asked = new Set(contentWords(question));
-  const name = hints.characterName?.trim();
-  const sentences: Scored[] = [];
-  let order = 0;
-  for (const passage of hints.passages ?? []) {
-    // Chapter headings are not something the character says: blank them out (same length).
-    const body = passage.text.replace(/^#{1,6}[ \t].*$/gm, (line) => ' '.repeat(line.length));
-    for (const [start, end] of sentenceSpans(body)) {
-      const text = body.slice(start, end).replace(/\s+/g, ' ').trim();
-      if (text.length < 12) continue;
-      const seen = new Set(contentWords(text));
-      let score = 0;
-      for (const word of seen) if (asked.has(word)) score++;
-      sentences.push({ text, score: score / Math.sqrt(seen.size + 1), order: order++ });
-    }
-  }
-  const best = sentences
-    .filter((s) => s.score > 0)
-    .sort((a, b) => b.score - a.score || a.order - b.order)
-    .slice(0, 2)
-    .sort((a, b) => a.order - b.order);
-  const opening = name ? `I am ${name}, and I can only tell you what my story holds.` : '';
-  if (best.length === 0) {
-    const none =
-      (hints.passages?.length ?? 0) === 0
-        ? 'The book does not tell me that, so I will not pretend to know it.'
-        : 'The pages I remember do not speak of that, and I will not make something up.';
-    return [opening, none].filter(Boolean).join(' ');
-  }
-  const lead = pick(question, [
-    'This is how I remember it:',
-    'Let me tell you what I recall.',
-    'I remember it well.',
-  ]);
-  const quoted = best.map((s) => `“${s.text}”`).join(' And later: ');
-  return [opening, lead, quoted].filter(Boolean).join(' ');
 }
 
 /** The most central sentences of `text` (by shared content words), in their original order. */
@@ -144,10 +101,4 @@ export function summarize(text: string, maxChars = 600): string {
     .sort((a, b) => a.order - b.order)
     .map((s) => (s.text.length > maxChars ? `${s.text.slice(0, maxChars - 1)}…` : s.text))
     .join(' ');
-}
-
-function pick(seed: string, options: readonly string[]): string {
-  let h = 0;
-  for (let i = 0; i < seed.length; i++) h = (h * 31 + seed.charCodeAt(i)) >>> 0;
-  return options[h % options.length] ?? options[0] ?? '';
 }

@@ -18,6 +18,8 @@ export interface CompletionHints {
   characterName?: string;
   passages?: readonly { chunkIndex: number; text: string }[];
   userMessage?: string;
+  /** A reader watches the stream: a model that writes faster than one reads may slow down. */
+  paced?: boolean;
 }
 
 export interface CompletionRequest {

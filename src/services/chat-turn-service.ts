@@ -7,7 +7,7 @@ import type { Deps } from '../deps.js';
 import { AppError, badInput, isUuid, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import { LlmUnavailableError } from '../providers/types.js';
-import type { ChatSessionRow, CitationValue, MessageRow } from '../stores/rows.js';
+import type { ChatSessionRow, CitationValue, GeneratedBy, MessageRow } from '../stores/rows.js';
 import { isBlank } from '../util/text.js';
 
 export interface TurnResult {
@@ -138,7 +138,7 @@ export class ChatTurnService {
           fence,
           userContent: content,
           replyContent: replyText,
-          citations: prompt.passages.map(toCitation),
+          citations: prompt.passages.map((p) => toCitation(p, generatedBy(this.deps.llm))),
           clientMessageId,
           previewLength: PREVIEW_LENGTH,
         });
@@ -183,6 +183,7 @@ export class ChatTurnService {
             task: 'reply',
             characterName,
             userMessage,
+            paced: onDelta !== undefined,
             passages: passages.map((p) => ({
               chunkIndex: p.chunk.chunk_index,
               text: p.chunk.text,
@@ -294,13 +295,19 @@ function codePoints(text: string): number {
   return n;
 }
 
-function toCitation(p: FusedPassage): CitationValue {
+function toCitation(p: FusedPassage, generated_by: GeneratedBy): CitationValue {
   return {
     chunk_index: p.chunk.chunk_index,
     text: p.chunk.text,
     score: p.score,
     chapter: p.chunk.chapter,
+    generated_by,
   };
+}
+
+/** How this gateway writes replies: quoting the passages (offline fallback) or with a model. */
+function generatedBy(llm: Deps['llm']): GeneratedBy {
+  return llm.kind === 'local' ? 'extractive' : 'language_model';
 }
 
 export type TurnStreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);

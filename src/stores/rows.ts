@@ -68,7 +68,10 @@ export const citation = z.object({
   text: z.string(),
   score: z.number(),
   chapter: z.string().nullable().optional(),
+  /** How the reply citing this passage was written; absent in citations saved before it was kept. */
+  generated_by: z.enum(['extractive', 'language_model']).optional().catch(undefined),
 });
+export type GeneratedBy = 'extractive' | 'language_model';
 export type CitationValue = z.infer<typeof citation>;
 
 export const messageRow = z.object({

@@ -116,6 +116,8 @@ export async function startTestGateway(
     // Tests count the store calls of each request: whole responses are cached only where a test
     // says so (test/response-cache.test.ts).
     RESPONSE_CACHE_TTL_MS: '0',
+    // The offline model streams without pausing between words.
+    LLM_LOCAL_STREAM_DELAY_MS: '0',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...options.env,
   };
