@@ -96,6 +96,7 @@ function variablesFor(op: OperationDefinitionNode, pageSize: number): Record<str
     if (name === 'first' || name === 'last') vars[name] = pageSize;
     else if (/Id$|^id$/.test(name)) vars[name] = randomUUID();
     else if (name === 'content') vars[name] = 'Hello';
+    else if (name === 'title') vars[name] = 'A title';
   }
   return vars;
 }
