@@ -94,7 +94,7 @@ builder.mutationFields((t) => ({
     type: ChatSession,
     nullable: true,
     description:
-      "Sets the title of one of the viewer's sessions (trimmed, 1 to 200 characters, one line, something visible); anyone else's is NOT_FOUND",
+      "Sets the title of one of the viewer's sessions (trimmed, at most 200 characters, something visible); anyone else's is NOT_FOUND",
     args: { input: t.arg({ type: RenameChatSessionInput, required: true }) },
     resolve: r.renameChatSession,
   }),

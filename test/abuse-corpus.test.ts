@@ -629,8 +629,8 @@ const idCases = (): Case[] => [
     code: 'BAD_USER_INPUT',
   },
   {
-    name: 'a session title of two lines',
-    send: () => gqlRequest(RENAME, { i: { sessionId, title: 'one\r\ntwo' } }),
+    name: 'a session title of invisible characters only, to createChatSession',
+    send: () => gqlRequest(CREATE, { i: { characterId, title: '\u3164\u200d\u2800' } }),
     status: 200,
     code: 'BAD_USER_INPUT',
   },

@@ -108,8 +108,6 @@ describe('renameChatSession', () => {
     ['only a bidi mark and a variation selector', '\u200f\ufe0f'],
     ['only combining marks', '\u0301\u0308'],
     ['only blank Braille', '\u2800\u2800'],
-    ['two lines', 'first\nsecond'],
-    ['a control character', 'bell \u0007 here'],
     ['201 characters', 'x'.repeat(201)],
     ['far too long', 't'.repeat(20_000)],
   ])('refuses a title that is %s with BAD_USER_INPUT and changes nothing', async (_n, title) => {
@@ -121,6 +119,21 @@ describe('renameChatSession', () => {
     });
     expect((await row(id))?.title).toBe('Kept');
   });
+});
+
+it('createChatSession refuses a title with nothing visible, and still gives a blank one the default', async () => {
+  const create = `mutation ($c: ID!, $t: String) { createChatSession(input: { characterId: $c, title: $t }) { title } }`;
+  const before = await gw.db.sql`select id from chat_sessions where user_id = ${reader}`;
+  const invisible = await gw.gql(create, { c: characterId, t: '\u200b\u2063' }, { token });
+  expect(invisible.body.errors?.[0]?.extensions).toMatchObject({
+    code: 'BAD_USER_INPUT',
+    field: 'title',
+  });
+  expect(await gw.db.sql`select id from chat_sessions where user_id = ${reader}`).toHaveLength(
+    before.length,
+  );
+  const blank = await gw.gql(create, { c: characterId, t: '   ' }, { token });
+  expect((blank.body.data?.createChatSession as { title: string }).title).toMatch(/^Chat with /);
 });
 
 describe('deleteChatSession', () => {

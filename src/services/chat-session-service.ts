@@ -22,19 +22,14 @@ export const SESSION_TITLE_MAX = 200;
 // marks with no base, and the blank Braille pattern.
 const INVISIBLE_ONLY =
   /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Cf}\p{Cc}\p{M}\u2800]*$/u;
-// A title is one line: no control characters, and no line or paragraph separators.
-const NOT_ONE_LINE = /[\p{Cc}\u2028\u2029]/u;
 
 /**
- * A title a reader gives a session, trimmed: at most SESSION_TITLE_MAX characters (code points),
- * one line, and with something visible in it; BAD_USER_INPUT otherwise.
+ * A title a reader gives a session, trimmed: something visible in it, and at most
+ * SESSION_TITLE_MAX characters (code points); BAD_USER_INPUT otherwise.
  */
 export function checkNewTitle(raw: string): string {
   const title = raw.trim();
   if (INVISIBLE_ONLY.test(title)) throw badInput('title must have a visible character', 'title');
-  if (NOT_ONE_LINE.test(title)) {
-    throw badInput('title must be one line, with no control characters', 'title');
-  }
   if ([...title].length > SESSION_TITLE_MAX) {
     throw badInput(`title must be at most ${SESSION_TITLE_MAX} characters`, 'title');
   }
@@ -131,10 +126,8 @@ export class ChatSessionService {
     viewer: Viewer,
     input: { characterId: string; title?: string | null | undefined },
   ): Promise<ChatSessionRow> {
-    const title = input.title?.trim() || null;
-    if (title && title.length > SESSION_TITLE_MAX) {
-      throw badInput(`title must be at most ${SESSION_TITLE_MAX} characters`, 'title');
-    }
+    // A blank title gives the default one.
+    const title = input.title?.trim() ? checkNewTitle(input.title) : null;
     const character = await this.loaders.character.load(input.characterId);
     if (!character) throw notFound('Character', input.characterId);
     const book = await this.loaders.book.load(character.book_id);
