@@ -1,5 +1,7 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Context, SignedInContext } from '../src/context.js';
 import { parseId } from '../src/errors.js';
+import { selectsField } from '../src/graphql-selection.js';
 import type { PageArgs } from '../src/services/pagination.js';
 import type { ChatSessionRow } from '../src/stores/rows.js';
 
@@ -8,8 +10,12 @@ export const viewer = (_root: unknown, _args: unknown, ctx: SignedInContext) => 
 export const chatSession = (_root: unknown, args: { id: string }, ctx: SignedInContext) =>
   ctx.services.sessions.session(ctx.viewer, parseId(args.id));
 
-export const chatSessions = (_root: unknown, args: PageArgs, ctx: SignedInContext) =>
-  ctx.services.sessions.sessions(ctx.viewer, args);
+export const chatSessions = (
+  _root: unknown,
+  args: PageArgs,
+  ctx: SignedInContext,
+  info: GraphQLResolveInfo,
+) => ctx.services.sessions.sessions(ctx.viewer, args, { count: selectsField(info, 'totalCount') });
 
 export const createChatSession = (
   _root: unknown,
@@ -20,6 +26,22 @@ export const createChatSession = (
     characterId: parseId(args.input.characterId, 'characterId'),
     title: args.input.title,
   });
+
+export const renameChatSession = (
+  _root: unknown,
+  args: { input: { sessionId: string; title: string } },
+  ctx: SignedInContext,
+) =>
+  ctx.services.sessions.rename(ctx.viewer, {
+    sessionId: parseId(args.input.sessionId, 'sessionId'),
+    title: args.input.title,
+  });
+
+export const deleteChatSession = (
+  _root: unknown,
+  args: { input: { sessionId: string } },
+  ctx: SignedInContext,
+) => ctx.services.sessions.delete(ctx.viewer, parseId(args.input.sessionId, 'sessionId'));
 
 export const sessionCharacter = async (session: ChatSessionRow, _args: unknown, ctx: Context) => {
   const row = await ctx.services.catalog.character(session.character_id);
@@ -33,5 +55,9 @@ export const sessionBook = async (session: ChatSessionRow, _args: unknown, ctx: 
   return row;
 };
 
-export const sessionMessages = (session: ChatSessionRow, args: PageArgs, ctx: Context) =>
-  ctx.services.sessions.messages(session, args);
+export const sessionMessages = (
+  session: ChatSessionRow,
+  args: PageArgs,
+  ctx: Context,
+  info: GraphQLResolveInfo,
+) => ctx.services.sessions.messages(session, args, { count: selectsField(info, 'totalCount') });

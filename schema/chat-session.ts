@@ -5,6 +5,14 @@ import { builder } from './builder.js';
 import { Character } from './character.js';
 import { Message } from './message.js';
 
+const TOTAL_COUNT = 'How many items the whole list has, all pages together';
+
+function totalCount(connection: object): number {
+  const total = (connection as { totalCount?: number | null }).totalCount;
+  if (typeof total !== 'number') throw new Error('the list was read without its total');
+  return total;
+}
+
 export const ChatSession = builder.objectRef<ChatSessionRow>('ChatSession').implement({
   description: "A reader's conversation with one character (visible to its owner only)",
   fields: (t) => ({
@@ -23,7 +31,10 @@ export const ChatSession = builder.objectRef<ChatSessionRow>('ChatSession').impl
         description: 'In time order: first/after from the oldest, last/before from the newest',
         resolve: r.sessionMessages,
       },
-      { name: 'MessageConnection' },
+      {
+        name: 'MessageConnection',
+        fields: (t) => ({ totalCount: t.int({ description: TOTAL_COUNT, resolve: totalCount }) }),
+      },
       { name: 'MessageEdge' },
     ),
   }),
@@ -50,12 +61,52 @@ builder.queryFields((t) => ({
       description: "The viewer's sessions, most recently active first",
       resolve: r.chatSessions,
     },
-    { name: 'ChatSessionConnection' },
+    {
+      name: 'ChatSessionConnection',
+      fields: (t) => ({ totalCount: t.int({ description: TOTAL_COUNT, resolve: totalCount }) }),
+    },
     { name: 'ChatSessionEdge' },
   ),
 }));
 
+const RenameChatSessionInput = builder.inputType('RenameChatSessionInput', {
+  fields: (t) => ({
+    sessionId: t.id({ required: true }),
+    title: t.string({ required: true }),
+  }),
+});
+
+const DeleteChatSessionInput = builder.inputType('DeleteChatSessionInput', {
+  fields: (t) => ({
+    sessionId: t.id({ required: true }),
+  }),
+});
+
+const DeleteChatSessionPayload = builder
+  .objectRef<{ deletedSessionId: string }>('DeleteChatSessionPayload')
+  .implement({
+    fields: (t) => ({
+      deletedSessionId: t.exposeID('deletedSessionId'),
+    }),
+  });
+
 builder.mutationFields((t) => ({
+  renameChatSession: t.withAuth({ signedIn: true }).field({
+    type: ChatSession,
+    nullable: true,
+    description:
+      "Sets the title of one of the viewer's sessions (trimmed, at most 200 characters, something visible); anyone else's is NOT_FOUND",
+    args: { input: t.arg({ type: RenameChatSessionInput, required: true }) },
+    resolve: r.renameChatSession,
+  }),
+  deleteChatSession: t.withAuth({ signedIn: true }).field({
+    type: DeleteChatSessionPayload,
+    nullable: true,
+    description:
+      "Deletes one of the viewer's sessions with its messages. Anyone else's, a missing one and one already deleted are NOT_FOUND (a repeat changes nothing); SESSION_BUSY while a message of it is being answered",
+    args: { input: t.arg({ type: DeleteChatSessionInput, required: true }) },
+    resolve: r.deleteChatSession,
+  }),
   createChatSession: t.withAuth({ signedIn: true }).field({
     type: ChatSession,
     nullable: true,

@@ -130,6 +130,10 @@ function multipart(fileBytes: number, query: string): { body: string; type: stri
 const SEND = 'mutation ($i: SendMessageInput!) { sendMessage(input: $i) { reply { id } } }';
 const CREATE =
   'mutation ($i: CreateChatSessionInput!) { createChatSession(input: $i) { id title } }';
+const RENAME =
+  'mutation ($i: RenameChatSessionInput!) { renameChatSession(input: $i) { id title } }';
+const DELETE_SESSION =
+  'mutation ($i: DeleteChatSessionInput!) { deleteChatSession(input: $i) { deletedSessionId } }';
 const deep = (levels: number) => {
   let q = 'id';
   for (let i = 0; i < levels; i++) q = `characters { book { ${q} } }`;
@@ -600,6 +604,42 @@ const idCases = (): Case[] => [
   {
     name: 'an empty message',
     send: () => gqlRequest(SEND, { i: { sessionId, content: ' \n\t ' } }),
+    status: 200,
+    code: 'BAD_USER_INPUT',
+  },
+  {
+    name: "renaming another reader's session",
+    send: () => gqlRequest(RENAME, { i: { sessionId: strangerSessionId, title: 'Mine now' } }),
+    status: 200,
+    code: 'NOT_FOUND',
+  },
+  {
+    name: "deleting another reader's session",
+    send: () => gqlRequest(DELETE_SESSION, { i: { sessionId: strangerSessionId } }),
+    status: 200,
+    code: 'NOT_FOUND',
+  },
+  {
+    name: 'deleting a session id that is not a UUID',
+    send: () => gqlRequest(DELETE_SESSION, { i: { sessionId: "*' or 1=1" } }),
+    status: 200,
+    code: 'BAD_USER_INPUT',
+  },
+  {
+    name: 'a session title of zero-width characters only',
+    send: () => gqlRequest(RENAME, { i: { sessionId, title: ' \u200b\u2060\ufeff ' } }),
+    status: 200,
+    code: 'BAD_USER_INPUT',
+  },
+  {
+    name: 'a session title of invisible characters only, to createChatSession',
+    send: () => gqlRequest(CREATE, { i: { characterId, title: '\u3164\u200d\u2800' } }),
+    status: 200,
+    code: 'BAD_USER_INPUT',
+  },
+  {
+    name: 'a new session title far over the size limit',
+    send: () => gqlRequest(RENAME, { i: { sessionId, title: 't'.repeat(50_000) } }),
     status: 200,
     code: 'BAD_USER_INPUT',
   },

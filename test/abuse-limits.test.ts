@@ -99,6 +99,7 @@ function variablesFor(op: OperationDefinitionNode, pageSize: number): Record<str
     else if (name === 'input') vars[name] = { title: 'A book' };
     // Sent as JSON it arrives as `{}`: refused as BAD_USER_INPUT, not for its shape.
     else if (name === 'file') vars[name] = new File(['Once upon a time.'], 'book.txt');
+    else if (name === 'title') vars[name] = 'A title';
   }
   return vars;
 }

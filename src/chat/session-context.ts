@@ -78,7 +78,7 @@ export class SessionContextCache {
   }
 
   private async rebuild(sessionId: string): Promise<SessionContext> {
-    const rows = await this.deps.chatStore.messagesPage({
+    const { rows } = await this.deps.chatStore.messagesPage({
       sessionId,
       limit: REBUILD_WINDOW,
       direction: 'backward',

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { parseId } from '../errors.js';
 import { checkBookInput } from './book-upload-service.js';
-import { checkSessionTitle } from './chat-session-service.js';
+import { checkNewTitle, checkSessionTitle } from './chat-session-service.js';
 import { checkSearch, checkTurnInput } from './chat-turn-service.js';
 import { forwardPage, type PageArgs, twoWayPage } from './pagination.js';
 
@@ -58,7 +58,15 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
         a.input as { title: string; author?: string | null; categoryId?: string | null },
       );
     },
+    'Mutation.deleteChatSession': (a) => {
+      parseId((a.input as { sessionId: string }).sessionId, 'sessionId');
+    },
     'Mutation.processBook': id('bookId'),
+    'Mutation.renameChatSession': (a) => {
+      const input = a.input as { sessionId: string; title: string };
+      parseId(input.sessionId, 'sessionId');
+      checkNewTitle(input.title);
+    },
     'Mutation.sendMessage': turn,
     'Subscription.bookProcessing': id('bookId'),
     'Subscription.sendMessageStream': turn,

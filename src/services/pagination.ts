@@ -10,6 +10,8 @@ export interface Connection<T> {
     startCursor: string | null;
     endCursor: string | null;
   };
+  /** The number of items of the whole list, when it was asked for. */
+  totalCount?: number | null;
 }
 
 export interface PageArgs {

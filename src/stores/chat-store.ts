@@ -1,7 +1,7 @@
-import type { SupabaseClient } from '@supabase/supabase-js';
+import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
-import { lockLost } from '../errors.js';
-import { pgrstQuote, unwrap } from './postgrest.js';
+import { lockLost, notFound } from '../errors.js';
+import { fromPostgrestError, pgrstQuote, unwrap } from './postgrest.js';
 import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from './rows.js';
 
 /** Supabase I/O for chat sessions and messages. */
@@ -17,22 +17,40 @@ export class ChatStore {
     return unwrap(res, z.array(chatSessionRow), 'chat_sessions');
   }
 
-  /** A reader's sessions, most recently active first, keyset on (updated_at, id). */
+  /**
+   * A reader's sessions, most recently active first, keyset on (updated_at, id). With `count`,
+   * `total` is the number of all their sessions (see `withTotal`).
+   */
   async sessionsPage(args: {
     userId: string;
     limit: number;
     after?: { updatedAt: string; id: string } | undefined;
-  }): Promise<ChatSessionRow[]> {
-    let q = this.db.from('chat_sessions').select('*').eq('user_id', args.userId);
-    if (args.after) {
-      const t = pgrstQuote(args.after.updatedAt);
-      q = q.or(`updated_at.lt.${t},and(updated_at.eq.${t},id.lt.${args.after.id})`);
-    }
-    const res = await q
-      .order('updated_at', { ascending: false })
-      .order('id', { ascending: false })
-      .limit(args.limit);
-    return unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    count?: boolean | undefined;
+  }): Promise<Page<ChatSessionRow>> {
+    const res = await withTotal(
+      args.count === true,
+      !!args.after,
+      (count) => {
+        let q = this.db
+          .from('chat_sessions')
+          .select('*', count ? { count: 'exact' } : {})
+          .eq('user_id', args.userId);
+        if (args.after) {
+          const t = pgrstQuote(args.after.updatedAt);
+          q = q.or(`updated_at.lt.${t},and(updated_at.eq.${t},id.lt.${args.after.id})`);
+        }
+        return q
+          .order('updated_at', { ascending: false })
+          .order('id', { ascending: false })
+          .limit(args.limit);
+      },
+      () =>
+        this.db
+          .from('chat_sessions')
+          .select('id', { count: 'exact', head: true })
+          .eq('user_id', args.userId),
+    );
+    return { rows: unwrap(res.page, z.array(chatSessionRow), 'chat_sessions'), total: res.total };
   }
 
   async createSession(row: {
@@ -45,24 +63,102 @@ export class ChatStore {
     return unwrap(res, chatSessionRow, 'chat_sessions');
   }
 
+  /** Sets a session's title, if it is the reader's; null when no such session of theirs. */
+  async renameSession(id: string, userId: string, title: string): Promise<ChatSessionRow | null> {
+    const res = await this.db
+      .from('chat_sessions')
+      .update({ title })
+      .eq('id', id)
+      .eq('user_id', userId)
+      .select('*');
+    const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    return row ?? null;
+  }
+
+  /**
+   * Deletes a session, if it is the reader's; its messages and its fencing row go with it (their
+   * foreign keys cascade), in the one statement. The deleted row, or null when there was none.
+   */
+  async deleteSession(id: string, userId: string): Promise<ChatSessionRow | null> {
+    const res = await this.db
+      .from('chat_sessions')
+      .delete()
+      .eq('id', id)
+      .eq('user_id', userId)
+      .select('*');
+    const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    return row ?? null;
+  }
+
   /**
    * A page of a session's messages in time order. `direction: 'forward'` reads the oldest after
-   * `cursor`; `backward` reads the newest before it (returned oldest first).
+   * `cursor`; `backward` reads the newest before it (returned oldest first). With `count`, `total`
+   * is the number of all the session's messages (see `withTotal`).
    */
   async messagesPage(args: {
     sessionId: string;
     limit: number;
     direction: 'forward' | 'backward';
     cursor?: string | undefined;
-  }): Promise<MessageRow[]> {
-    let q = this.db.from('messages').select('*').eq('session_id', args.sessionId);
+    count?: boolean | undefined;
+  }): Promise<Page<MessageRow>> {
     const forward = args.direction === 'forward';
-    if (args.cursor)
-      q = forward ? q.gt('created_at', args.cursor) : q.lt('created_at', args.cursor);
-    const res = await q.order('created_at', { ascending: forward }).limit(args.limit);
-    const rows = unwrap(res, z.array(messageRow), 'messages');
-    return forward ? rows : rows.reverse();
+    const res = await withTotal(
+      args.count === true,
+      !!args.cursor,
+      (count) => {
+        let q = this.db
+          .from('messages')
+          .select('*', count ? { count: 'exact' } : {})
+          .eq('session_id', args.sessionId);
+        if (args.cursor)
+          q = forward ? q.gt('created_at', args.cursor) : q.lt('created_at', args.cursor);
+        return q.order('created_at', { ascending: forward }).limit(args.limit);
+      },
+      () =>
+        this.db
+          .from('messages')
+          .select('id', { count: 'exact', head: true })
+          .eq('session_id', args.sessionId),
+    );
+    const rows = unwrap(res.page, z.array(messageRow), 'messages');
+    return { rows: forward ? rows : rows.reverse(), total: res.total };
   }
+}
+
+/** A page of rows and, when it was asked for, the number of rows of the whole list. */
+export interface Page<T> {
+  rows: T[];
+  total: number | null;
+}
+
+type Counted = { data: unknown; error: PostgrestError | null; count: number | null };
+
+/**
+ * The total of a list read with a page of it. With no cursor the page's own request carries it
+ * (PostgREST's `Prefer: count=exact`: one round trip). After a cursor the page's filter no longer
+ * covers the whole list, so a count-only request (`HEAD`) runs alongside the page's, at once.
+ */
+async function withTotal(
+  count: boolean,
+  hasCursor: boolean,
+  page: (inlineCount: boolean) => PromiseLike<Counted>,
+  countOnly: () => PromiseLike<Counted>,
+): Promise<{ page: Counted; total: number | null }> {
+  if (!count) return { page: await page(false), total: null };
+  if (!hasCursor) {
+    const res = await page(true);
+    return { page: res, total: res.error ? null : countOf(res) };
+  }
+  const [res, counted] = await Promise.all([page(false), countOnly()]);
+  if (counted.error) throw fromPostgrestError(counted.error, 'count');
+  return { page: res, total: countOf(counted) };
+}
+
+function countOf(res: Counted): number {
+  if (typeof res.count !== 'number')
+    throw new Error('Supabase answered a count request without a count');
+  return res.count;
 }
 
 export const savedTurn = z.object({
@@ -84,6 +180,8 @@ export class ChatTurnStore {
   /** The session's next fencing number; taken once per lock acquisition, right after it. */
   async takeFence(sessionId: string): Promise<number> {
     const res = await this.db.rpc('take_chat_turn_fence', { p_session_id: sessionId });
+    // The session was deleted while this turn waited for its lock.
+    if (res.error?.code === 'P0002') throw notFound('Chat session', sessionId);
     return unwrap(res, z.coerce.number().int().positive(), 'take_chat_turn_fence');
   }
 
@@ -108,6 +206,7 @@ export class ChatTurnStore {
       p_preview_length: args.previewLength,
     });
     if (res.error?.code === 'PT409') throw lockLost();
+    if (res.error?.code === 'P0002') throw notFound('Chat session', args.sessionId);
     return unwrap(res, savedTurn, 'save_chat_turn');
   }
 
