@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { searchQueries } from '../src/chat/keyword-query.js';
+import { keywordSearch, searchQueries } from '../src/chat/keyword-query.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { contentWords } from '../src/providers/text.js';
@@ -153,7 +153,8 @@ async function main() {
     const queries = searchQueries(q.question);
     const [vector] = await deps.embedder.embed([queries.narrative]);
     const vectorHits = await deps.vectors.search(bookId, vector!, K);
-    const keywordHits = await deps.keywords.search(bookId, queries.keyword, K);
+    const keywordQuery = keywordSearch(queries.keyword, deps.config.chat.candidates);
+    const keywordHits = keywordQuery ? await deps.keywords.search(bookId, keywordQuery, K) : [];
     return {
       fused,
       vector: vectorHits.map((h) => h.chunk),

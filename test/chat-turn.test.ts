@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keywordSearch } from '../src/chat/keyword-query.js';
 import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import type { SearchPassage } from '../src/services/chat-turn-service.js';
 import { ingestDemoBook } from './support/books.js';
@@ -675,7 +676,7 @@ describe('searchBook', () => {
     }
 
     // The ranks are the retrievers' own: check them against Qdrant and Typesense directly.
-    const keywordHits = await gw.deps.keywords.search(bookId, query, 20);
+    const keywordHits = await gw.deps.keywords.search(bookId, keywordSearch(query, 20)!, 20);
     const [vector] = await gw.deps.embedder.embed([query]);
     const vectorHits = await gw.deps.vectors.search(bookId, vector!, 20);
     for (const p of passages) {
