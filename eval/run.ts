@@ -13,12 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { KEYWORD_COVERAGE_POWER, RRF_K, reciprocalRankFusion } from '../src/chat/fusion.js';
 import { keywordSearch, searchQueries } from '../src/chat/keyword-query.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { contentWords } from '../src/providers/text.js';
 import { startRuntime } from '../src/runtime.js';
 import { BOOKS_BUCKET } from '../src/services/ingestion-service.js';
+import type { RetrievedChunk } from '../src/stores/chunks.js';
 import { createApp } from '../src/yoga.js';
 
 const K = 6;
@@ -100,6 +102,10 @@ async function main() {
       const bookId = await ingest(runtime, suite.book, text);
       const chunks = await allChunks(runtime, bookId);
       const bm25 = new Bm25(chunks);
+      if (args.includes('--grid')) {
+        await grid(bookId, questions, bm25);
+        continue;
+      }
       const ranks: Record<Retriever, number[]> = { fused: [], vector: [], keyword: [], bm25: [] };
       for (const q of questions) {
         const lists = await retrieve(q, bookId);
@@ -119,6 +125,7 @@ async function main() {
     `embedder \`${config.embeddings.provider}\` (${config.embeddings.dimension} dimensions)`,
     `chunks of ${config.ingestion.chunkTargetChars} characters with ${config.ingestion.chunkOverlapChars} overlap`,
     `${config.chat.candidates} candidates per retriever, ${config.chat.keep} kept`,
+    `RRF k = ${RRF_K}, equal weights, keyword hits weighted by their share of the query's words to the power ${KEYWORD_COVERAGE_POWER}`,
   ].join(', ');
   const doc = [
     '# Retrieval evaluation',
@@ -133,6 +140,75 @@ async function main() {
   ].join('\n');
   process.stdout.write(`${doc}\n(${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
   if (write) await writeFile(out, doc);
+
+  /** Fusion settings tried on the same two lists (fetched once per question): `--grid`. */
+  async function grid(bookId: string, questions: readonly Question[], bm25: Bm25) {
+    const lists: { v: RetrievedChunk[]; k: RetrievedChunk[]; q: Question; b: Chunk[] }[] = [];
+    for (const q of questions) {
+      const queries = searchQueries(q.question);
+      const [vector] = await deps.embedder.embed([queries.narrative]);
+      const ks = keywordSearch(queries.keyword, 40);
+      lists.push({
+        q,
+        v: await deps.vectors.search(bookId, vector!, 40),
+        k: ks ? await deps.keywords.search(bookId, ks, 40) : [],
+        b: bm25.search(q.question, K),
+      });
+    }
+    const score = (f: (x: (typeof lists)[number]) => Chunk[], kind?: string) => {
+      const xs = lists.filter((x) => !kind || x.q.kind === kind);
+      const r = xs.map((x) => rankOf(f(x), x.q));
+      const m = (g: (n: number) => number) => r.reduce((s, n) => s + g(n), 0) / r.length;
+      return [
+        m((n) => (n <= K ? 1 : 0)),
+        m((n) => (n <= 1 ? 1 : 0)),
+        m((n) => (n <= K ? 1 / n : 0)),
+      ];
+    };
+    const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+    for (const [name, f] of [
+      ['vector', (x: (typeof lists)[number]) => x.v.map((h) => h.chunk)],
+      ['keyword', (x: (typeof lists)[number]) => x.k.map((h) => h.chunk)],
+      ['bm25', (x: (typeof lists)[number]) => x.b],
+    ] as const) {
+      console.log(
+        name.padEnd(28),
+        fmt(score(f, 'lexical')),
+        '|',
+        fmt(score(f, 'paraphrase')),
+        '|',
+        fmt(score(f)),
+      );
+    }
+    for (const c of [6, 10, 20, 40])
+      for (const rk of [1, 5, 20, 60])
+        for (const [wv, wk] of [
+          [1, 1],
+          [1, 0.5],
+          [1, 0.75],
+          [0.75, 1],
+          [0.5, 1],
+        ] as const)
+          for (const cp of [0, 1, 2, 4]) {
+            const f = (x: (typeof lists)[number]) =>
+              reciprocalRankFusion(
+                x.v.slice(0, c),
+                x.k.slice(0, c),
+                K,
+                rk,
+                { vector: wv, keyword: wk },
+                cp,
+              ).map((p) => p.chunk);
+            console.log(
+              `c=${c} k=${rk} w=${wv}/${wk} p=${cp}`.padEnd(28),
+              fmt(score(f, 'lexical')),
+              '|',
+              fmt(score(f, 'paraphrase')),
+              '|',
+              fmt(score(f)),
+            );
+          }
+  }
 
   async function retrieve(q: Question, bookId: string): Promise<Record<Retriever, Chunk[]>> {
     const res = await app.fetch('http://eval.local/graphql', {

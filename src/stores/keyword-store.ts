@@ -127,7 +127,17 @@ export class KeywordStore {
         },
         rank: i + 1,
         score: Number(hit.text_match ?? 0),
+        coverage: coverage(hit.text_match_info),
       };
     });
   }
+}
+
+/** Words matched / (matched + dropped), from Typesense's `text_match_info`; 1 when it is absent. */
+function coverage(info: unknown): number {
+  const i = (info ?? {}) as { tokens_matched?: unknown; num_tokens_dropped?: unknown };
+  const matched = Number(i.tokens_matched);
+  const dropped = Number(i.num_tokens_dropped);
+  if (!Number.isFinite(matched) || !Number.isFinite(dropped) || matched + dropped <= 0) return 1;
+  return matched / (matched + dropped);
 }
