@@ -113,6 +113,10 @@ async function main() {
           const list = r === 'bm25' ? bm25.search(q.question, K) : lists[r];
           ranks[r].push(rankOf(list, q));
         }
+        if (args.includes('--verbose')) {
+          const at = (r: Retriever) => String(ranks[r].at(-1)).replace('Infinity', '-');
+          console.log(`${RETRIEVERS.map((r) => `${r} ${at(r)}`).join(', ')}: ${q.question}`);
+        }
       }
       sections.push(report(suite, questions, ranks, chunks.length));
     }

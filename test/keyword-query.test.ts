@@ -5,8 +5,8 @@ import { keywordSearch, keywordWords, MAX_WORDS } from '../src/chat/keyword-quer
 describe('keywordWords', () => {
   it('leaves stopwords, contractions and one-letter words out', () => {
     expect(keywordWords("What did the keeper's apprentice find, and why didn't she say?")).toEqual([
-      'keeper',
       'apprentice',
+      'keeper',
       'find',
       'say',
     ]);
@@ -15,39 +15,36 @@ describe('keywordWords', () => {
 
   it('cuts words as Typesense does: symbols inside a word dropped, lowercased, diacritics stripped', () => {
     expect(keywordWords('forty-one clocks, Café-Über U.S.A.')).toEqual([
-      'cafeuber',
-      'usa',
       'fortyone',
+      'cafeuber',
       'clocks',
+      'usa',
     ]);
   });
 
-  it('puts names (capitalised inside a sentence) first and keeps each word once', () => {
-    expect(keywordWords('Where did the boatman meet Osric Pell? The boatman left.')).toEqual([
-      'osric',
-      'pell',
-      'boatman',
-      'meet',
-      'left',
-    ]);
+  it('puts longer words first (equal lengths in the text order) and keeps each word once', () => {
+    expect(keywordWords("Where did the boatman meet Osric Pell? The boatman's boat left.")).toEqual(
+      ['boatman', 'osric', 'meet', 'pell', 'boat', 'left'],
+    );
   });
 
   it('sends only bare words: quotes, exclusions, wildcards and filters cannot get through', () => {
     const words = keywordWords('"lamp room" -storm * `x` chunk_index:>=0 && (a || b) \\"');
-    expect(words).toEqual(['lamp', 'room', 'storm', 'chunkindex0']);
+    expect(words).toEqual(['chunkindex0', 'storm', 'lamp', 'room']);
     for (const w of words) expect(w).toMatch(/^[\p{Ll}\p{Lo}\p{N}]+$/u);
   });
 
   it(`keeps at most ${MAX_WORDS} words`, () => {
-    const many = Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ');
-    expect(keywordWords(many)).toEqual(Array.from({ length: MAX_WORDS }, (_, i) => `word${i}`));
+    const many = Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ');
+    // w10 … w29 are longer than w0 … w9: the first ten of those.
+    expect(keywordWords(many)).toEqual(Array.from({ length: MAX_WORDS }, (_, i) => `w${i + 10}`));
   });
 });
 
 describe('keywordSearch', () => {
   it('makes the Typesense parameters, with drop_tokens_threshold at the candidates wanted', () => {
     expect(keywordSearch('Why did the lamp go out in the storm?', 20)).toEqual({
-      q: 'lamp go storm',
+      q: 'storm lamp go',
       query_by: 'text,chapter',
       query_by_weights: '2,1',
       drop_tokens_threshold: 20,

@@ -12,8 +12,9 @@ import { STOPWORDS } from '../providers/text.js';
  *   removed so that `Kettle's` finds `Kettle`;
  * - stopwords and one-letter words are left out; a question with nothing else makes no keyword
  *   search at all (its hits would match only `what` or `the`);
- * - at most `MAX_WORDS` words, repeated ones once; names (words capitalised inside the text) go
- *   first, since dropping starts from the right;
+ * - at most `MAX_WORDS` words, repeated ones once, longest first: Typesense drops words from the
+ *   right, and a long word is more often a rare one that tells passages apart than a short one
+ *   (measured with `npm run eval`: on both books, ahead of the text's order and of names first);
  * - only bare words are sent, so quotes, `-word` exclusions, `*` and backticks in a reader's text
  *   reach Typesense as nothing (no phrase or operator can be injected).
  *
@@ -51,22 +52,14 @@ export interface KeywordSearchParams {
 
 /** The words of `text` worth searching for, in the order they are sent. */
 export function keywordWords(text: string): string[] {
-  const names: string[] = [];
-  const others: string[] = [];
-  const seen = new Set<string>();
-  let sentenceStart = true;
+  const words: string[] = [];
   for (const raw of text.split(/\s+/u)) {
-    if (raw === '') continue;
-    const word = normalise(raw.replace(/['’]s$/iu, '').replace(/['’]s(?=\W+$)/iu, ''));
-    const capitalised = /^\W*\p{Lu}/u.test(raw);
-    const isName = capitalised && !sentenceStart;
-    sentenceStart = /[.!?:;]["'”’)]*$/u.test(raw);
-    if (word.length < 2 || STOPWORDS.has(word) || CONTRACTIONS.has(word) || seen.has(word))
-      continue;
-    seen.add(word);
-    (isName ? names : others).push(word);
+    const word = normalise(raw.replace(/['’]s(?=[^\p{L}\p{N}]*$)/iu, ''));
+    if (word.length < 2 || STOPWORDS.has(word) || CONTRACTIONS.has(word)) continue;
+    if (!words.includes(word)) words.push(word);
   }
-  return [...names, ...others].slice(0, MAX_WORDS);
+  // Longest first (a stable sort: equal lengths keep the text's order).
+  return words.sort((a, b) => b.length - a.length).slice(0, MAX_WORDS);
 }
 
 /** Typesense search parameters for `text`; null when it has no word worth searching for. */
