@@ -170,6 +170,9 @@ async function main() {
       ];
     };
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+    console.log(
+      'c candidates, k, weights vector/keyword, p coverage power: lexical R@6 R@1 MRR@6 | paraphrase … | overall …',
+    );
     for (const [name, f] of [
       ['vector', (x: (typeof lists)[number]) => x.v.map((h) => h.chunk)],
       ['keyword', (x: (typeof lists)[number]) => x.k.map((h) => h.chunk)],
