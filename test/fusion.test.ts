@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RRF_K, reciprocalRankFusion } from '../src/chat/fusion.js';
+import { KEYWORD_COVERAGE_POWER, RRF_K, reciprocalRankFusion } from '../src/chat/fusion.js';
 import type { RetrievedChunk } from '../src/stores/chunks.js';
 
 /** A ranked list of hits for the given chunk indexes, best first (ranks from 1). */
@@ -111,5 +111,39 @@ describe('reciprocalRankFusion', () => {
       start: 1200,
       end: 1300,
     });
+  });
+
+  it('weights each list: weight / (k + rank)', () => {
+    const fused = reciprocalRankFusion(list(1, 2), list(2, 3), 10, 60, { vector: 1, keyword: 0.5 });
+    const score = new Map(fused.map((p) => [p.chunk.chunk_index, p.score]));
+    expect(score.get(1)).toBeCloseTo(1 / 61, 12);
+    expect(score.get(2)).toBeCloseTo(1 / 62 + 0.5 / 61, 12);
+    expect(score.get(3)).toBeCloseTo(0.5 / 62, 12);
+    // k = 1: rank 1 counts 1/2, rank 2 counts 1/3.
+    const sharp = reciprocalRankFusion(list(1, 2), [], 10, 1);
+    expect(sharp.map((p) => p.score)).toEqual([1 / 2, 1 / 3]);
+  });
+
+  it('weights a keyword hit by the share of the query words it matched', () => {
+    expect(KEYWORD_COVERAGE_POWER).toBe(1);
+    // Keyword rank 1 matched one word of three (Typesense dropped two); rank 2 matched all.
+    const keyword = list(7, 8);
+    keyword[0]!.coverage = 1 / 3;
+    keyword[1]!.coverage = 1;
+    const fused = reciprocalRankFusion(list(8, 9), keyword, 10);
+    expect(fused.map((p) => p.chunk.chunk_index)).toEqual([8, 9, 7]);
+    const score = new Map(fused.map((p) => [p.chunk.chunk_index, p.score]));
+    expect(score.get(7)).toBeCloseTo(1 / 3 / 61, 12);
+    expect(score.get(8)).toBeCloseTo(1 / 61 + 1 / 62, 12);
+    // The same hit matching every word is worth the vectors' rank 1 (tie: lower chunk_index).
+    expect(score.get(9)).toBeCloseTo(1 / 62, 12);
+    const full = list(7);
+    full[0]!.coverage = 1;
+    expect(reciprocalRankFusion(list(8, 9), full, 10).map((p) => p.chunk.chunk_index)).toEqual([
+      7, 8, 9,
+    ]);
+    // Power 0 is plain RRF: coverage ignored.
+    const plain = reciprocalRankFusion(list(8, 9), keyword, 10, 60, { vector: 1, keyword: 1 }, 0);
+    expect(plain.map((p) => p.chunk.chunk_index)).toEqual([8, 7, 9]);
   });
 });

@@ -1,12 +1,20 @@
 import type { ChunkPayload, RetrievedChunk } from '../stores/chunks.js';
 
 /**
- * Reciprocal rank fusion of the two retrievers' ranked lists: each chunk scores the sum over the
- * lists it appears in of 1 / (k + rank), ranks from 1, k = 60; chunks are the same when their
- * chunk_index is. Ties keep the better best rank, then the lower chunk_index, so the order is
- * deterministic. Each fused passage keeps its rank in each list (null where it was absent).
+ * Weighted reciprocal rank fusion of the two retrievers' ranked lists: each chunk scores the sum
+ * over the lists it appears in of weight / (k + rank), ranks from 1, k = 60; chunks are the same
+ * when their chunk_index is. A keyword hit's weight is the keyword weight times its coverage (the
+ * share of the query's words it matched) to the power `coveragePower`: Typesense drops words until
+ * enough passages match, and a passage found by one word of six says little. Ties keep the better
+ * best rank, then the lower chunk_index, so the order is deterministic. Each fused passage keeps
+ * its rank in each list (null where it was absent).
+ *
+ * The defaults (equal weights, k = 60, coverage to the power 1, with 20 candidates per retriever
+ * and chunks of 1,200 characters) are what `npm run eval -- --grid` measured best; other weights,
+ * k from 1 to 60 and 6 to 40 candidates moved recall@6 by at most one question (eval/RESULTS.md).
  */
 export const RRF_K = 60;
+export const KEYWORD_COVERAGE_POWER = 1;
 
 export interface FusedPassage {
   chunk: ChunkPayload;
@@ -15,11 +23,18 @@ export interface FusedPassage {
   keywordRank: number | null;
 }
 
+export interface FusionWeights {
+  vector: number;
+  keyword: number;
+}
+
 export function reciprocalRankFusion(
   vector: readonly RetrievedChunk[],
   keyword: readonly RetrievedChunk[],
   keep: number,
   k = RRF_K,
+  weights: FusionWeights = { vector: 1, keyword: 1 },
+  coveragePower = KEYWORD_COVERAGE_POWER,
 ): FusedPassage[] {
   const byIndex = new Map<number, FusedPassage>();
   const add = (list: readonly RetrievedChunk[], which: 'vectorRank' | 'keywordRank') => {
@@ -34,7 +49,11 @@ export function reciprocalRankFusion(
       // A list that repeats a chunk counts it once, at its best rank.
       if (fused[which] !== null) return;
       fused[which] = rank;
-      fused.score += 1 / (k + rank);
+      const weight =
+        which === 'vectorRank'
+          ? weights.vector
+          : weights.keyword * (hit.coverage ?? 1) ** coveragePower;
+      fused.score += weight / (k + rank);
     });
   };
   add(vector, 'vectorRank');

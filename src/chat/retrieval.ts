@@ -6,6 +6,7 @@ import type { KeywordStore } from '../stores/keyword-store.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { VectorStore } from '../stores/vector-store.js';
 import { type FusedPassage, reciprocalRankFusion } from './fusion.js';
+import { keywordSearch } from './keyword-query.js';
 
 /**
  * Hybrid retrieval over one book: Qdrant nearest neighbours of the embedded narrative query and
@@ -41,7 +42,11 @@ export class HybridRetriever {
       );
       return vectors.search(bookId, vector!, options.candidates);
     })();
-    const keywordSide = keywords.search(bookId, queries.keyword, options.candidates);
+    // A query of stopwords only makes no keyword search: its hits would say nothing.
+    const keywordQuery = keywordSearch(queries.keyword, options.candidates);
+    const keywordSide = keywordQuery
+      ? keywords.search(bookId, keywordQuery, options.candidates)
+      : Promise.resolve([]);
     const [v, k] = await Promise.allSettled([vectorSide, keywordSide]);
     const degraded: RetrievalResult['degraded'] = [];
     const take = (r: PromiseSettledResult<RetrievedChunk[]>, which: 'vector' | 'keyword') => {

@@ -1,5 +1,6 @@
 import type { Viewer } from '../auth.js';
 import type { FusedPassage } from '../chat/fusion.js';
+import { searchQueries } from '../chat/keyword-query.js';
 import { buildPrompt } from '../chat/prompt.js';
 import { SessionContextCache } from '../chat/session-context.js';
 import { withSessionLock } from '../chat/session-lock.js';
@@ -238,11 +239,10 @@ export class ChatTurnService {
         `The book "${book.title}" is ${book.processing_status}; it is not searchable yet`,
       );
     }
-    const { passages } = await this.deps.chat.retriever.retrieve(
-      book.id,
-      { narrative: q, keyword: q },
-      { candidates: Math.max(this.deps.config.chat.candidates, keep), keep },
-    );
+    const { passages } = await this.deps.chat.retriever.retrieve(book.id, searchQueries(q), {
+      candidates: Math.max(this.deps.config.chat.candidates, keep),
+      keep,
+    });
     return passages.map((p) => ({
       chunkIndex: p.chunk.chunk_index,
       text: p.chunk.text,

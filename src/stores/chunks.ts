@@ -13,4 +13,6 @@ export interface RetrievedChunk {
   chunk: ChunkPayload;
   rank: number;
   score: number;
+  /** Keyword hits: the share of the query's words the hit matched (1 when none was dropped). */
+  coverage?: number;
 }

@@ -1,4 +1,5 @@
 import Typesense from 'typesense';
+import type { KeywordSearchParams } from '../chat/keyword-query.js';
 import type { ChunkPayload, RetrievedChunk } from './chunks.js';
 import type { StoreCallCounter } from './metrics.js';
 import { callStore } from './store-call.js';
@@ -94,10 +95,10 @@ export class KeywordStore {
     return info.num_documents;
   }
 
-  /** Keyword matches, best first, ranks from 1. */
+  /** Keyword matches of a query made by `keywordSearch`, best first, ranks from 1. */
   async search(
     bookId: string,
-    query: string,
+    query: KeywordSearchParams,
     limit: number,
     options: { maxChunkIndex?: number } = {},
   ): Promise<RetrievedChunk[]> {
@@ -106,8 +107,7 @@ export class KeywordStore {
         .collections(bookId)
         .documents()
         .search({
-          q: query.trim() || '*',
-          query_by: 'text,chapter',
+          ...query,
           per_page: limit,
           ...(options.maxChunkIndex !== undefined
             ? { filter_by: `chunk_index:<=${options.maxChunkIndex}` }
@@ -127,7 +127,17 @@ export class KeywordStore {
         },
         rank: i + 1,
         score: Number(hit.text_match ?? 0),
+        coverage: coverage(hit.text_match_info),
       };
     });
   }
+}
+
+/** Words matched / (matched + dropped), from Typesense's `text_match_info`; 1 when it is absent. */
+function coverage(info: unknown): number {
+  const i = (info ?? {}) as { tokens_matched?: unknown; num_tokens_dropped?: unknown };
+  const matched = Number(i.tokens_matched);
+  const dropped = Number(i.num_tokens_dropped);
+  if (!Number.isFinite(matched) || !Number.isFinite(dropped) || matched + dropped <= 0) return 1;
+  return matched / (matched + dropped);
 }

@@ -1,0 +1,386 @@
+/**
+ * Retrieval evaluation (`npm run eval`; not a test). Starts the embedded gateway offline in a
+ * temporary data directory, ingests each book of `eval/` through the real pipeline (Storage upload,
+ * `processing_queue`, the in-process worker, the configured embedder, Qdrant and Typesense
+ * stand-ins), asks every labelled question through `searchBook` over GraphQL and through each
+ * retriever alone, plus a textbook BM25 over the same chunks, and scores where the first chunk that
+ * contains the question's answer span lands: recall@1, recall@6 and MRR@6, by retriever and by kind
+ * of question. Prints the table and writes `eval/RESULTS.md` (`--out=PATH` elsewhere, `--no-write`
+ * not at all). Any `EMBEDDING_*`, `CHUNK_*` or `RETRIEVAL_*` setting of the environment applies.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { KEYWORD_COVERAGE_POWER, RRF_K, reciprocalRankFusion } from '../src/chat/fusion.js';
+import { keywordSearch, searchQueries } from '../src/chat/keyword-query.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { contentWords } from '../src/providers/text.js';
+import { startRuntime } from '../src/runtime.js';
+import { BOOKS_BUCKET } from '../src/services/ingestion-service.js';
+import type { RetrievedChunk } from '../src/stores/chunks.js';
+import { createApp } from '../src/yoga.js';
+
+const K = 6;
+const here = new URL('./', import.meta.url);
+
+const questionsSchema = z.array(
+  z.object({
+    kind: z.enum(['lexical', 'paraphrase']),
+    question: z.string().min(1),
+    answer: z.string().min(1),
+  }),
+);
+type Question = z.infer<typeof questionsSchema>[number];
+
+/** The books under evaluation: `tuned` is the one the settings were chosen on. */
+const SUITES = [
+  {
+    name: 'The Clockmaker of Brindle Ferry',
+    role: 'tuned on',
+    book: 'book.md',
+    questions: 'questions.json',
+  },
+  {
+    name: 'The Lamp at Salt Hollow (demo book)',
+    role: 'held out',
+    book: '../src/ingest/demo-book.md',
+    questions: 'demo-questions.json',
+  },
+] as const;
+
+const RETRIEVERS = ['fused', 'vector', 'keyword', 'bm25'] as const;
+type Retriever = (typeof RETRIEVERS)[number];
+const LABEL: Record<Retriever, string> = {
+  fused: 'fused (`searchBook`)',
+  vector: 'vector only',
+  keyword: 'keyword only',
+  bm25: 'plain BM25, same chunks',
+};
+
+interface Chunk {
+  chunk_index: number;
+  text: string;
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const out = args.find((a) => a.startsWith('--out='))?.slice(6) ?? 'eval/RESULTS.md';
+  const write = !args.includes('--no-write');
+  const dataDir = await mkdtemp(join(tmpdir(), 'falsafa-eval-'));
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    FALSAFA_DATA_DIR: dataDir,
+    SEED_DEMO: 'false',
+    RATE_LIMIT_ENABLED: 'false',
+    LOG_LEVEL: 'warn',
+  };
+  for (const k of Object.keys(env)) {
+    // Offline: every store embedded, whatever the shell has set.
+    if (/^(SUPABASE|REDIS|QDRANT|TYPESENSE)_/.test(k)) delete env[k];
+  }
+  const config = loadConfig(env);
+  const logger = createLogger('warn');
+  const runtime = await startRuntime(config, logger);
+  const { deps } = runtime;
+  const app = createApp(deps, {});
+  const token = runtime.devToken!;
+  const started = Date.now();
+  const sections: string[] = [];
+  try {
+    for (const suite of SUITES) {
+      const text = await readFile(new URL(suite.book, here), 'utf8');
+      const questions = questionsSchema.parse(
+        JSON.parse(await readFile(new URL(suite.questions, here), 'utf8')),
+      );
+      for (const q of questions) {
+        const n = text.split(q.answer).length - 1;
+        if (n !== 1) throw new Error(`answer span occurs ${n} times: ${JSON.stringify(q.answer)}`);
+      }
+      const bookId = await ingest(runtime, suite.book, text);
+      const chunks = await allChunks(runtime, bookId);
+      const bm25 = new Bm25(chunks);
+      if (args.includes('--grid')) {
+        await grid(bookId, questions, bm25);
+        continue;
+      }
+      const ranks: Record<Retriever, number[]> = { fused: [], vector: [], keyword: [], bm25: [] };
+      for (const q of questions) {
+        const lists = await retrieve(q, bookId);
+        for (const r of RETRIEVERS) {
+          const list = r === 'bm25' ? bm25.search(q.question, K) : lists[r];
+          ranks[r].push(rankOf(list, q));
+        }
+        if (args.includes('--verbose')) {
+          const at = (r: Retriever) => String(ranks[r].at(-1)).replace('Infinity', '-');
+          console.log(`${RETRIEVERS.map((r) => `${r} ${at(r)}`).join(', ')}: ${q.question}`);
+        }
+      }
+      sections.push(report(suite, questions, ranks, chunks.length));
+    }
+  } finally {
+    await runtime.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+
+  const settings = [
+    `embedder \`${config.embeddings.provider}\` (${config.embeddings.dimension} dimensions)`,
+    `chunks of ${config.ingestion.chunkTargetChars} characters with ${config.ingestion.chunkOverlapChars} overlap`,
+    `${config.chat.candidates} candidates per retriever, ${config.chat.keep} kept`,
+    `RRF k = ${RRF_K}, equal weights, keyword hits weighted by their share of the query's words to the power ${KEYWORD_COVERAGE_POWER}`,
+  ].join(', ');
+  const doc = [
+    '# Retrieval evaluation',
+    '',
+    'Written by `npm run eval` (see `eval/run.ts`): each book is ingested by the embedded gateway',
+    'offline, every question is asked through `searchBook` and through each retriever alone; a',
+    'question counts as found at the rank of the first passage containing its answer span. Plain BM25 is a textbook Okapi BM25 (k1 = 1.2, b = 0.75, the same stopwords) over the same chunks.',
+    '',
+    `Settings: ${settings}.`,
+    '',
+    ...sections,
+  ].join('\n');
+  process.stdout.write(`${doc}\n(${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  if (write) await writeFile(out, doc);
+
+  /** Fusion settings tried on the same two lists (fetched once per question): `--grid`. */
+  async function grid(bookId: string, questions: readonly Question[], bm25: Bm25) {
+    const lists: { v: RetrievedChunk[]; k: RetrievedChunk[]; q: Question; b: Chunk[] }[] = [];
+    for (const q of questions) {
+      const queries = searchQueries(q.question);
+      const [vector] = await deps.embedder.embed([queries.narrative]);
+      const ks = keywordSearch(queries.keyword, 40);
+      lists.push({
+        q,
+        v: await deps.vectors.search(bookId, vector!, 40),
+        k: ks ? await deps.keywords.search(bookId, ks, 40) : [],
+        b: bm25.search(q.question, K),
+      });
+    }
+    const score = (f: (x: (typeof lists)[number]) => Chunk[], kind?: string) => {
+      const xs = lists.filter((x) => !kind || x.q.kind === kind);
+      const r = xs.map((x) => rankOf(f(x), x.q));
+      const m = (g: (n: number) => number) => r.reduce((s, n) => s + g(n), 0) / r.length;
+      return [
+        m((n) => (n <= K ? 1 : 0)),
+        m((n) => (n <= 1 ? 1 : 0)),
+        m((n) => (n <= K ? 1 / n : 0)),
+      ];
+    };
+    const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+    console.log(
+      'c candidates, k, weights vector/keyword, p coverage power: lexical R@6 R@1 MRR@6 | paraphrase … | overall …',
+    );
+    for (const [name, f] of [
+      ['vector', (x: (typeof lists)[number]) => x.v.map((h) => h.chunk)],
+      ['keyword', (x: (typeof lists)[number]) => x.k.map((h) => h.chunk)],
+      ['bm25', (x: (typeof lists)[number]) => x.b],
+    ] as const) {
+      console.log(
+        name.padEnd(28),
+        fmt(score(f, 'lexical')),
+        '|',
+        fmt(score(f, 'paraphrase')),
+        '|',
+        fmt(score(f)),
+      );
+    }
+    for (const c of [6, 10, 20, 40])
+      for (const rk of [1, 5, 20, 60])
+        for (const [wv, wk] of [
+          [1, 1],
+          [1, 0.5],
+          [1, 0.75],
+          [0.75, 1],
+          [0.5, 1],
+        ] as const)
+          for (const cp of [0, 1, 2, 4]) {
+            const f = (x: (typeof lists)[number]) =>
+              reciprocalRankFusion(
+                x.v.slice(0, c),
+                x.k.slice(0, c),
+                K,
+                rk,
+                { vector: wv, keyword: wk },
+                cp,
+              ).map((p) => p.chunk);
+            console.log(
+              `c=${c} k=${rk} w=${wv}/${wk} p=${cp}`.padEnd(28),
+              fmt(score(f, 'lexical')),
+              '|',
+              fmt(score(f, 'paraphrase')),
+              '|',
+              fmt(score(f)),
+            );
+          }
+  }
+
+  async function retrieve(q: Question, bookId: string): Promise<Record<Retriever, Chunk[]>> {
+    const res = await app.fetch('http://eval.local/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query:
+          'query ($b: ID!, $q: String!, $n: Int) { searchBook(bookId: $b, query: $q, limit: $n) { chunkIndex text } }',
+        variables: { b: bookId, q: q.question, n: K },
+      }),
+    });
+    const body = (await res.json()) as {
+      data?: { searchBook: { chunkIndex: number; text: string }[] };
+      errors?: unknown;
+    };
+    if (!body.data) throw new Error(`searchBook failed: ${JSON.stringify(body.errors)}`);
+    const fused = body.data.searchBook.map((p) => ({ chunk_index: p.chunkIndex, text: p.text }));
+    const queries = searchQueries(q.question);
+    const [vector] = await deps.embedder.embed([queries.narrative]);
+    const vectorHits = await deps.vectors.search(bookId, vector!, K);
+    const keywordQuery = keywordSearch(queries.keyword, deps.config.chat.candidates);
+    const keywordHits = keywordQuery ? await deps.keywords.search(bookId, keywordQuery, K) : [];
+    return {
+      fused,
+      vector: vectorHits.map((h) => h.chunk),
+      keyword: keywordHits.map((h) => h.chunk),
+      bm25: [],
+    };
+  }
+}
+
+function rankOf(list: readonly Chunk[], q: Question): number {
+  const i = list.slice(0, K).findIndex((c) => c.text.includes(q.answer));
+  return i < 0 ? Infinity : i + 1;
+}
+
+function report(
+  suite: (typeof SUITES)[number],
+  questions: readonly Question[],
+  ranks: Record<Retriever, number[]>,
+  chunkCount: number,
+): string {
+  const kinds = ['lexical', 'paraphrase'] as const;
+  const count = (kind?: string) => questions.filter((q) => !kind || q.kind === kind).length;
+  const metric = (r: Retriever, kind: string | undefined, f: (rank: number) => number) => {
+    const rs = ranks[r].filter((_, i) => !kind || questions[i]!.kind === kind);
+    return (rs.reduce((s, x) => s + f(x), 0) / rs.length).toFixed(2);
+  };
+  const at = (n: number) => (rank: number) => (rank <= n ? 1 : 0);
+  const mrr = (rank: number) => (rank <= K ? 1 / rank : 0);
+  const rows = RETRIEVERS.map((r) =>
+    [
+      LABEL[r],
+      ...kinds.map((k) => metric(r, k, at(K))),
+      metric(r, undefined, at(K)),
+      ...kinds.map((k) => metric(r, k, at(1))),
+      metric(r, undefined, at(1)),
+      metric(r, undefined, mrr),
+    ].join(' | '),
+  );
+  return [
+    `## ${suite.name} (${suite.role}): ${chunkCount} chunks, ${count()} questions (${count('lexical')} lexical, ${count('paraphrase')} paraphrased)`,
+    '',
+    '| retriever | lexical R@6 | paraphrase R@6 | overall R@6 | lexical R@1 | paraphrase R@1 | overall R@1 | MRR@6 |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r} |`),
+    '',
+  ].join('\n');
+}
+
+async function ingest(
+  runtime: Awaited<ReturnType<typeof startRuntime>>,
+  file: string,
+  text: string,
+): Promise<string> {
+  const db = runtime.deps.supabase;
+  const path = `eval/${Date.now()}-${file.replace(/\W+/g, '-')}.md`;
+  const up = await db.storage
+    .from(BOOKS_BUCKET)
+    .upload(path, new TextEncoder().encode(text), { contentType: 'text/markdown' });
+  if (up.error) throw new Error(`upload: ${up.error.message}`);
+  const title = /^# (.+)$/m.exec(text)?.[1] ?? file;
+  const ins = await db
+    .from('books')
+    .insert({
+      user_id: runtime.devUserId,
+      title,
+      author: 'Eval',
+      storage_path: path,
+      processing_status: 'pending',
+    })
+    .select('id')
+    .single();
+  if (ins.error) throw new Error(`book insert: ${ins.error.message}`);
+  const bookId = (ins.data as { id: string }).id;
+  await runtime.deps.queue.enqueueBook(bookId);
+  for (let i = 0; i < 1200; i++) {
+    const [book] = await runtime.deps.catalogStore.booksByIds([bookId]);
+    if (book?.processing_status === 'completed') return bookId;
+    if (book?.processing_status === 'failed') throw new Error(`ingestion of ${file} failed`);
+    await sleep(100);
+  }
+  throw new Error(`ingestion of ${file} did not finish`);
+}
+
+async function allChunks(
+  runtime: Awaited<ReturnType<typeof startRuntime>>,
+  bookId: string,
+): Promise<Chunk[]> {
+  const chunks: Chunk[] = [];
+  for (let page = 1; ; page++) {
+    const res = await runtime.deps.keywords.client
+      .collections(bookId)
+      .documents()
+      .search({ q: '*', query_by: 'text', per_page: 250, page });
+    const hits = res.hits ?? [];
+    for (const h of hits) {
+      const d = h.document as { chunk_index: number; text: string };
+      chunks.push({ chunk_index: d.chunk_index, text: d.text });
+    }
+    if (hits.length < 250) break;
+  }
+  return chunks.sort((a, b) => a.chunk_index - b.chunk_index);
+}
+
+/** Okapi BM25 as textbooks give it, over stopword-free normalised words. */
+class Bm25 {
+  private readonly docs: { chunk: Chunk; tf: Map<string, number>; len: number }[];
+  private readonly df = new Map<string, number>();
+  private readonly avgLen: number;
+
+  constructor(chunks: readonly Chunk[]) {
+    this.docs = chunks.map((chunk) => {
+      const tf = new Map<string, number>();
+      const ws = contentWords(chunk.text);
+      for (const w of ws) tf.set(w, (tf.get(w) ?? 0) + 1);
+      for (const w of tf.keys()) this.df.set(w, (this.df.get(w) ?? 0) + 1);
+      return { chunk, tf, len: ws.length };
+    });
+    this.avgLen = this.docs.reduce((s, d) => s + d.len, 0) / Math.max(this.docs.length, 1);
+  }
+
+  search(query: string, k: number, k1 = 1.2, b = 0.75): Chunk[] {
+    const n = this.docs.length;
+    const terms = [...new Set(contentWords(query))];
+    return this.docs
+      .map((d) => {
+        let score = 0;
+        for (const t of terms) {
+          const f = d.tf.get(t) ?? 0;
+          if (f === 0) continue;
+          const df = this.df.get(t) ?? 0;
+          const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+          score += (idf * f * (k1 + 1)) / (f + k1 * (1 - b + (b * d.len) / this.avgLen));
+        }
+        return { d, score };
+      })
+      .filter((x) => x.score > 0)
+      .sort((a, b) => b.score - a.score || a.d.chunk.chunk_index - b.d.chunk.chunk_index)
+      .slice(0, k)
+      .map((x) => x.d.chunk);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
