@@ -33,3 +33,27 @@ export const BOOKS_WITH_CHARACTERS = `query BooksWithCharacters($categoryId: ID!
     edges { node { id title category { id name } characters { id name } } }
   }
 }`;
+
+/**
+ * The same two pages asked of the peer (PostGraphile 5, Amber preset, simplified inflection):
+ * its names for the same tables and columns. The citations are a `JSON` scalar there, whole.
+ */
+export const PEER_BOOK_PAGE = `query PeerBookPage($id: UUID!) {
+  book(rowId: $id) {
+    rowId title author description coverUrl processingStatus createdAt
+    category { rowId name slug }
+    characters(orderBy: [NAME_ASC]) { nodes { rowId name description avatarUrl } }
+  }
+}`;
+
+export const PEER_CHAT_PAGE = `query PeerChatPage($sessionId: UUID!, $last: Int = 50) {
+  chatSession(rowId: $sessionId) {
+    rowId title messageCount preview createdAt updatedAt
+    character { rowId name description avatarUrl }
+    book { rowId title author category { rowId name } }
+    messagesBySessionId(last: $last, orderBy: [CREATED_AT_ASC]) {
+      edges { cursor node { rowId role content createdAt citations } }
+      pageInfo { hasPreviousPage startCursor }
+    }
+  }
+}`;
