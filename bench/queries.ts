@@ -7,6 +7,11 @@ const operation = (name: string) =>
 export const HELLO = '{ hello }';
 export const BOOK_PAGE = operation('BookPage');
 export const CHAT_PAGE = operation('ChatPage');
+/** The chat page as it was before: every citation with its passage's full text. */
+export const CHAT_PAGE_WITH_TEXT = CHAT_PAGE.replace(
+  /chunkIndex\n/,
+  'chunkIndex\n            text\n',
+);
 
 export const SEND_MESSAGE = `mutation SendMessage($input: SendMessageInput!) {
   sendMessage(input: $input) {

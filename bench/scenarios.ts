@@ -15,6 +15,7 @@ import {
   BOOK_PAGE,
   BOOKS_WITH_CHARACTERS,
   CHAT_PAGE,
+  CHAT_PAGE_WITH_TEXT,
   charactersById,
   HELLO,
   PEER_BOOK_PAGE,
@@ -159,7 +160,7 @@ function byStore(snapshot: Snapshot): Record<string, number> {
 // 1-3: throughput of the baseline, the book page and the chat page, interleaved in rounds.
 
 interface Target {
-  key: 'baseline' | 'bookPage' | 'chatPage' | 'peerBookPage' | 'peerChatPage';
+  key: 'baseline' | 'bookPage' | 'chatPage' | 'chatPageWithText' | 'peerBookPage' | 'peerChatPage';
   label: string;
   url: string;
   server: Child;
@@ -199,6 +200,21 @@ export async function runThroughput(b: Bench) {
         d.chatSession?.messages?.edges?.length === 50 && d.chatSession?.character?.name
           ? null
           : 'chat page is not session + character + book + 50 messages',
+    },
+    {
+      key: 'chatPageWithText',
+      label: "chat page with every citation's passage text (the page before)",
+      url: b.gwUrl,
+      server: b.gateway,
+      req: {
+        query: CHAT_PAGE_WITH_TEXT,
+        variables: { sessionId: b.pageSession },
+        token: b.pageToken,
+      },
+      check: (d) =>
+        d.chatSession?.messages?.edges?.some((e: any) => e.node.citations[0]?.text)
+          ? null
+          : 'chat page with text has no citation text',
     },
   ];
   if (b.peer) {
@@ -317,8 +333,9 @@ export async function runThroughput(b: Bench) {
     baseline: summarize(targets[0]!),
     bookPage: summarize(targets[1]!),
     chatPage: summarize(targets[2]!),
-    peerBookPage: targets[3] ? summarize(targets[3]) : null,
-    peerChatPage: targets[4] ? summarize(targets[4]) : null,
+    chatPageWithText: summarize(targets[3]!),
+    peerBookPage: targets[4] ? summarize(targets[4]) : null,
+    peerChatPage: targets[5] ? summarize(targets[5]) : null,
     peerSkipped: b.peer ? null : b.peerSkipped,
     cold: b.peer ? await coldAgainstPeer(b, targets) : null,
   };
@@ -333,8 +350,8 @@ export async function runThroughput(b: Bench) {
 async function coldAgainstPeer(b: Bench, targets: Target[]) {
   const n = 15;
   const pages: [string, Target, Target][] = [
-    ['book page', targets[1]!, targets[3]!],
-    ['chat page', targets[2]!, targets[4]!],
+    ['book page', targets[1]!, targets[4]!],
+    ['chat page', targets[2]!, targets[5]!],
   ];
   const out = [];
   for (const [page, gw, peer] of pages) {

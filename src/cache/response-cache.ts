@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createInMemoryCache, useResponseCache } from '@graphql-yoga/plugin-response-cache';
+import { type DocumentNode, getOperationAST, Kind } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Deps } from '../deps.js';
 
@@ -10,7 +11,9 @@ import type { Deps } from '../deps.js';
  * key's session is the verified reader (a token that no longer verifies shares nothing), so one
  * reader is never served another's response, and authentication still holds on every hit. When
  * ingestion changes a book (here or on another instance, through `catalog_changes`), every
- * response that holds that Book is dropped.
+ * response that holds that Book is dropped. A query that asks for a per-reader root field is never
+ * cached, so the cache is not engaged for it at all: it would rewrite the document and copy the
+ * whole answer (a chat page's 50 messages) only to drop it.
  */
 export function useCatalogResponseCache(
   deps: Deps,
@@ -21,10 +24,19 @@ export function useCatalogResponseCache(
   const stop = deps.invalidation.onChange((bookId) => {
     void cache.invalidate([{ typename: 'Book', id: bookId }]);
   });
-  const plugin = useResponseCache({
+  const skipped = new WeakSet<object>();
+  const markPerReader: Plugin = {
+    onExecute({ args }) {
+      if (asksPerReaderRootField(args.document, args.operationName ?? undefined)) {
+        skipped.add(args.contextValue as object);
+      }
+    },
+  };
+  const cached = useResponseCache({
     cache,
     ttl,
-    enabled: (request) => request.headers.has('authorization'),
+    enabled: (request, context) =>
+      request.headers.has('authorization') && !skipped.has(context as object),
     session: async (request) => {
       const auth = await deps.auth.authenticate(request.headers.get('authorization'));
       return auth.ok ? `reader:${auth.viewer.id}` : `none:${randomUUID()}`;
@@ -34,12 +46,43 @@ export function useCatalogResponseCache(
       Message: 0,
       Viewer: 0,
       Passage: 0,
-      'Query.viewer': 0,
-      'Query.chatSession': 0,
-      'Query.chatSessions': 0,
-      'Query.searchBook': 0,
+      ...Object.fromEntries([...PER_READER_ROOT_FIELDS].map((f) => [`Query.${f}`, 0])),
     },
     includeExtensionMetadata: false,
   }) as Plugin;
-  return { plugin, dispose: stop };
+  return {
+    plugin: {
+      onPluginInit({ addPlugin }) {
+        addPlugin(markPerReader);
+        addPlugin(cached);
+      },
+    },
+    dispose: stop,
+  };
+}
+
+/** Root fields whose answers are the reader's own: a query with one of them is never cached. */
+const PER_READER_ROOT_FIELDS = new Set(['viewer', 'chatSession', 'chatSessions', 'searchBook']);
+
+const perReaderByDocument = new WeakMap<DocumentNode, Map<string, boolean>>();
+
+/** Whether the operation is a query selecting a per-reader root field (memoised per document). */
+function asksPerReaderRootField(document: DocumentNode, operationName?: string): boolean {
+  let byName = perReaderByDocument.get(document);
+  if (!byName) {
+    byName = new Map();
+    perReaderByDocument.set(document, byName);
+  }
+  const key = operationName ?? '';
+  let answer = byName.get(key);
+  if (answer === undefined) {
+    const op = getOperationAST(document, operationName);
+    answer =
+      op?.operation === 'query' &&
+      op.selectionSet.selections.some(
+        (s) => s.kind === Kind.FIELD && PER_READER_ROOT_FIELDS.has(s.name.value),
+      );
+    byName.set(key, answer);
+  }
+  return answer;
 }
