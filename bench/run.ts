@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -215,15 +216,21 @@ async function main() {
       await fixtures.characters(shelf, 2);
       rowBooks[n] = { bookId: bookId!, characterIds, categoryId };
     }
-    const runTag = randomUUID().slice(0, 8);
-    const demoPath = `bench/${runTag}/${DEMO_BOOK.fileName}`;
-    const megaPath = `bench/${runTag}/megabyte.md`;
+    // The uploaded books are a reader's own: their files lie under the owner's prefix.
+    const uploader = randomUUID();
+    const demoPath = `${uploader}/${DEMO_BOOK.fileName}`;
+    const megaPath = `${uploader}/megabyte.md`;
     const megaBytes = await megabyteBook(settings.ingestBytes);
     await fixtures.upload(demoPath, await loadDemoBook(), DEMO_BOOK.contentType);
     await fixtures.upload(megaPath, megaBytes, 'text/markdown');
     const [demoBookId, megaBookId] = await fixtures.books([
-      { title: DEMO_BOOK.title, categoryId: fiction, storagePath: demoPath },
-      { title: 'A Megabyte of Salt Hollow', categoryId: fiction, storagePath: megaPath },
+      { title: DEMO_BOOK.title, categoryId: fiction, storagePath: demoPath, userId: uploader },
+      {
+        title: 'A Megabyte of Salt Hollow',
+        categoryId: fiction,
+        storagePath: megaPath,
+        userId: uploader,
+      },
     ]);
 
     log('ingesting the demo book (set-up for the chat scenarios)');
@@ -256,6 +263,8 @@ async function main() {
     log('starting the gateway and the baseline');
     const gateway = await startGateway('gateway', gatewayEnv(), true);
     const hello = await start('hello', './hello-process.ts');
+    const { peer, peerSkipped } = await startPeer(start, stores.info.databaseUrl, choice.jwtSecret);
+    log(peer ? `peer: PostGraphile at ${String(peer.info.url)}` : `peer: skipped, ${peerSkipped}`);
     const gwUrl = String(gateway.info.url);
 
     // The chat page's session gets its history from real turns (replies with citations).
@@ -281,6 +290,8 @@ async function main() {
       log,
       gateway,
       hello,
+      peer,
+      peerSkipped,
       stores,
       gwUrl,
       helloUrl: String(hello.info.url),
@@ -327,6 +338,7 @@ async function main() {
     if (wants(5)) results.chatTurn = await runChatTurns(bench);
     if (wants(8)) results.tuning = await runTuning(bench, results);
     await stop(hello);
+    if (peer) await stop(peer);
     await stop(gateway);
     if (wants(6)) results.ingestion = await runIngestion(bench);
     if (wants(7)) results.soak = await runSoak(bench, results);
@@ -348,6 +360,51 @@ async function main() {
     for (const fn of cleanups.reverse()) await fn().catch((err) => log(`clean-up: ${err}`));
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The peer (PostGraphile 5 over the same PostgreSQL database) when it is installed under
+ * BENCH_EXTRA_MODULES and the run's PostgreSQL is a server it can reach (BENCH_DATABASE_URL);
+ * else null and the reason.
+ */
+async function startPeer(
+  start: (
+    name: string,
+    script: string,
+    options?: Parameters<typeof Child.start>[2],
+  ) => Promise<Child>,
+  databaseUrl: unknown,
+  jwtSecret: string,
+): Promise<{ peer: Child | null; peerSkipped: string | null }> {
+  const extra = process.env.BENCH_EXTRA_MODULES;
+  let installed = false;
+  try {
+    if (extra) createRequire(join(extra, 'package.json')).resolve('postgraphile');
+    installed = Boolean(extra);
+  } catch {
+    installed = false;
+  }
+  if (!installed) {
+    return {
+      peer: null,
+      peerSkipped:
+        'PostGraphile is not installed (bench/install-candidates.sh <dir>, then BENCH_EXTRA_MODULES=<dir>)',
+    };
+  }
+  if (typeof databaseUrl !== 'string') {
+    return {
+      peer: null,
+      peerSkipped: 'it needs a PostgreSQL server (BENCH_DATABASE_URL); this run uses PGlite',
+    };
+  }
+  const peer = await start('peer', './peer-process.ts', {
+    env: {
+      BENCH_EXTRA_MODULES: extra!,
+      BENCH_PEER_DATABASE_URL: databaseUrl,
+      BENCH_JWT_SECRET: jwtSecret,
+    },
+  });
+  return { peer, peerSkipped: null };
 }
 
 main().then(

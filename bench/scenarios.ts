@@ -15,8 +15,11 @@ import {
   BOOK_PAGE,
   BOOKS_WITH_CHARACTERS,
   CHAT_PAGE,
+  CHAT_PAGE_WITH_TEXT,
   charactersById,
   HELLO,
+  PEER_BOOK_PAGE,
+  PEER_CHAT_PAGE,
   SEND_MESSAGE,
 } from './queries.js';
 import type { Trace, TracedCall } from './trace.js';
@@ -53,6 +56,9 @@ export interface Bench {
   log: (line: string) => void;
   gateway: Child;
   hello: Child;
+  /** The peer (PostGraphile over the same PostgreSQL), or why it is not in this run. */
+  peer: Child | null;
+  peerSkipped: string | null;
   stores: Child;
   gwUrl: string;
   helloUrl: string;
@@ -154,7 +160,7 @@ function byStore(snapshot: Snapshot): Record<string, number> {
 // 1-3: throughput of the baseline, the book page and the chat page, interleaved in rounds.
 
 interface Target {
-  key: 'baseline' | 'bookPage' | 'chatPage';
+  key: 'baseline' | 'bookPage' | 'chatPage' | 'chatPageWithText' | 'peerBookPage' | 'peerChatPage';
   label: string;
   url: string;
   server: Child;
@@ -195,7 +201,52 @@ export async function runThroughput(b: Bench) {
           ? null
           : 'chat page is not session + character + book + 50 messages',
     },
+    {
+      key: 'chatPageWithText',
+      label: "chat page with every citation's passage text (the page before)",
+      url: b.gwUrl,
+      server: b.gateway,
+      req: {
+        query: CHAT_PAGE_WITH_TEXT,
+        variables: { sessionId: b.pageSession },
+        token: b.pageToken,
+      },
+      check: (d) =>
+        d.chatSession?.messages?.edges?.some((e: any) => e.node.citations[0]?.text)
+          ? null
+          : 'chat page with text has no citation text',
+    },
   ];
+  if (b.peer) {
+    targets.push(
+      {
+        key: 'peerBookPage',
+        label: 'peer (PostGraphile): book page',
+        url: String(b.peer.info.url),
+        server: b.peer,
+        req: { query: PEER_BOOK_PAGE, variables: { id: b.bookPageBookId }, token: b.readerToken },
+        check: (d) =>
+          d.book?.characters?.nodes?.length === 20 && d.book?.category?.name
+            ? null
+            : 'peer book page is not book + category + 20 characters',
+      },
+      {
+        key: 'peerChatPage',
+        label: 'peer (PostGraphile): chat page',
+        url: String(b.peer.info.url),
+        server: b.peer,
+        req: {
+          query: PEER_CHAT_PAGE,
+          variables: { sessionId: b.pageSession },
+          token: b.pageToken,
+        },
+        check: (d) =>
+          d.chatSession?.messagesBySessionId?.edges?.length === 50 && d.chatSession?.character?.name
+            ? null
+            : 'peer chat page is not session + character + book + 50 messages',
+      },
+    );
+  }
   const probes: Record<string, { bytes: number; body: string }> = {};
   for (const t of targets) {
     const r = await postOk(t.url, t.req);
@@ -214,17 +265,15 @@ export async function runThroughput(b: Bench) {
       durationS: s.warmupS,
     });
   }
-  const runs: Record<string, Awaited<ReturnType<typeof loadWithCpu>>[]> = {
-    baseline: [],
-    bookPage: [],
-    chatPage: [],
-  };
+  const runs: Record<string, Awaited<ReturnType<typeof loadWithCpu>>[]> = Object.fromEntries(
+    targets.map((t) => [t.key, []]),
+  );
   const calls: Record<string, { snapshot: Snapshot; requests: number }> = {};
   for (let r = 0; r < s.rounds; r++) {
     for (const t of targets) {
       const counted = t.key !== 'baseline';
-      if (counted) await b.gateway.call('counterReset');
-      const profile = process.env.BENCH_PROFILE_DIR && counted && r === 0;
+      if (counted) await t.server.call('counterReset');
+      const profile = process.env.BENCH_PROFILE_DIR && t.server === b.gateway && r === 0;
       if (profile) await b.gateway.call('profileStart');
       const res = await loadWithCpu(b, t.server, {
         url: t.url,
@@ -240,7 +289,7 @@ export async function runThroughput(b: Bench) {
       }
       await sleep(300);
       if (counted) {
-        const snap = await b.gateway.call<Snapshot>('counterSnapshot');
+        const snap = await t.server.call<Snapshot>('counterSnapshot');
         const acc = entry(calls, t.key, () => ({ snapshot: {} as Snapshot, requests: 0 }));
         for (const [k, v] of Object.entries(snap)) acc.snapshot[k] = (acc.snapshot[k] ?? 0) + v;
         acc.requests += res.requests;
@@ -284,7 +333,66 @@ export async function runThroughput(b: Bench) {
     baseline: summarize(targets[0]!),
     bookPage: summarize(targets[1]!),
     chatPage: summarize(targets[2]!),
+    chatPageWithText: summarize(targets[3]!),
+    peerBookPage: targets[4] ? summarize(targets[4]) : null,
+    peerChatPage: targets[5] ? summarize(targets[5]) : null,
+    peerSkipped: b.peer ? null : b.peerSkipped,
+    cold: b.peer ? await coldAgainstPeer(b, targets) : null,
   };
+}
+
+/**
+ * Cold requests, one at a time, gateway and peer taking turns: before each gateway request its
+ * Redis caches and in-process lists are emptied, and every document (both servers') is made new
+ * by a comment so that no parse, plan or response cache answers it. The median latency of each and
+ * the store round trips each cold request made.
+ */
+async function coldAgainstPeer(b: Bench, targets: Target[]) {
+  const n = 15;
+  const pages: [string, Target, Target][] = [
+    ['book page', targets[1]!, targets[4]!],
+    ['chat page', targets[2]!, targets[5]!],
+  ];
+  const out = [];
+  for (const [page, gw, peer] of pages) {
+    const ms: Record<'gateway' | 'peer', number[]> = { gateway: [], peer: [] };
+    const calls: Record<'gateway' | 'peer', Snapshot> = { gateway: {}, peer: {} };
+    for (let i = 0; i < n; i++) {
+      for (const [who, t] of [
+        ['gateway', gw],
+        ['peer', peer],
+      ] as const) {
+        if (who === 'gateway') await b.gateway.call('cold');
+        await t.server.call('counterReset');
+        const t0 = performance.now();
+        const r = await postOk(t.url, {
+          ...t.req,
+          query: `${t.req.query}\n# cold ${randomUUID()}`,
+        });
+        ms[who].push(performance.now() - t0);
+        const problem = t.check(r.json.data);
+        if (problem) throw new Error(`cold ${t.key}: ${problem}`);
+        await sleep(50);
+        const snap = await t.server.call<Snapshot>('counterSnapshot');
+        for (const [k, v] of Object.entries(byStore(snap))) {
+          calls[who][k] = (calls[who][k] ?? 0) + v;
+        }
+      }
+    }
+    const gatewayMs = median(ms.gateway);
+    const peerMs = median(ms.peer);
+    out.push({
+      page,
+      requests: n,
+      gatewayMs: round(gatewayMs, 1),
+      peerMs: round(peerMs, 1),
+      /** The gateway's speed as a share of the peer's (peer latency over gateway latency). */
+      gatewayVsPeer: round(peerMs / gatewayMs, 2),
+      gatewayCallsPerRequest: perRequest(calls.gateway, n),
+      peerCallsPerRequest: perRequest(calls.peer, n),
+    });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -731,32 +839,25 @@ export async function runChatTurns(b: Bench) {
     ),
   );
 
+  // 1 and 5 sessions first (each level's own p50/p99), then the full load, which is also
+  // profiled and whose calls are counted.
+  const levels = [];
+  for (const n of [1, 5].filter((x) => x < b.turnSessions.length)) {
+    const level = await turnLoad(b, b.turnSessions.slice(0, n), `level ${n}`);
+    levels.push(level.summary);
+    log(
+      `  ${n} session(s): p50 ${level.summary.p50} ms, p99 ${level.summary.p99} ms, ${level.summary.errors} errors in ${level.summary.turns} turns`,
+    );
+  }
   log(
     `chat turn: ${b.turnSessions.length} sessions × ${s.turnsPerSession} turns at once (at most ${s.turnTimeLimitS}s)`,
   );
   await b.gateway.call('counterReset');
   await b.stores.call('llmRequests');
-  const [g0, st0] = await Promise.all([b.gateway.call<Cpu>('cpu'), b.stores.call<Cpu>('cpu')]);
   if (process.env.BENCH_PROFILE_DIR) await b.gateway.call('profileStart');
-  const deadline = Date.now() + s.turnTimeLimitS * 1000;
-  const latencies: number[] = [];
-  const errors: string[] = [];
-  const wall0 = performance.now();
-  await Promise.all(
-    b.turnSessions.map(async (ref, i) => {
-      for (let k = 0; k < s.turnsPerSession && Date.now() < deadline; k++) {
-        const r = await sendTurn(
-          b.gwUrl,
-          ref,
-          `Reader ${i}, message ${k}: what did Mira see from the gallery when the ships came in?`,
-        );
-        if (r.ok) latencies.push(r.ms);
-        else errors.push(r.error ?? 'error');
-      }
-    }),
-  );
-  const wallS = (performance.now() - wall0) / 1000;
-  const [g1, st1] = await Promise.all([b.gateway.call<Cpu>('cpu'), b.stores.call<Cpu>('cpu')]);
+  const full = await turnLoad(b, b.turnSessions, 'full');
+  levels.push(full.summary);
+  const { latencies, errors, wallS, g0, g1, st0, st1 } = full;
   if (process.env.BENCH_PROFILE_DIR) {
     log(
       `  profile: ${await b.gateway.call('profileStop', `${process.env.BENCH_PROFILE_DIR}/chatTurn.cpuprofile`)}`,
@@ -793,8 +894,57 @@ export async function runChatTurns(b: Bench) {
     callsPerTurn: perRequest(snapshot, turns),
     roundTripsPerTurnByStore: perRequest(byStore(snapshot), turns),
     modelRequestsPerTurn: round(llmRequests / Math.max(turns, 1), 2),
+    levels,
     cold,
     warm,
+  };
+}
+
+/**
+ * `sessions` send at the same time, each its next message as soon as the last is answered,
+ * `turnsPerSession` each (within the time limit); latencies and the CPU of gateway and stores.
+ */
+async function turnLoad(b: Bench, sessions: SessionRef[], tag: string) {
+  const { settings: s } = b;
+  const [g0, st0] = await Promise.all([b.gateway.call<Cpu>('cpu'), b.stores.call<Cpu>('cpu')]);
+  const deadline = Date.now() + s.turnTimeLimitS * 1000;
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  const wall0 = performance.now();
+  await Promise.all(
+    sessions.map(async (ref, i) => {
+      for (let k = 0; k < s.turnsPerSession && Date.now() < deadline; k++) {
+        const r = await sendTurn(
+          b.gwUrl,
+          ref,
+          `Reader ${i}, ${tag} message ${k}: what did Mira see from the gallery when the ships came in?`,
+        );
+        if (r.ok) latencies.push(r.ms);
+        else errors.push(r.error ?? 'error');
+      }
+    }),
+  );
+  const wallS = (performance.now() - wall0) / 1000;
+  const [g1, st1] = await Promise.all([b.gateway.call<Cpu>('cpu'), b.stores.call<Cpu>('cpu')]);
+  const turns = latencies.length + errors.length;
+  return {
+    latencies,
+    errors,
+    wallS,
+    g0,
+    g1,
+    st0,
+    st1,
+    summary: {
+      sessions: sessions.length,
+      turns,
+      errors: errors.length,
+      p50: round(median(latencies), 1),
+      p99: round(percentile(latencies, 99), 1),
+      turnsPerSecond: round(turns / wallS, 1),
+      gatewayCpuMsPerTurn: round((cpuMs(g1) - cpuMs(g0)) / Math.max(turns, 1), 2),
+      storesCpuMsPerTurn: round((cpuMs(st1) - cpuMs(st0)) / Math.max(turns, 1), 2),
+    },
   };
 }
 

@@ -61,6 +61,7 @@ async function main() {
       databaseUrl = db.url;
       maxConnections = db.maxConnections;
       info.database = `PostgreSQL server, fresh database ${db.name}`;
+      info.databaseUrl = db.url;
     } else {
       const pg = await startEmbeddedPostgres();
       closers.push(() => pg.close());

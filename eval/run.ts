@@ -292,7 +292,7 @@ async function ingest(
   text: string,
 ): Promise<string> {
   const db = runtime.deps.supabase;
-  const path = `eval/${Date.now()}-${file.replace(/\W+/g, '-')}.md`;
+  const path = `${runtime.devUserId}/eval-${Date.now()}-${file.replace(/\W+/g, '-')}.md`;
   const up = await db.storage
     .from(BOOKS_BUCKET)
     .upload(path, new TextEncoder().encode(text), { contentType: 'text/markdown' });
@@ -311,7 +311,7 @@ async function ingest(
     .single();
   if (ins.error) throw new Error(`book insert: ${ins.error.message}`);
   const bookId = (ins.data as { id: string }).id;
-  await runtime.deps.queue.enqueueBook(bookId);
+  await runtime.deps.bookJobs.request(bookId);
   for (let i = 0; i < 1200; i++) {
     const [book] = await runtime.deps.catalogStore.booksByIds([bookId]);
     if (book?.processing_status === 'completed') return bookId;

@@ -25,7 +25,10 @@ export const Citation = builder.objectRef<CitationValue>('Citation').implement({
   description: 'A passage of the book that a reply was grounded in',
   fields: (t) => ({
     chunkIndex: t.exposeInt('chunk_index'),
-    text: t.exposeString('text'),
+    text: t.exposeString('text', {
+      description:
+        "The passage's full text (a few hundred words): ask for it where the passage is shown; a chat page without it is a fraction of the size",
+    }),
     score: t.exposeFloat('score'),
     chapter: t.string({ nullable: true, resolve: (c) => c.chapter ?? null }),
   }),

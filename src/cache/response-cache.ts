@@ -4,6 +4,7 @@ import {
   createInMemoryCache,
   useResponseCache,
 } from '@graphql-yoga/plugin-response-cache';
+import { type DocumentNode, getOperationAST, Kind } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Deps } from '../deps.js';
 
@@ -16,7 +17,9 @@ import type { Deps } from '../deps.js';
  * ingestion changes a book's status or characters (here, or in a worker or gateway elsewhere,
  * through `catalog_changes` on Redis), every response that holds that Book is dropped, and so is
  * every cached book list (a list filtered by status may now have to include it). A response read
- * before such a change and finished after it is not cached.
+ * before such a change and finished after it is not cached. A query that asks for a per-reader
+ * root field is never cached, so the cache is not engaged for it at all: it would rewrite the
+ * document and copy the whole answer (a chat page's 50 messages) only to drop it.
  */
 export function useCatalogResponseCache(
   deps: Deps,
@@ -27,13 +30,22 @@ export function useCatalogResponseCache(
   const stop = deps.invalidation.onChange((bookId) => {
     void cache.invalidate([{ typename: 'Book', id: bookId }, { typename: 'BookEdge' }]);
   });
-  const plugin = useResponseCache({
+  const skipped = new WeakSet<object>();
+  const markPerReader: Plugin = {
+    onExecute({ args }) {
+      if (asksPerReaderRootField(args.document, args.operationName ?? undefined)) {
+        skipped.add(args.contextValue as object);
+      }
+    },
+  };
+  const cached = useResponseCache({
     cache,
     ttl,
     // Edges are entities by their cursor, so that every cached list of books (the empty ones
     // too) is recorded under BookEdge and can be dropped at once.
     idFields: ['id', 'cursor'],
-    enabled: (request) => request.headers.has('authorization'),
+    enabled: (request, context) =>
+      request.headers.has('authorization') && !skipped.has(context as object),
     session: async (request) => {
       const auth = await deps.auth.authenticate(request.headers.get('authorization'));
       return auth.ok ? `reader:${auth.viewer.id}` : `none:${randomUUID()}`;
@@ -43,14 +55,45 @@ export function useCatalogResponseCache(
       Message: 0,
       Viewer: 0,
       Passage: 0,
-      'Query.viewer': 0,
-      'Query.chatSession': 0,
-      'Query.chatSessions': 0,
-      'Query.searchBook': 0,
+      ...Object.fromEntries([...PER_READER_ROOT_FIELDS].map((f) => [`Query.${f}`, 0])),
     },
     includeExtensionMetadata: false,
   }) as Plugin;
-  return { plugin, dispose: stop };
+  return {
+    plugin: {
+      onPluginInit({ addPlugin }) {
+        addPlugin(markPerReader);
+        addPlugin(cached);
+      },
+    },
+    dispose: stop,
+  };
+}
+
+/** Root fields whose answers are the reader's own: a query with one of them is never cached. */
+const PER_READER_ROOT_FIELDS = new Set(['viewer', 'chatSession', 'chatSessions', 'searchBook']);
+
+const perReaderByDocument = new WeakMap<DocumentNode, Map<string, boolean>>();
+
+/** Whether the operation is a query selecting a per-reader root field (memoised per document). */
+function asksPerReaderRootField(document: DocumentNode, operationName?: string): boolean {
+  let byName = perReaderByDocument.get(document);
+  if (!byName) {
+    byName = new Map();
+    perReaderByDocument.set(document, byName);
+  }
+  const key = operationName ?? '';
+  let answer = byName.get(key);
+  if (answer === undefined) {
+    const op = getOperationAST(document, operationName);
+    answer =
+      op?.operation === 'query' &&
+      op.selectionSet.selections.some(
+        (s) => s.kind === Kind.FIELD && PER_READER_ROOT_FIELDS.has(s.name.value),
+      );
+    byName.set(key, answer);
+  }
+  return answer;
 }
 
 const MAX_PENDING_READS = 10_000;
