@@ -383,5 +383,21 @@ export function renderMarkdown(r: Results): string {
       '',
     );
   }
+  const scaling = r.scaling;
+  if (scaling) {
+    p(
+      '## 9. Scaling of the pure CPU steps',
+      '',
+      'Each step timed (best of 5) on an input and on one ten times larger, in the same run: a linear step takes about 10× as long, a quadratic one about 100×.',
+      '',
+      '| step | small (chars) | large (chars) | small ms | large ms | time ratio |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...scaling.map(
+        (row) =>
+          `| ${row.step} | ${row.smallChars} | ${row.largeChars} | ${fmt(row.smallMs, 2)} | ${fmt(row.largeMs, 2)} | **${fmt(row.timeRatio, 1)}×** |`,
+      ),
+      '',
+    );
+  }
   return `${lines.join('\n')}\n`;
 }

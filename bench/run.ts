@@ -14,6 +14,7 @@ import { Child } from './ipc.js';
 import { postOk, sleep } from './load.js';
 import { SEND_MESSAGE } from './queries.js';
 import { renderMarkdown, summaryLines } from './report.js';
+import { runScaling } from './scaling.js';
 import {
   type Bench,
   type Results,
@@ -29,7 +30,8 @@ import {
 /**
  * `npm run bench`: starts the stores (embedded by default, real ones when their URLs are set; see
  * environment.ts), seeds them, starts the gateway and a bare graphql-yoga hello-world in child
- * processes on 127.0.0.1, runs the scenarios of issue 6 with a warm-up each, prints a summary and
+ * processes on 127.0.0.1, runs the scenarios (bench/README.md) with a warm-up each, then times the pure CPU steps at two
+ * input sizes (section 9, bench/scaling.ts), prints a summary and
  * writes bench/RESULTS.md and bench/results.json. Flags: `--soak-full` (5-minute soak), `--quick`
  * (short runs, for trying the suite; results go to the temp directory), `--only=2,4` (some
  * scenarios; also to the temp directory).
@@ -342,6 +344,10 @@ async function main() {
     await stop(gateway);
     if (wants(6)) results.ingestion = await runIngestion(bench);
     if (wants(7)) results.soak = await runSoak(bench, results);
+    if (wants(9)) {
+      log('scaling of the pure CPU steps');
+      results.scaling = runScaling();
+    }
     results.meta.durationS = Math.round((Date.now() - t0) / 1000);
     results.meta.loadAverageAtEnd = loadavg().map((v) => Math.round(v * 100) / 100);
 

@@ -22,6 +22,7 @@ import {
   PEER_CHAT_PAGE,
   SEND_MESSAGE,
 } from './queries.js';
+import type { ScalingRow } from './scaling.js';
 import type { Trace, TracedCall } from './trace.js';
 
 /** The scenarios of issue 6. Each returns plain data; report.ts turns it into RESULTS.md. */
@@ -86,6 +87,7 @@ export interface Results {
   tuning?: Awaited<ReturnType<typeof runTuning>>;
   ingestion?: Awaited<ReturnType<typeof runIngestion>>;
   soak?: Awaited<ReturnType<typeof runSoak>>;
+  scaling?: ScalingRow[];
 }
 
 type Snapshot = Record<string, number>;

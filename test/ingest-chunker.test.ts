@@ -176,7 +176,7 @@ describe('chunkText', () => {
     expect(() => chunkText('x', { targetChars: 100, maxChars: 50 })).toThrow(RangeError);
   });
 
-  it('chunks a megabyte of text in well under a second', () => {
+  it('chunks a megabyte of text to its end (its speed: npm run bench, section 9)', () => {
     const chapters: string[] = [];
     let length = 0;
     for (let n = 0; length < 1_000_000; n++) {
@@ -187,10 +187,7 @@ describe('chunkText', () => {
       }
     }
     const text = chapters.join('\n\n');
-    const started = performance.now();
     const chunks = chunkText(text);
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeLessThan(800);
     expect(chunks.length).toBeGreaterThan(700);
     expect(chunks.at(-1)!.end).toBe(text.length);
   });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
-import { contentWords } from '../providers/text.js';
+import { contentWords, STOPWORDS } from '../providers/text.js';
 import { type Llm, LlmOutputError } from '../providers/types.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
@@ -34,13 +34,25 @@ export function rewriteHash(
 export const rewriteKey = (characterId: string, hash: string) => `chat:qr:${characterId}:${hash}`;
 
 /** The deterministic rewrite: the message with the last reader turn as narrative context. */
+const POINTING = /\b(he|she|him|her|his|hers|they|them|their)\b/i;
+
+/** The capitalised words of `text` that are not stopwords (its names, mostly), lowercased. */
+function namesIn(text: string): string[] {
+  return [...text.matchAll(/\p{Lu}[\p{L}'’-]*/gu)]
+    .map((m) => m[0].toLowerCase())
+    .filter((w) => w.length > 1 && !STOPWORDS.has(w));
+}
+
 export function fallbackRewrite(
   message: string,
   recent: readonly { role: string; content: string }[],
 ): RewrittenQueries {
   const previous = recent.findLast((m) => m.role === 'user')?.content ?? '';
   const narrative = [previous, message].filter(Boolean).join(' ').slice(0, 2000).trim() || message;
-  const words = [...new Set(contentWords(message))];
+  // A message that points back ("why did he come?") is about whoever the previous one named, so
+  // those names join its keywords; a message with no content word takes the previous one's.
+  const named = POINTING.test(message) ? namesIn(previous) : [];
+  const words = [...new Set([...named, ...contentWords(message)])];
   const keyword = (words.length > 0 ? words : [...new Set(contentWords(previous))])
     .slice(0, 12)
     .join(' ');

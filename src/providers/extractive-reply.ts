@@ -222,7 +222,14 @@ export function bestSentences(
     for (const w of own) if (s.terms.has(w)) shared++;
     return own.size > 0 && shared / own.size > 0.8 && s.terms.size <= own.size + 1;
   });
-  const cues = sentences.map((s) => cueScore(kind, s, askedNames));
+  // For "why did he come?", a cause or purpose given with the very verb asked about ("I have come
+  // to draw this coast") answers more directly than one given for something else.
+  const cues = sentences.map((s) => {
+    const cue = cueScore(kind, s, askedNames);
+    if (kind !== 'why' || cue === 0) return cue;
+    const given = s.text.match(CAUSE)?.[0] ?? '';
+    return terms(given).some((w) => own.has(w)) ? cue * 2 : cue;
+  });
 
   const scoreRun = (from: number, to: number): number => {
     const run = sentences.slice(from, to);
