@@ -1,5 +1,5 @@
 import * as r from '../resolvers/catalog.js';
-import type { BookRow } from '../src/stores/rows.js';
+import type { BookRow } from '../src/models.js';
 import { builder } from './builder.js';
 import { Category } from './category.js';
 import { Character } from './character.js';

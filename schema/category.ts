@@ -1,5 +1,5 @@
 import * as r from '../resolvers/catalog.js';
-import type { CategoryRow } from '../src/stores/rows.js';
+import type { CategoryRow } from '../src/models.js';
 import { builder } from './builder.js';
 
 export const Category = builder.objectRef<CategoryRow>('Category').implement({

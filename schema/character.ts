@@ -1,5 +1,5 @@
 import * as r from '../resolvers/catalog.js';
-import type { CharacterRow } from '../src/stores/rows.js';
+import type { CharacterRow } from '../src/models.js';
 import { Book } from './book.js';
 import { builder } from './builder.js';
 

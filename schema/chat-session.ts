@@ -1,5 +1,5 @@
 import * as r from '../resolvers/chat.js';
-import type { ChatSessionRow } from '../src/stores/rows.js';
+import type { ChatSessionRow } from '../src/models.js';
 import { Book } from './book.js';
 import { builder } from './builder.js';
 import { Character } from './character.js';

@@ -1,4 +1,4 @@
-import type { CitationValue, MessageRow } from '../src/stores/rows.js';
+import type { CitationValue, MessageRow } from '../src/models.js';
 import { builder } from './builder.js';
 
 export const MessageRole = builder.enumType('MessageRole', {

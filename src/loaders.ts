@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Deps } from './deps.js';
-import type { BookRow, CharacterRow, ChatSessionRow } from './stores/rows.js';
+import type { BookRow, CharacterRow, ChatSessionRow } from './models.js';
 
 /**
  * Per-request DataLoaders (made in the context factory, never shared between requests). Each batch

@@ -1,7 +1,7 @@
 import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
+import type { BookRow, CharacterRow } from '../models.js';
 import type { ChatMessage } from '../providers/types.js';
-import type { BookRow, CharacterRow } from '../stores/rows.js';
 import type { FusedPassage } from './fusion.js';
 import type { SessionContext } from './session-context.js';
 

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
+import type { MessageRow } from '../models.js';
 import { summarize } from '../providers/llm-local.js';
 import type { Llm } from '../providers/types.js';
 import type { ChatStore } from '../stores/chat-store.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
-import type { MessageRow } from '../stores/rows.js';
 
 /**
  * The session context cache `chat:sess:{session_id}` (EX 3600): the last 10 messages and a running

@@ -7,8 +7,8 @@ import { withSessionLock } from '../chat/session-lock.js';
 import type { Deps } from '../deps.js';
 import { AppError, badInput, isUuid, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
+import type { ChatSessionRow, CitationValue, GeneratedBy, MessageRow } from '../models.js';
 import { LlmUnavailableError } from '../providers/types.js';
-import type { ChatSessionRow, CitationValue, GeneratedBy, MessageRow } from '../stores/rows.js';
 import { isBlank } from '../util/text.js';
 
 export interface TurnResult {

@@ -13,6 +13,7 @@ import {
 import { chunkText } from '../ingest/chunker.js';
 import { readBookText } from '../ingest/readers.js';
 import type { Logger } from '../logger.js';
+import { type BookRow, type CharacterRow, characterRow } from '../models.js';
 import type { Embedder, Llm } from '../providers/types.js';
 import type { ProgressBus, ProgressEvent } from '../queue/progress.js';
 import type { BookJobStore } from '../stores/book-job-store.js';
@@ -20,7 +21,6 @@ import type { CatalogStore } from '../stores/catalog-store.js';
 import type { ChunkPayload } from '../stores/chunks.js';
 import type { KeywordStore } from '../stores/keyword-store.js';
 import { unwrap } from '../stores/postgrest.js';
-import { type BookRow, type CharacterRow, characterRow } from '../stores/rows.js';
 import type { VectorStore } from '../stores/vector-store.js';
 import { writeFileAtomically } from '../util/atomic-file.js';
 

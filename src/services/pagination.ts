@@ -1,5 +1,4 @@
 import { badInput, isUuid } from '../errors.js';
-import { decodeCursor } from '../stores/postgrest.js';
 
 /** Relay connection plumbing shared by the services: page sizes, edges and page info. */
 export interface Connection<T> {
@@ -19,6 +18,27 @@ export interface PageArgs {
   after?: string | null | undefined;
   last?: number | null | undefined;
   before?: string | null | undefined;
+}
+
+/** Opaque keyset cursors: base64url of the sort key and the id. */
+export function encodeCursor(parts: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, arity: number, field = 'after'): string[] {
+  try {
+    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(parts) &&
+      parts.length === arity &&
+      parts.every((p) => typeof p === 'string' && p.length <= 500)
+    ) {
+      return parts as string[];
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw badInput(`${field} is not a cursor this API gave out`, field);
 }
 
 export function checkPageSize(

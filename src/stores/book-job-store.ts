@@ -1,7 +1,7 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
+import { processingStatus } from '../models.js';
 import { unwrap } from './postgrest.js';
-import { processingStatus } from './rows.js';
 
 const requested = z.object({
   job_id: z.string(),

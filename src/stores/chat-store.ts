@@ -1,8 +1,8 @@
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
 import { lockLost, notFound } from '../errors.js';
+import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from '../models.js';
 import { fromPostgrestError, pgrstQuote, unwrap } from './postgrest.js';
-import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from './rows.js';
 
 /** Supabase I/O for chat sessions and messages. */
 export class ChatStore {

@@ -84,5 +84,3 @@ export const messageRow = z.object({
   created_at: ts,
 });
 export type MessageRow = z.infer<typeof messageRow>;
-
-export const BOOK_WITH_CATEGORY_SELECT = '*,category:categories(*)';
