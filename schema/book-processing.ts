@@ -1,7 +1,8 @@
 import * as r from '../resolvers/processing.js';
 import type { ProgressEvent } from '../src/queue/progress.js';
-import { Book, ProcessingStatus } from './book.js';
+import { ProcessingStatus } from './book.js';
 import { builder } from './builder.js';
+import { Book } from './refs.js';
 
 const ProcessingStage = builder.enumType('ProcessingStage', {
   values: {

@@ -1,8 +1,8 @@
 import * as r from '../resolvers/uploads.js';
 import { AppError } from '../src/errors.js';
 import type { UploadedFile } from '../src/services/book-upload-service.js';
-import { Book } from './book.js';
 import { builder } from './builder.js';
+import { Book } from './refs.js';
 
 const isFile = (value: unknown): value is UploadedFile =>
   typeof value === 'object' &&
