@@ -10,7 +10,7 @@ const isFile = (value: unknown): value is UploadedFile =>
   typeof (value as UploadedFile).arrayBuffer === 'function' &&
   typeof (value as UploadedFile).size === 'number';
 
-export const FileScalar = builder.scalarType('File', {
+const FileScalar = builder.scalarType('File', {
   description:
     'A file sent as a part of a GraphQL multipart request (https://github.com/jaydenseric/graphql-multipart-request-spec); input only',
   serialize: () => {

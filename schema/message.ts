@@ -10,7 +10,7 @@ export const MessageRole = builder.enumType('MessageRole', {
   } as const,
 });
 
-export const ReplyGeneration = builder.enumType('ReplyGeneration', {
+const ReplyGeneration = builder.enumType('ReplyGeneration', {
   description: 'How a reply was written',
   values: {
     EXTRACTIVE: {

@@ -164,7 +164,7 @@ export interface Config {
   shutdownTimeoutMs: number;
 }
 
-export interface ProviderSettings {
+interface ProviderSettings {
   provider: 'local' | 'openai';
   baseUrl?: string | undefined;
   apiKey?: string | undefined;

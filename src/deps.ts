@@ -30,13 +30,13 @@ import type { RedisClient } from './stores/redis.js';
 import type { VectorStore } from './stores/vector-store.js';
 
 /** The read-through caches' keys (docs/data-layout.md); the chat keys live with their modules in src/chat. */
-export const CACHE_PREFIX = {
+const CACHE_PREFIX = {
   book: 'chat:book:',
   character: 'chat:char:',
 } as const;
 
 /** What the runtime builds before the services: clients, providers, configuration. */
-export interface BaseDeps {
+interface BaseDeps {
   config: Config;
   logger: Logger;
   counter: StoreCallCounter;

@@ -20,13 +20,13 @@ export const ERROR_CODES = [
   'SERVICE_UNAVAILABLE',
 ] as const;
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+type ErrorCode = (typeof ERROR_CODES)[number];
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,
 };
 
-export interface AppErrorOptions {
+interface AppErrorOptions {
   retryable?: boolean;
   details?: Record<string, unknown>;
   cause?: unknown;

@@ -20,7 +20,7 @@ export type CategoryRow = z.infer<typeof categoryRow>;
 export const processingStatus = z.enum(['pending', 'processing', 'completed', 'failed']);
 export type ProcessingStatusValue = z.infer<typeof processingStatus>;
 
-export const bookRow = z.object({
+const bookRow = z.object({
   id,
   user_id: z.string().nullable(),
   title: z.string(),

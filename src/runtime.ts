@@ -41,7 +41,7 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export const DEV_USER_ID = '00000000-0000-4000-8000-000000000001';
+const DEV_USER_ID = '00000000-0000-4000-8000-000000000001';
 const EMBEDDED_TYPESENSE_KEY = 'falsafa-embedded-typesense-key';
 
 export async function startRuntime(

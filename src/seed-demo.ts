@@ -11,7 +11,7 @@ import { unwrap } from './stores/postgrest.js';
  * worker has ingested it, a chat session with its first character is opened for that reader.
  * Fixed ids, so GraphiQL's examples work and a restart finds them again.
  */
-export const DEMO_BOOK_ID = 'd0000000-0000-4000-8000-00000000b001';
+const DEMO_BOOK_ID = 'd0000000-0000-4000-8000-00000000b001';
 export const DEMO_SESSION_ID = 'd0000000-0000-4000-8000-00000000c001';
 
 export async function seedDemo(

@@ -44,7 +44,7 @@ import { argumentChecks } from './services/argument-checks.js';
  * Everything that refuses a request does so before
  * execution.
  */
-export interface AppOptions {
+interface AppOptions {
   /** Pre-filled in GraphiQL's headers (embedded mode's development token). */
   graphiqlToken?: string;
   /** Variables for GraphiQL's example tabs (the demo book and session, when there is one). */

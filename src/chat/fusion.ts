@@ -23,7 +23,7 @@ export interface FusedPassage {
   keywordRank: number | null;
 }
 
-export interface FusionWeights {
+interface FusionWeights {
   vector: number;
   keyword: number;
 }

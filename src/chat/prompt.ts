@@ -42,7 +42,7 @@ export function countTokens(text: string): number {
   return n;
 }
 
-export interface BuiltPrompt {
+interface BuiltPrompt {
   messages: ChatMessage[];
   passages: FusedPassage[];
   tokens: number;

@@ -12,15 +12,15 @@ import type { RedisClient } from '../stores/redis.js';
  * deterministic rewrite instead of failing the turn. Cached at `chat:qr:{character_id}:{hash}`
  * (EX 3600), hash = SHA-256 of the normalised inputs.
  */
-export const rewrittenQueries = z.object({
+const rewrittenQueries = z.object({
   narrative: z.string().trim().min(1).max(2000),
   keyword: z.string().trim().min(1).max(500),
 });
-export type RewrittenQueries = z.infer<typeof rewrittenQueries>;
+type RewrittenQueries = z.infer<typeof rewrittenQueries>;
 
 const normalise = (s: string) => s.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
 
-export function rewriteHash(
+function rewriteHash(
   message: string,
   recent: readonly { role: string; content: string }[],
 ): string {
@@ -31,10 +31,10 @@ export function rewriteHash(
   return createHash('sha256').update(input).digest('hex');
 }
 
-export const rewriteKey = (characterId: string, hash: string) => `chat:qr:${characterId}:${hash}`;
+const rewriteKey = (characterId: string, hash: string) => `chat:qr:${characterId}:${hash}`;
 
 /** The deterministic rewrite: the message with the last reader turn as narrative context. */
-export function fallbackRewrite(
+function fallbackRewrite(
   message: string,
   recent: readonly { role: string; content: string }[],
 ): RewrittenQueries {
@@ -63,14 +63,14 @@ export class QueryRewriter {
     characterName: string,
     message: string,
     recent: readonly { role: string; content: string }[],
-  ): Promise<RewrittenQueries & { cached: boolean }> {
+  ): Promise<RewrittenQueries> {
     const { redis, counter, llm, logger, ttlSeconds } = this.deps;
     const key = rewriteKey(characterId, rewriteHash(message, recent.slice(-4)));
     try {
       const raw = await counter.time('redis', 'get', () => redis.get(key));
       if (raw) {
         const hit = rewrittenQueries.safeParse(JSON.parse(raw));
-        if (hit.success) return { ...hit.data, cached: true };
+        if (hit.success) return hit.data;
       }
     } catch (err) {
       logger.warn({ err: String(err) }, 'query rewrite cache read failed');
@@ -121,6 +121,6 @@ export class QueryRewriter {
         .time('redis', 'set', () => redis.set(key, JSON.stringify(queries), 'EX', ttlSeconds))
         .catch((err) => logger.warn({ err: String(err) }, 'query rewrite cache write failed'));
     });
-    return { ...queries, cached: false };
+    return queries;
   }
 }

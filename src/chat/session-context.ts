@@ -14,7 +14,7 @@ import type { RedisClient } from '../stores/redis.js';
  * After a turn the new messages are appended; those pushed out of the last 10 are folded into the
  * summary extractively (no model call on the hot path).
  */
-export const RECENT_MESSAGES = 10;
+const RECENT_MESSAGES = 10;
 const REBUILD_WINDOW = 40;
 
 const contextMessage = z.object({
@@ -23,7 +23,7 @@ const contextMessage = z.object({
   content: z.string(),
   created_at: z.string(),
 });
-export const sessionContext = z.object({
+const sessionContext = z.object({
   summary: z.string(),
   messages: z.array(contextMessage),
 });

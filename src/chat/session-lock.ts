@@ -23,7 +23,7 @@ export interface LockHandle {
   assertHeld(): Promise<void>;
 }
 
-export interface LockOptions {
+interface LockOptions {
   ttlMs: number;
   waitMs: number;
   /** Told when the lock is taken and given back (for shutdown and metrics). */

@@ -8,13 +8,13 @@ import type { Deps } from '../deps.js';
  */
 export type StoreName = 'supabase' | 'redis' | 'qdrant' | 'typesense';
 
-export interface StoreCheck {
+interface StoreCheck {
   ok: boolean;
   ms: number;
   error?: string;
 }
 
-export interface ReadinessReport {
+interface ReadinessReport {
   ready: boolean;
   stores: Record<StoreName, StoreCheck>;
   providers: { embeddings: string; llm: string };

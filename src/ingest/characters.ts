@@ -11,7 +11,7 @@ import { type Llm, LlmOutputError } from '../providers/types.js';
  * the model's answer is unusable (LlmOutputError); a model that cannot be reached is an error.
  */
 
-export interface FoundCharacter {
+interface FoundCharacter {
   name: string;
   description: string;
   personality: string;
@@ -21,7 +21,7 @@ export interface FoundCharacter {
   speeches: number;
 }
 
-export const characterListSchema = z.object({
+const characterListSchema = z.object({
   characters: z
     .array(
       z.object({
@@ -32,7 +32,7 @@ export const characterListSchema = z.object({
     )
     .max(50),
 });
-export type CharacterList = z.infer<typeof characterListSchema>;
+type CharacterList = z.infer<typeof characterListSchema>;
 
 const SPEECH_VERBS =
   'said|says|asked|asks|replied|replies|answered|answers|whispered|whispers|shouted|shouts|' +

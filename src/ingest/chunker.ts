@@ -21,7 +21,7 @@ export interface Chunk {
   end: number;
 }
 
-export interface ChunkOptions {
+interface ChunkOptions {
   targetChars?: number;
   overlapChars?: number;
   /** Hard ceiling for one chunk; default `targetChars + overlapChars`. */

@@ -119,7 +119,7 @@ export function htmlToText(html: string): string {
 }
 
 /** One parsed XML element: its local name (prefix dropped), attributes and direct text. */
-export interface XmlElement {
+interface XmlElement {
   name: string;
   attributes: Record<string, string>;
   text: string;

@@ -16,7 +16,7 @@ import { htmlToText, xmlElements } from './html-text.js';
 
 export type BookFormat = 'text' | 'markdown' | 'epub' | 'pdf';
 
-export interface BookText {
+interface BookText {
   text: string;
   format: BookFormat;
   /** From the EPUB's metadata, when it has one. */
@@ -24,7 +24,7 @@ export interface BookText {
   author?: string;
 }
 
-export type UnsupportedBookCode =
+type UnsupportedBookCode =
   | 'unsupported_format'
   | 'invalid_encoding'
   | 'binary'
@@ -44,7 +44,7 @@ export class UnsupportedBookError extends Error {
   }
 }
 
-export interface BookHint {
+interface BookHint {
   path: string;
   contentType?: string | undefined;
 }

@@ -138,7 +138,7 @@ const GREEK: Record<string, string> = {
 };
 
 /** ASCII transliteration of `name`, lowercased (no slug rules applied yet). */
-export function transliterate(name: string): string {
+function transliterate(name: string): string {
   let out = '';
   for (const char of name
     .normalize('NFKD')

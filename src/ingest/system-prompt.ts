@@ -5,7 +5,7 @@
  * say so when the book does not tell, answer in the reader's language.
  */
 
-export interface PromptCharacter {
+interface PromptCharacter {
   name: string;
   description?: string | null | undefined;
   personality?: string | null | undefined;

@@ -7,7 +7,7 @@ import type { StoreCallCounter } from '../stores/metrics.js';
  * process do not collide). Store calls come from the StoreCallCounter's `onCall`; the queue length
  * is read from Redis when scraped; in-flight jobs, turns and held locks from the sources given.
  */
-export interface MetricsSources {
+interface MetricsSources {
   counter: StoreCallCounter;
   queue?: Pick<JobQueue, 'length'> | undefined;
   inFlightJobs?: (() => number) | undefined;

@@ -20,7 +20,7 @@ import type { Tracing } from './tracing.js';
  */
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{8,64}$/;
 
-export interface ObservabilityOptions {
+interface ObservabilityOptions {
   logger: Logger;
   metrics: GatewayMetrics | null;
   lifecycle: Lifecycle;

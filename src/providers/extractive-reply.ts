@@ -190,7 +190,7 @@ const MEASURE = /\bhow (many|much|long|far|deep|old|high|tall|big|wide|often)\b/
  * second run from elsewhere when it scores nearly as well. `also` are words the question points at
  * (a pronoun's antecedent), weighed as the question's own; `context` words count a third.
  */
-export function bestSentences(
+function bestSentences(
   question: string,
   sentences: readonly Sentence[],
   o: { context?: readonly string[]; also?: readonly string[]; max?: number } = {},

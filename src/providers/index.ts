@@ -10,7 +10,7 @@ import type { Embedder, Llm } from './types.js';
  * embeddings), and takes any OpenAI-compatible server.
  */
 
-export interface ProviderConfig {
+interface ProviderConfig {
   provider: 'local' | 'openai';
   baseUrl?: string | undefined;
   apiKey?: string | undefined;

@@ -38,7 +38,7 @@ function badDocument(document: DocumentNode): boolean {
  * schema's inputs need 2 levels. Deeper requests are refused with BAD_REQUEST (HTTP 400) as soon
  * as their parameters are parsed, before anything walks them recursively (caches, cost check).
  */
-export const MAX_VARIABLES_DEPTH = 32;
+const MAX_VARIABLES_DEPTH = 32;
 
 /** True when `value` nests arrays or objects deeper than `max`; iterative, stops at the first. */
 function nestsDeeperThan(value: unknown, max: number): boolean {

@@ -21,9 +21,9 @@ import { requestError } from './errors.js';
  * page size (`first`/`last`, or the default page size) times its selection, the other lists their
  * known bound. Rejections are OPERATION_LIMIT_EXCEEDED (HTTP 400) with the limit's name.
  */
-export type LimitName = 'depth' | 'aliases' | 'tokens' | 'directives' | 'cost';
+type LimitName = 'depth' | 'aliases' | 'tokens' | 'directives' | 'cost';
 
-export interface LimitSettings {
+interface LimitSettings {
   limits: Config['security']['limits'];
   suggestions: boolean;
   pageSize: Config['pageSize'];
@@ -95,7 +95,7 @@ function armor(settings: LimitSettings): Plugin {
 }
 
 /** Cost of a field: 1, plus its selection's cost times the list size it stands for. */
-export function costEstimator(settings: LimitSettings): ComplexityEstimator {
+function costEstimator(settings: LimitSettings): ComplexityEstimator {
   const { pageSize, listSizes } = settings;
   const clamp = (n: unknown, fallback: number) =>
     typeof n === 'number' && Number.isFinite(n)

@@ -21,9 +21,9 @@ import { requestError } from './errors.js';
  * a whole book) fail closed: SERVICE_UNAVAILABLE (HTTP 503, retryable) before execution. The
  * others (sessions: one row) fail open, logged.
  */
-export type RateBucket = 'messages' | 'sessions' | 'processBook';
+type RateBucket = 'messages' | 'sessions' | 'processBook';
 
-export const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
+const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
   sendMessage: 'messages',
   sendMessageStream: 'messages',
   createChatSession: 'sessions',
@@ -31,8 +31,7 @@ export const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
   createBook: 'processBook',
 };
 
-export const rateLimitKey = (bucket: RateBucket, viewerId: string) =>
-  `ratelimit:${bucket}:${viewerId}`;
+const rateLimitKey = (bucket: RateBucket, viewerId: string) => `ratelimit:${bucket}:${viewerId}`;
 
 // Takes `amount` if it fits under the limit (a refused attempt takes nothing: the window, which
 // started at its first hit, is not extended). Returns {taken, count, ttl}.
@@ -56,7 +55,7 @@ if n <= 0 then redis.call('DEL', KEYS[1]) end
 return n`;
 
 /** Buckets refused while their limit cannot be checked: each call costs model calls. */
-export const FAIL_CLOSED_BUCKETS: ReadonlySet<RateBucket> = new Set(['messages', 'processBook']);
+const FAIL_CLOSED_BUCKETS: ReadonlySet<RateBucket> = new Set(['messages', 'processBook']);
 
 /** Errors after which the attempt is given back: nothing costly ran. */
 const REFUNDED_CODES = new Set([
@@ -71,7 +70,7 @@ const REFUNDED_CODES = new Set([
   'UNREADABLE_FILE',
 ]);
 
-export interface RateDecision {
+interface RateDecision {
   allowed: boolean;
   count: number;
   limit: number;

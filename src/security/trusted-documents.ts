@@ -12,12 +12,12 @@ import { requestError } from './errors.js';
  * a request with a query text is refused with PERSISTED_QUERY_ONLY, an unknown hash with
  * PERSISTED_QUERY_NOT_FOUND (both HTTP 400, before any store is touched).
  */
-export const PERSISTED_DOCUMENTS_URL = new URL(
+const PERSISTED_DOCUMENTS_URL = new URL(
   '../../client/generated/persisted-documents.json',
   import.meta.url,
 );
 
-export interface TrustedDocuments {
+interface TrustedDocuments {
   byHash: Map<string, DocumentNode>;
   /** Names of the operations, for metrics labels. */
   operationNames: Set<string>;

@@ -15,7 +15,7 @@ import {
   twoWayPage,
 } from './pagination.js';
 
-export const SESSION_TITLE_MAX = 200;
+const SESSION_TITLE_MAX = 200;
 
 /**
  * A title a reader gives a session, trimmed: something visible in it, and at most

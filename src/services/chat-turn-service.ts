@@ -310,7 +310,7 @@ function generatedBy(llm: Deps['llm']): GeneratedBy {
   return llm.kind === 'local' ? 'extractive' : 'language_model';
 }
 
-export type TurnStreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
+type TurnStreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
 
 /**
  * Runs a turn and yields its reply deltas, then the saved turn. The turn runs detached from the

@@ -32,7 +32,7 @@ const BATCH = 64;
  * first path segment equal to the reader's id (what the Storage policies let only that reader
  * upload to), then a file name, with no empty, `.` or `..` segment.
  */
-export function isOwnStoragePath(userId: string | null, path: string): boolean {
+function isOwnStoragePath(userId: string | null, path: string): boolean {
   if (!userId) return false;
   const segments = path.split('/');
   return (
@@ -48,11 +48,11 @@ export class JobRejectedError extends Error {
 }
 
 /** The run's lease on the book was taken over (this worker stalled past it); the run stops. */
-export class LeaseLostError extends Error {
+class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
 }
 
-export type IngestionOutcome =
+type IngestionOutcome =
   | { outcome: 'processed'; chunks: number; characters: number }
   /** Not run: another run holds the book, or this job already ended. */
   | { outcome: 'busy' | 'stale' };

@@ -25,7 +25,7 @@ export function encodeCursor(parts: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string, arity: number, field = 'after'): string[] {
+function decodeCursor(cursor: string, arity: number, field = 'after'): string[] {
   try {
     const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (
@@ -41,7 +41,7 @@ export function decodeCursor(cursor: string, arity: number, field = 'after'): st
   throw badInput(`${field} is not a cursor this API gave out`, field);
 }
 
-export function checkPageSize(
+function checkPageSize(
   value: number | null | undefined,
   limits: { default: number; max: number },
   field: string,
@@ -54,7 +54,7 @@ export function checkPageSize(
 }
 
 /** Forward-only lists: `last` and `before` are refused with a clear error. */
-export function forwardOnly(args: PageArgs): void {
+function forwardOnly(args: PageArgs): void {
   if (args.last != null || args.before != null) {
     throw badInput('this list pages forward only: use first and after', 'last');
   }
@@ -84,7 +84,7 @@ export function toConnection<T>(
 
 const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
 
-export function checkTimestamp(value: string | undefined, field: string): string {
+function checkTimestamp(value: string | undefined, field: string): string {
   if (!value || !TIMESTAMP_RE.test(value)) {
     throw badInput(`${field} is not a cursor this API gave out`, field);
   }

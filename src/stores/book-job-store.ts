@@ -14,7 +14,7 @@ const requested = z.object({
 export type RequestedJob = z.infer<typeof requested>;
 
 const claim = z.enum(['claimed', 'busy', 'stale', 'missing']);
-export type ClaimOutcome = z.infer<typeof claim>;
+type ClaimOutcome = z.infer<typeof claim>;
 
 const openJob = z.object({
   book_id: z.string(),

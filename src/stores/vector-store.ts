@@ -8,7 +8,7 @@ import { callStore } from './store-call.js';
  * size EMBEDDING_DIMENSION; point id = chunk_index; payload = the chunk. Every call has the
  * client's timeout; a transport failure is SERVICE_UNAVAILABLE.
  */
-export class DimensionMismatchError extends Error {
+class DimensionMismatchError extends Error {
   override readonly name = 'DimensionMismatchError';
 }
 
