@@ -1,9 +1,5 @@
 import { GraphQLError } from 'graphql';
 
-/**
- * Errors meant for the client. Each carries a stable `extensions.code`; being GraphQLErrors they
- * pass yoga's error masking unchanged, while any other thrown error is masked as "Unexpected error".
- */
 export const ERROR_CODES = [
   'UNAUTHENTICATED',
   'FORBIDDEN',
@@ -34,6 +30,10 @@ interface AppErrorOptions {
   httpStatus?: number;
 }
 
+/**
+ * Errors meant for the client. Each carries a stable `extensions.code`; being GraphQLErrors they
+ * pass yoga's error masking unchanged, while any other thrown error is masked as "Unexpected error".
+ */
 export class AppError extends GraphQLError {
   readonly code: ErrorCode;
 

@@ -1,9 +1,8 @@
-import { z } from 'zod';
-
 /**
  * The Supabase rows as PostgREST returns them (snake_case, timestamps as ISO strings). These exact
  * shapes are what the Redis caches hold, so every instance reads the same values.
  */
+import { z } from 'zod';
 
 const ts = z.string();
 const id = z.string();

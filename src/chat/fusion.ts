@@ -1,18 +1,5 @@
 import type { ChunkPayload, RetrievedChunk } from '../stores/chunks.js';
 
-/**
- * Weighted reciprocal rank fusion of the two retrievers' ranked lists: each chunk scores the sum
- * over the lists it appears in of weight / (k + rank), ranks from 1, k = 60; chunks are the same
- * when their chunk_index is. A keyword hit's weight is the keyword weight times its coverage (the
- * share of the query's words it matched) to the power `coveragePower`: Typesense drops words until
- * enough passages match, and a passage found by one word of six says little. Ties keep the better
- * best rank, then the lower chunk_index, so the order is deterministic. Each fused passage keeps
- * its rank in each list (null where it was absent).
- *
- * The defaults (equal weights, k = 60, coverage to the power 1, with 20 candidates per retriever
- * and chunks of 1,200 characters) are what `npm run eval -- --grid` measured best; other weights,
- * k from 1 to 60 and 6 to 40 candidates moved recall@6 by at most one question (eval/RESULTS.md).
- */
 export const RRF_K = 60;
 export const KEYWORD_COVERAGE_POWER = 1;
 
@@ -28,6 +15,19 @@ interface FusionWeights {
   keyword: number;
 }
 
+/**
+ * Weighted reciprocal rank fusion of the two retrievers' ranked lists: each chunk scores the sum
+ * over the lists it appears in of weight / (k + rank), ranks from 1, k = 60; chunks are the same
+ * when their chunk_index is. A keyword hit's weight is the keyword weight times its coverage (the
+ * share of the query's words it matched) to the power `coveragePower`: Typesense drops words until
+ * enough passages match, and a passage found by one word of six says little. Ties keep the better
+ * best rank, then the lower chunk_index, so the order is deterministic. Each fused passage keeps
+ * its rank in each list (null where it was absent).
+ *
+ * The defaults (equal weights, k = 60, coverage to the power 1, with 20 candidates per retriever
+ * and chunks of 1,200 characters) are what `npm run eval -- --grid` measured best; other weights,
+ * k from 1 to 60 and 6 to 40 candidates moved recall@6 by at most one question (eval/RESULTS.md).
+ */
 export function reciprocalRankFusion(
   vector: readonly RetrievedChunk[],
   keyword: readonly RetrievedChunk[],

@@ -6,12 +6,6 @@ import { type Llm, LlmOutputError } from '../providers/types.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
 
-/**
- * Rewrites a reader's message (with the recent turns) into a narrative query for the vectors and a
- * keyword query for Typesense, as validated JSON from the model; invalid output falls back to a
- * deterministic rewrite instead of failing the turn. Cached at `chat:qr:{character_id}:{hash}`
- * (EX 3600), hash = SHA-256 of the normalised inputs.
- */
 const rewrittenQueries = z.object({
   narrative: z.string().trim().min(1).max(2000),
   keyword: z.string().trim().min(1).max(500),
@@ -47,6 +41,12 @@ function fallbackRewrite(
   return { narrative, keyword: keyword || message.slice(0, 500) };
 }
 
+/**
+ * Rewrites a reader's message (with the recent turns) into a narrative query for the vectors and a
+ * keyword query for Typesense, as validated JSON from the model; invalid output falls back to a
+ * deterministic rewrite instead of failing the turn. Cached at `chat:qr:{character_id}:{hash}`
+ * (EX 3600), hash = SHA-256 of the normalised inputs.
+ */
 export class QueryRewriter {
   constructor(
     private readonly deps: {

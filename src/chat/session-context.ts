@@ -7,13 +7,6 @@ import type { ChatStore } from '../stores/chat-store.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
 
-/**
- * The session context cache `chat:sess:{session_id}` (EX 3600): the last 10 messages and a running
- * summary of the older ones. On a miss it is rebuilt from Supabase in one read (the last 40
- * messages: 10 kept, the rest summarised by the model, or extractively by the offline one).
- * After a turn the new messages are appended; those pushed out of the last 10 are folded into the
- * summary extractively (no model call on the hot path).
- */
 const RECENT_MESSAGES = 10;
 const REBUILD_WINDOW = 40;
 
@@ -31,6 +24,13 @@ export type SessionContext = z.infer<typeof sessionContext>;
 
 export const sessionKey = (sessionId: string) => `chat:sess:${sessionId}`;
 
+/**
+ * The session context cache `chat:sess:{session_id}` (EX 3600): the last 10 messages and a running
+ * summary of the older ones. On a miss it is rebuilt from Supabase in one read (the last 40
+ * messages: 10 kept, the rest summarised by the model, or extractively by the offline one).
+ * After a turn the new messages are appended; those pushed out of the last 10 are folded into the
+ * summary extractively (no model call on the hot path).
+ */
 export class SessionContextCache {
   constructor(
     private readonly deps: {

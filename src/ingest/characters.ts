@@ -1,7 +1,3 @@
-import { z } from 'zod';
-import { foldText } from '../providers/text.js';
-import { type Llm, LlmOutputError } from '../providers/types.js';
-
 /**
  * Finding a book's characters. `findCharactersLocal` is deterministic: it counts speakers from
  * dialogue attribution (`"…," said Mira`, `Mira asked`, `replied Old Tomas`) and script labels
@@ -10,6 +6,9 @@ import { type Llm, LlmOutputError } from '../providers/types.js';
  * `findCharactersWithLlm` asks the model (JSON, validated) and falls back to the local finder when
  * the model's answer is unusable (LlmOutputError); a model that cannot be reached is an error.
  */
+import { z } from 'zod';
+import { foldText } from '../providers/text.js';
+import { type Llm, LlmOutputError } from '../providers/types.js';
 
 interface FoundCharacter {
   name: string;

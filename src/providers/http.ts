@@ -1,11 +1,10 @@
-import { setTimeout as delay } from 'node:timers/promises';
-
 /**
  * The HTTP plumbing of the OpenAI-compatible providers: one request with a timeout tied to the
  * caller's signal (`openRequest`), and a retry loop with exponential backoff and full jitter that
  * honours Retry-After (`withRetries`). Failures are `HttpFailure`s with a `kind`; only timeouts,
  * network errors, 429 and 5xx are retryable, and a caller's abort never is.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 
 type HttpFailureKind = 'timeout' | 'network' | 'status' | 'aborted' | 'protocol';
 

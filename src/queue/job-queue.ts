@@ -3,13 +3,6 @@ import { z } from 'zod';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
 
-/**
- * The shared job queue (Redis reliable-queue pattern). Producers `RPUSH processing_queue` a JSON
- * job; a worker atomically moves the head onto its own in-flight list
- * (`processing_queue:inflight:{worker}`), removes it there when done, and keeps a heartbeat key
- * (`processing_queue:heartbeat:{worker}`, PX). Live workers return the in-flight jobs of a worker
- * whose heartbeat expired to the head of the queue, so a worker that dies loses nothing.
- */
 const QUEUE_KEY = 'processing_queue';
 const WORKERS_KEY = `${QUEUE_KEY}:workers`;
 const inflightKey = (worker: string) => `${QUEUE_KEY}:inflight:${worker}`;
@@ -37,6 +30,13 @@ end
 redis.call('SREM', KEYS[4], ARGV[1])
 return n`;
 
+/**
+ * The shared job queue (Redis reliable-queue pattern). Producers `RPUSH processing_queue` a JSON
+ * job; a worker atomically moves the head onto its own in-flight list
+ * (`processing_queue:inflight:{worker}`), removes it there when done, and keeps a heartbeat key
+ * (`processing_queue:heartbeat:{worker}`, PX). Live workers return the in-flight jobs of a worker
+ * whose heartbeat expired to the head of the queue, so a worker that dies loses nothing.
+ */
 export class JobQueue {
   readonly workerId: string;
 

@@ -1,13 +1,13 @@
-import { type DocumentNode, Kind, visit } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
-import { requestError } from './errors.js';
-
 /**
  * Text the stores cannot hold is refused before execution, touching no store: a NUL character
  * (PostgreSQL text refuses it) or a lone UTF-16 surrogate (not Unicode, mangled on the way to the
  * database), anywhere in the variables or in the document's string arguments. BAD_USER_INPUT,
  * HTTP 400.
  */
+import { type DocumentNode, Kind, visit } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { requestError } from './errors.js';
+
 const MAX_WALK_DEPTH = 32;
 
 function isBadText(s: string): boolean {

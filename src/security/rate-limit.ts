@@ -1,13 +1,3 @@
-import { type ExecutionResult, GraphQLError } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
-import type { Config } from '../config.js';
-import type { Context } from '../context.js';
-import type { Logger } from '../logger.js';
-import { rootFields, selectOperation } from '../observability/operation.js';
-import type { StoreCallCounter } from '../stores/metrics.js';
-import type { RedisClient } from '../stores/redis.js';
-import { requestError } from './errors.js';
-
 /**
  * Per-viewer rate limits in Redis, so they hold across instances: a fixed window per viewer and
  * bucket, `ratelimit:{bucket}:{viewer_id}`, taken from atomically by a script before execution,
@@ -21,6 +11,16 @@ import { requestError } from './errors.js';
  * a whole book) fail closed: SERVICE_UNAVAILABLE (HTTP 503, retryable) before execution. The
  * others (sessions: one row) fail open, logged.
  */
+import { type ExecutionResult, GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Config } from '../config.js';
+import type { Context } from '../context.js';
+import type { Logger } from '../logger.js';
+import { rootFields, selectOperation } from '../observability/operation.js';
+import type { StoreCallCounter } from '../stores/metrics.js';
+import type { RedisClient } from '../stores/redis.js';
+import { requestError } from './errors.js';
+
 type RateBucket = 'messages' | 'sessions' | 'processBook';
 
 const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {

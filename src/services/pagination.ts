@@ -1,6 +1,6 @@
+/** Relay connection plumbing shared by the services: page sizes, edges and page info. */
 import { badInput, isUuid } from '../errors.js';
 
-/** Relay connection plumbing shared by the services: page sizes, edges and page info. */
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];
   pageInfo: {
