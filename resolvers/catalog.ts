@@ -1,7 +1,7 @@
 import type { Context, SignedInContext } from '../src/context.js';
 import { parseId } from '../src/errors.js';
+import type { BookRow, CharacterRow, ProcessingStatusValue } from '../src/models.js';
 import type { PageArgs } from '../src/services/pagination.js';
-import type { BookRow, CharacterRow, ProcessingStatusValue } from '../src/stores/rows.js';
 
 export const categories = (_root: unknown, _args: unknown, ctx: SignedInContext) =>
   ctx.services.catalog.categories();

@@ -2,8 +2,8 @@ import type { GraphQLResolveInfo } from 'graphql';
 import type { Context, SignedInContext } from '../src/context.js';
 import { parseId } from '../src/errors.js';
 import { selectsField } from '../src/graphql-selection.js';
+import type { ChatSessionRow } from '../src/models.js';
 import type { PageArgs } from '../src/services/pagination.js';
-import type { ChatSessionRow } from '../src/stores/rows.js';
 
 export const viewer = (_root: unknown, _args: unknown, ctx: SignedInContext) => ctx.viewer;
 

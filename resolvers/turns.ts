@@ -2,11 +2,11 @@ import type { SignedInContext } from '../src/context.js';
 import { parseId } from '../src/errors.js';
 import type { TurnResult } from '../src/services/chat-turn-service.js';
 
-export interface SendMessageArgs {
+interface SendMessageArgs {
   input: { sessionId: string; content: string; clientMessageId?: string | null };
 }
 
-export type StreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
+type StreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
 
 const turnInput = (args: SendMessageArgs) => ({
   sessionId: parseId(args.input.sessionId, 'sessionId'),

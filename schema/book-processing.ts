@@ -1,7 +1,8 @@
 import * as r from '../resolvers/processing.js';
 import type { ProgressEvent } from '../src/queue/progress.js';
-import { Book, ProcessingStatus } from './book.js';
+import { ProcessingStatus } from './book.js';
 import { builder } from './builder.js';
+import { Book } from './refs.js';
 
 const ProcessingStage = builder.enumType('ProcessingStage', {
   values: {
@@ -15,19 +16,17 @@ const ProcessingStage = builder.enumType('ProcessingStage', {
   } as const,
 });
 
-export const BookProcessingEvent = builder
-  .objectRef<ProgressEvent>('BookProcessingEvent')
-  .implement({
-    description: "A step of a book's ingestion",
-    fields: (t) => ({
-      bookId: t.exposeID('bookId'),
-      jobId: t.exposeID('jobId', { nullable: true }),
-      stage: t.field({ type: ProcessingStage, resolve: (e) => e.stage }),
-      progress: t.exposeFloat('progress', { description: 'Share done, from 0 to 1' }),
-      status: t.field({ type: ProcessingStatus, resolve: (e) => e.status }),
-      message: t.exposeString('message', { nullable: true, description: 'Why it failed' }),
-    }),
-  });
+const BookProcessingEvent = builder.objectRef<ProgressEvent>('BookProcessingEvent').implement({
+  description: "A step of a book's ingestion",
+  fields: (t) => ({
+    bookId: t.exposeID('bookId'),
+    jobId: t.exposeID('jobId', { nullable: true }),
+    stage: t.field({ type: ProcessingStage, resolve: (e) => e.stage }),
+    progress: t.exposeFloat('progress', { description: 'Share done, from 0 to 1' }),
+    status: t.field({ type: ProcessingStatus, resolve: (e) => e.status }),
+    message: t.exposeString('message', { nullable: true, description: 'Why it failed' }),
+  }),
+});
 
 builder.mutationFields((t) => ({
   processBook: t.withAuth({ signedIn: true }).field({

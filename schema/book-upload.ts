@@ -1,8 +1,8 @@
 import * as r from '../resolvers/uploads.js';
 import { AppError } from '../src/errors.js';
 import type { UploadedFile } from '../src/services/book-upload-service.js';
-import { Book } from './book.js';
 import { builder } from './builder.js';
+import { Book } from './refs.js';
 
 const isFile = (value: unknown): value is UploadedFile =>
   typeof value === 'object' &&
@@ -10,7 +10,7 @@ const isFile = (value: unknown): value is UploadedFile =>
   typeof (value as UploadedFile).arrayBuffer === 'function' &&
   typeof (value as UploadedFile).size === 'number';
 
-export const FileScalar = builder.scalarType('File', {
+const FileScalar = builder.scalarType('File', {
   description:
     'A file sent as a part of a GraphQL multipart request (https://github.com/jaydenseric/graphql-multipart-request-spec); input only',
   serialize: () => {

@@ -1,8 +1,6 @@
 import * as r from '../resolvers/catalog.js';
-import type { BookRow } from '../src/stores/rows.js';
 import { builder } from './builder.js';
-import { Category } from './category.js';
-import { Character } from './character.js';
+import { Book, Category, Character } from './refs.js';
 
 export const ProcessingStatus = builder.enumType('ProcessingStatus', {
   description: 'Where a book is in ingestion; only COMPLETED books can be chatted with',
@@ -14,7 +12,7 @@ export const ProcessingStatus = builder.enumType('ProcessingStatus', {
   } as const,
 });
 
-export const Book = builder.objectRef<BookRow>('Book').implement({
+Book.implement({
   description: 'An uploaded book',
   fields: (t) => ({
     id: t.exposeID('id'),

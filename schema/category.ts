@@ -1,8 +1,8 @@
 import * as r from '../resolvers/catalog.js';
-import type { CategoryRow } from '../src/stores/rows.js';
 import { builder } from './builder.js';
+import { Category } from './refs.js';
 
-export const Category = builder.objectRef<CategoryRow>('Category').implement({
+Category.implement({
   description: 'A shelf of the catalog',
   fields: (t) => ({
     id: t.exposeID('id'),

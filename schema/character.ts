@@ -1,9 +1,6 @@
 import * as r from '../resolvers/catalog.js';
-import type { CharacterRow } from '../src/stores/rows.js';
-import { Book } from './book.js';
 import { builder } from './builder.js';
-
-export const Character = builder.objectRef<CharacterRow>('Character');
+import { Book, Character } from './refs.js';
 
 Character.implement({
   description: 'A character of a book that readers can talk with (its system prompt stays private)',

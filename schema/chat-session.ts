@@ -1,9 +1,6 @@
 import * as r from '../resolvers/chat.js';
-import type { ChatSessionRow } from '../src/stores/rows.js';
-import { Book } from './book.js';
 import { builder } from './builder.js';
-import { Character } from './character.js';
-import { Message } from './message.js';
+import { Book, Character, ChatSession, Message } from './refs.js';
 
 const TOTAL_COUNT = 'How many items the whole list has, all pages together';
 
@@ -13,7 +10,7 @@ function totalCount(connection: object): number {
   return total;
 }
 
-export const ChatSession = builder.objectRef<ChatSessionRow>('ChatSession').implement({
+ChatSession.implement({
   description: "A reader's conversation with one character (visible to its owner only)",
   fields: (t) => ({
     id: t.exposeID('id'),

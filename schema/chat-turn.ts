@@ -1,8 +1,7 @@
 import * as r from '../resolvers/turns.js';
 import type { SearchPassage, TurnResult } from '../src/services/chat-turn-service.js';
 import { builder } from './builder.js';
-import { ChatSession } from './chat-session.js';
-import { Message } from './message.js';
+import { ChatSession, Message } from './refs.js';
 
 const SendMessageInput = builder.inputType('SendMessageInput', {
   fields: (t) => ({

@@ -1,5 +1,6 @@
-import type { CitationValue, MessageRow } from '../src/stores/rows.js';
+import type { CitationValue } from '../src/models.js';
 import { builder } from './builder.js';
+import { Message } from './refs.js';
 
 export const MessageRole = builder.enumType('MessageRole', {
   values: {
@@ -9,7 +10,7 @@ export const MessageRole = builder.enumType('MessageRole', {
   } as const,
 });
 
-export const ReplyGeneration = builder.enumType('ReplyGeneration', {
+const ReplyGeneration = builder.enumType('ReplyGeneration', {
   description: 'How a reply was written',
   values: {
     EXTRACTIVE: {
@@ -34,7 +35,7 @@ export const Citation = builder.objectRef<CitationValue>('Citation').implement({
   }),
 });
 
-export const Message = builder.objectRef<MessageRow>('Message').implement({
+Message.implement({
   description: 'One message of a chat session',
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -1,12 +1,11 @@
-import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
-import { isUuid } from './errors.js';
-
 /**
  * Verifies Supabase access tokens locally: HS256 with the project's JWT secret, or the project's
  * JWKS (fetched once and cached by jose). A token is a reader's only with an `exp`, the project's
  * audience in `aud` (`authenticated` by default), `role: authenticated` and a UUID `sub`, the
  * viewer. No store is touched.
  */
+import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import { isUuid } from './errors.js';
 
 export interface Viewer {
   id: string;

@@ -1,9 +1,8 @@
-import { z } from 'zod';
-
 /**
  * All configuration, read and checked once. Nothing else reads `process.env`.
  * `loadConfig` collects every problem and throws one ConfigError listing them all.
  */
+import { z } from 'zod';
 
 export const DEV_JWT_SECRET = 'falsafa-development-jwt-secret-change-me-0123456789';
 
@@ -164,7 +163,7 @@ export interface Config {
   shutdownTimeoutMs: number;
 }
 
-export interface ProviderSettings {
+interface ProviderSettings {
   provider: 'local' | 'openai';
   baseUrl?: string | undefined;
   apiKey?: string | undefined;

@@ -9,6 +9,13 @@ import { SessionContextCache } from './chat/session-context.js';
 import { SessionLockRegistry } from './chat/session-lock.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import {
+  type BookRow,
+  bookWithCategoryRow,
+  type CategoryRow,
+  type CharacterRow,
+  characterRow,
+} from './models.js';
 import type { Embedder, Llm } from './providers/types.js';
 import { BookJobs } from './queue/book-jobs.js';
 import { JobQueue } from './queue/job-queue.js';
@@ -20,23 +27,16 @@ import { ChatStore, ChatTurnStore } from './stores/chat-store.js';
 import type { KeywordStore } from './stores/keyword-store.js';
 import type { StoreCallCounter } from './stores/metrics.js';
 import type { RedisClient } from './stores/redis.js';
-import {
-  type BookRow,
-  bookWithCategoryRow,
-  type CategoryRow,
-  type CharacterRow,
-  characterRow,
-} from './stores/rows.js';
 import type { VectorStore } from './stores/vector-store.js';
 
 /** The read-through caches' keys (docs/data-layout.md); the chat keys live with their modules in src/chat. */
-export const CACHE_PREFIX = {
+const CACHE_PREFIX = {
   book: 'chat:book:',
   character: 'chat:char:',
 } as const;
 
 /** What the runtime builds before the services: clients, providers, configuration. */
-export interface BaseDeps {
+interface BaseDeps {
   config: Config;
   logger: Logger;
   counter: StoreCallCounter;

@@ -1,9 +1,5 @@
 import { GraphQLError } from 'graphql';
 
-/**
- * Errors meant for the client. Each carries a stable `extensions.code`; being GraphQLErrors they
- * pass yoga's error masking unchanged, while any other thrown error is masked as "Unexpected error".
- */
 export const ERROR_CODES = [
   'UNAUTHENTICATED',
   'FORBIDDEN',
@@ -20,13 +16,13 @@ export const ERROR_CODES = [
   'SERVICE_UNAVAILABLE',
 ] as const;
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+type ErrorCode = (typeof ERROR_CODES)[number];
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,
 };
 
-export interface AppErrorOptions {
+interface AppErrorOptions {
   retryable?: boolean;
   details?: Record<string, unknown>;
   cause?: unknown;
@@ -34,6 +30,10 @@ export interface AppErrorOptions {
   httpStatus?: number;
 }
 
+/**
+ * Errors meant for the client. Each carries a stable `extensions.code`; being GraphQLErrors they
+ * pass yoga's error masking unchanged, while any other thrown error is masked as "Unexpected error".
+ */
 export class AppError extends GraphQLError {
   readonly code: ErrorCode;
 

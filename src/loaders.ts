@@ -1,14 +1,14 @@
 import DataLoader from 'dataloader';
 import type { Deps } from './deps.js';
-import type { BookRow, CharacterRow, ChatSessionRow } from './stores/rows.js';
+import type { BookRow, CharacterRow, ChatSessionRow } from './models.js';
+
+export type Loaders = ReturnType<typeof createLoaders>;
 
 /**
  * Per-request DataLoaders (made in the context factory, never shared between requests). Each batch
  * function returns one result per key, in key order. Books and characters go through the Redis
  * read-through caches; a book's character list through a short in-process id list.
  */
-export type Loaders = ReturnType<typeof createLoaders>;
-
 export function createLoaders(deps: Deps) {
   const book = new DataLoader<string, BookRow | null>((ids) => deps.caches.book.getMany(ids));
   const character = new DataLoader<string, CharacterRow | null>((ids) =>

@@ -1,6 +1,6 @@
+/** Structured JSON logs. Tokens and message contents are never logged. */
 import { pino } from 'pino';
 
-/** Structured JSON logs. Tokens and message contents are never logged. */
 export type Logger = pino.Logger;
 
 export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {

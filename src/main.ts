@@ -1,3 +1,9 @@
+/**
+ * Starts the gateway: configuration, tracing (when configured), stores (real or embedded), the
+ * HTTP server. On SIGTERM/SIGINT it drains: stops taking connections and requests, lets in-flight
+ * operations and chat turns finish within SHUTDOWN_TIMEOUT_MS while the worker returns its
+ * unfinished jobs to the queue, releases the session locks still held, closes the stores, exits 0.
+ */
 import { loadConfigOrExit } from './config.js';
 import { DataDirLockedError } from './embedded/data-dir-lock.js';
 import { Lifecycle } from './http/lifecycle.js';
@@ -8,12 +14,6 @@ import { startRuntime } from './runtime.js';
 import { seedDemo } from './seed-demo.js';
 import { createApp } from './yoga.js';
 
-/**
- * Starts the gateway: configuration, tracing (when configured), stores (real or embedded), the
- * HTTP server. On SIGTERM/SIGINT it drains: stops taking connections and requests, lets in-flight
- * operations and chat turns finish within SHUTDOWN_TIMEOUT_MS while the worker returns its
- * unfinished jobs to the queue, releases the session locks still held, closes the stores, exits 0.
- */
 const OFFLINE_REPLIES =
   'Replies come from the offline fallback: no language model is configured, so they quote the ' +
   "book's passages found for the question. For a real model set LLM_PROVIDER=openai, " +

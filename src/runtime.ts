@@ -17,12 +17,6 @@ import { createSupabase } from './stores/supabase.js';
 import { VectorStore } from './stores/vector-store.js';
 import { Worker } from './worker.js';
 
-/**
- * Starts what the configuration asks for. Each store is real (its URL is set) or embedded,
- * independently: PGlite behind the PostgREST stand-in, in-process Redis, and the Qdrant and
- * Typesense stand-ins, all keeping their data under FALSAFA_DATA_DIR, which this process then locks
- * (a second one is refused with DataDirLockedError). Starts the in-process worker when configured. `close` stops everything in reverse order.
- */
 export interface Runtime {
   deps: Deps;
   worker: Worker | null;
@@ -41,9 +35,15 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export const DEV_USER_ID = '00000000-0000-4000-8000-000000000001';
+const DEV_USER_ID = '00000000-0000-4000-8000-000000000001';
 const EMBEDDED_TYPESENSE_KEY = 'falsafa-embedded-typesense-key';
 
+/**
+ * Starts what the configuration asks for. Each store is real (its URL is set) or embedded,
+ * independently: PGlite behind the PostgREST stand-in, in-process Redis, and the Qdrant and
+ * Typesense stand-ins, all keeping their data under FALSAFA_DATA_DIR, which this process then locks
+ * (a second one is refused with DataDirLockedError). Starts the in-process worker when configured. `close` stops everything in reverse order.
+ */
 export async function startRuntime(
   config: Config,
   logger: Logger,

@@ -5,15 +5,15 @@ import { DEMO_BOOK, loadDemoBook } from './ingest/demo-book.js';
 import { BOOKS_BUCKET } from './services/ingestion-service.js';
 import { unwrap } from './stores/postgrest.js';
 
+const DEMO_BOOK_ID = 'd0000000-0000-4000-8000-00000000b001';
+export const DEMO_SESSION_ID = 'd0000000-0000-4000-8000-00000000c001';
+
 /**
  * Embedded mode's demo: on first start, one original book ("The Lamp at Salt Hollow") is uploaded
  * to the storage stand-in, its row made for the development reader and its job queued; once the
  * worker has ingested it, a chat session with its first character is opened for that reader.
  * Fixed ids, so GraphiQL's examples work and a restart finds them again.
  */
-export const DEMO_BOOK_ID = 'd0000000-0000-4000-8000-00000000b001';
-export const DEMO_SESSION_ID = 'd0000000-0000-4000-8000-00000000c001';
-
 export async function seedDemo(
   deps: Deps,
   devUserId: string,

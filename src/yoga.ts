@@ -33,18 +33,7 @@ import { useSubscriptionAccept } from './security/subscription-accept.js';
 import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-documents.js';
 import { argumentChecks } from './services/argument-checks.js';
 
-/**
- * Builds the HTTP app (no listening here: tests call `app.fetch` in-process, `main.ts` serves it).
- * Error masking stays on: only AppErrors (stable `extensions.code`) reach clients unchanged.
- * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
- * /healthz, /readyz, /metrics (src/http); the body limit and UTF-8 check, the request parameters'
- * JSON, the variables depth limit, CSRF prevention, trusted documents, introspection off in
- * production, multipart for uploads only, the auth gate, the subscription Accept check, the text
- * guard, the argument guard, the operation limits and the per-viewer rate limits (src/security).
- * Everything that refuses a request does so before
- * execution.
- */
-export interface AppOptions {
+interface AppOptions {
   /** Pre-filled in GraphiQL's headers (embedded mode's development token). */
   graphiqlToken?: string;
   /** Variables for GraphiQL's example tabs (the demo book and session, when there is one). */
@@ -62,6 +51,17 @@ export interface AppOptions {
 
 export type App = YogaServerInstance<Record<string, unknown>, Context>;
 
+/**
+ * Builds the HTTP app (no listening here: tests call `app.fetch` in-process, `main.ts` serves it).
+ * Error masking stays on: only AppErrors (stable `extensions.code`) reach clients unchanged.
+ * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
+ * /healthz, /readyz, /metrics (src/http); the body limit and UTF-8 check, the request parameters'
+ * JSON, the variables depth limit, CSRF prevention, trusted documents, introspection off in
+ * production, multipart for uploads only, the auth gate, the subscription Accept check, the text
+ * guard, the argument guard, the operation limits and the per-viewer rate limits (src/security).
+ * Everything that refuses a request does so before
+ * execution.
+ */
 export function createApp(deps: Deps, options: AppOptions = {}): App {
   const { logger, config } = deps;
   const locks = deps.locks;

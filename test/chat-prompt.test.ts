@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { FusedPassage } from '../src/chat/fusion.js';
 import { buildPrompt, countTokens } from '../src/chat/prompt.js';
 import type { SessionContext } from '../src/chat/session-context.js';
-import type { BookRow, CharacterRow } from '../src/stores/rows.js';
+import type { BookRow, CharacterRow } from '../src/models.js';
 
 const cl100k = getEncoding('cl100k_base');
 const exact = (text: string) => cl100k.encode(text).length;

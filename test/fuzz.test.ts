@@ -21,7 +21,7 @@ import {
   isUnionType,
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCursor } from '../src/stores/postgrest.js';
+import { encodeCursor } from '../src/services/pagination.js';
 import { ingestDemoBook } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { storeSnapshot } from './support/snapshot.js';

@@ -2,14 +2,14 @@ import type { Logger } from '../logger.js';
 import type { RedisClient } from '../stores/redis.js';
 import type { LocalTtlCache } from './local-ttl-cache.js';
 
+export const CATALOG_CHANNEL = 'catalog_changes';
+
 /**
  * Keeps every instance's in-process catalog copies honest: whoever changes a book's characters or
  * status publishes the book id on `catalog_changes`; each instance drops its local entries for it
  * (the Redis caches are purged by the writer itself). Messages lost while a subscriber reconnects
  * are covered by the local entries' short TTL.
  */
-export const CATALOG_CHANNEL = 'catalog_changes';
-
 export class CatalogInvalidation {
   private subscriber: RedisClient | null = null;
   private readonly listeners = new Set<(bookId: string) => void>();

@@ -1,7 +1,7 @@
 /**
  * A small in-process map with a time to live and a size bound (oldest entry evicted first).
  * For short-lived copies of rarely changing lists; each instance's copy is dropped on
- * invalidation messages (see `Invalidation`) or when it expires.
+ * invalidation messages (see `CatalogInvalidation`) or when it expires.
  */
 export class LocalTtlCache<V> {
   private readonly entries = new Map<string, { value: V; expires: number }>();

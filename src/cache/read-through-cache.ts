@@ -92,6 +92,6 @@ function parseJson<T>(value: string, schema: ZodType<T>): T | undefined {
   }
 }
 
-export function errMessage(err: unknown): string {
+function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -1,5 +1,20 @@
 import type { ChunkPayload, RetrievedChunk } from '../stores/chunks.js';
 
+export const RRF_K = 60;
+export const KEYWORD_COVERAGE_POWER = 1;
+
+export interface FusedPassage {
+  chunk: ChunkPayload;
+  score: number;
+  vectorRank: number | null;
+  keywordRank: number | null;
+}
+
+interface FusionWeights {
+  vector: number;
+  keyword: number;
+}
+
 /**
  * Weighted reciprocal rank fusion of the two retrievers' ranked lists: each chunk scores the sum
  * over the lists it appears in of weight / (k + rank), ranks from 1, k = 60; chunks are the same
@@ -13,21 +28,6 @@ import type { ChunkPayload, RetrievedChunk } from '../stores/chunks.js';
  * and chunks of 1,200 characters) are what `npm run eval -- --grid` measured best; other weights,
  * k from 1 to 60 and 6 to 40 candidates moved recall@6 by at most one question (eval/RESULTS.md).
  */
-export const RRF_K = 60;
-export const KEYWORD_COVERAGE_POWER = 1;
-
-export interface FusedPassage {
-  chunk: ChunkPayload;
-  score: number;
-  vectorRank: number | null;
-  keywordRank: number | null;
-}
-
-export interface FusionWeights {
-  vector: number;
-  keyword: number;
-}
-
 export function reciprocalRankFusion(
   vector: readonly RetrievedChunk[],
   keyword: readonly RetrievedChunk[],

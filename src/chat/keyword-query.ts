@@ -1,5 +1,3 @@
-import { STOPWORDS } from '../providers/text.js';
-
 /**
  * The one place a keyword query for Typesense is made, for `searchBook` and for the chat turn
  * alike. Typesense matches documents containing every query word, and when fewer than
@@ -28,6 +26,8 @@ import { STOPWORDS } from '../providers/text.js';
  * - `query_by` `text,chapter` weighted 2:1, `text_match_type` `max_score`: a passage is scored by
  *   its best field, and a chapter title counts half as much as the passage's own words.
  */
+import { STOPWORDS } from '../providers/text.js';
+
 export const MAX_WORDS = 10;
 
 /** Contractions as the tokenizer joins them (`don't` is `dont`): stopwords too. */

@@ -1,17 +1,10 @@
 import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
+import type { BookRow, CharacterRow } from '../models.js';
 import type { ChatMessage } from '../providers/types.js';
-import type { BookRow, CharacterRow } from '../stores/rows.js';
 import type { FusedPassage } from './fusion.js';
 import type { SessionContext } from './session-context.js';
 
-/**
- * Builds the generation prompt: the character's system prompt, the book, the conversation summary,
- * the passages (with their chunk indexes), the recent messages and the reader's message, fitted to
- * a token budget counted with a real BPE tokenizer (cl100k_base). What gives way first: the oldest
- * recent messages, then the lowest-ranked passages, then the summary; the system prompt and the
- * reader's message always stay.
- */
 let encoder: Tiktoken | null = null;
 
 // BPE merging is quadratic in the length of one pre-tokenised piece, and cl100k keeps a run of
@@ -42,12 +35,19 @@ export function countTokens(text: string): number {
   return n;
 }
 
-export interface BuiltPrompt {
+interface BuiltPrompt {
   messages: ChatMessage[];
   passages: FusedPassage[];
   tokens: number;
 }
 
+/**
+ * Builds the generation prompt: the character's system prompt, the book, the conversation summary,
+ * the passages (with their chunk indexes), the recent messages and the reader's message, fitted to
+ * a token budget counted with a real BPE tokenizer (cl100k_base). What gives way first: the oldest
+ * recent messages, then the lowest-ranked passages, then the summary; the system prompt and the
+ * reader's message always stay.
+ */
 export function buildPrompt(input: {
   character: CharacterRow;
   book: BookRow;

@@ -6,21 +6,15 @@ import { type Llm, LlmOutputError } from '../providers/types.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
 
-/**
- * Rewrites a reader's message (with the recent turns) into a narrative query for the vectors and a
- * keyword query for Typesense, as validated JSON from the model; invalid output falls back to a
- * deterministic rewrite instead of failing the turn. Cached at `chat:qr:{character_id}:{hash}`
- * (EX 3600), hash = SHA-256 of the normalised inputs.
- */
-export const rewrittenQueries = z.object({
+const rewrittenQueries = z.object({
   narrative: z.string().trim().min(1).max(2000),
   keyword: z.string().trim().min(1).max(500),
 });
-export type RewrittenQueries = z.infer<typeof rewrittenQueries>;
+type RewrittenQueries = z.infer<typeof rewrittenQueries>;
 
 const normalise = (s: string) => s.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
 
-export function rewriteHash(
+function rewriteHash(
   message: string,
   recent: readonly { role: string; content: string }[],
 ): string {
@@ -31,9 +25,8 @@ export function rewriteHash(
   return createHash('sha256').update(input).digest('hex');
 }
 
-export const rewriteKey = (characterId: string, hash: string) => `chat:qr:${characterId}:${hash}`;
+const rewriteKey = (characterId: string, hash: string) => `chat:qr:${characterId}:${hash}`;
 
-/** The deterministic rewrite: the message with the last reader turn as narrative context. */
 const POINTING = /\b(he|she|him|her|his|hers|they|them|their)\b/i;
 
 /** The capitalised words of `text` that are not stopwords (its names, mostly), lowercased. */
@@ -43,6 +36,7 @@ function namesIn(text: string): string[] {
     .filter((w) => w.length > 1 && !STOPWORDS.has(w));
 }
 
+/** The deterministic rewrite: the message with the last reader turn as narrative context. */
 export function fallbackRewrite(
   message: string,
   recent: readonly { role: string; content: string }[],
@@ -59,6 +53,12 @@ export function fallbackRewrite(
   return { narrative, keyword: keyword || message.slice(0, 500) };
 }
 
+/**
+ * Rewrites a reader's message (with the recent turns) into a narrative query for the vectors and a
+ * keyword query for Typesense, as validated JSON from the model; invalid output falls back to a
+ * deterministic rewrite instead of failing the turn. Cached at `chat:qr:{character_id}:{hash}`
+ * (EX 3600), hash = SHA-256 of the normalised inputs.
+ */
 export class QueryRewriter {
   constructor(
     private readonly deps: {
@@ -75,14 +75,14 @@ export class QueryRewriter {
     characterName: string,
     message: string,
     recent: readonly { role: string; content: string }[],
-  ): Promise<RewrittenQueries & { cached: boolean }> {
+  ): Promise<RewrittenQueries> {
     const { redis, counter, llm, logger, ttlSeconds } = this.deps;
     const key = rewriteKey(characterId, rewriteHash(message, recent.slice(-4)));
     try {
       const raw = await counter.time('redis', 'get', () => redis.get(key));
       if (raw) {
         const hit = rewrittenQueries.safeParse(JSON.parse(raw));
-        if (hit.success) return { ...hit.data, cached: true };
+        if (hit.success) return hit.data;
       }
     } catch (err) {
       logger.warn({ err: String(err) }, 'query rewrite cache read failed');
@@ -133,6 +133,6 @@ export class QueryRewriter {
         .time('redis', 'set', () => redis.set(key, JSON.stringify(queries), 'EX', ttlSeconds))
         .catch((err) => logger.warn({ err: String(err) }, 'query rewrite cache write failed'));
     });
-    return { ...queries, cached: false };
+    return queries;
   }
 }

@@ -8,17 +8,16 @@ import type { VectorStore } from '../stores/vector-store.js';
 import { type FusedPassage, reciprocalRankFusion } from './fusion.js';
 import { keywordSearch } from './keyword-query.js';
 
+interface RetrievalResult {
+  passages: FusedPassage[];
+}
+
 /**
  * Hybrid retrieval over one book: Qdrant nearest neighbours of the embedded narrative query and
  * Typesense matches of the keyword query run at the same time, then reciprocal rank fusion keeps
  * the best `keep`. One retriever down or timing out: continue with the other and log it; both:
  * SERVICE_UNAVAILABLE.
  */
-export interface RetrievalResult {
-  passages: FusedPassage[];
-  degraded: ('vector' | 'keyword')[];
-}
-
 export class HybridRetriever {
   constructor(
     private readonly deps: {
@@ -48,10 +47,10 @@ export class HybridRetriever {
       ? keywords.search(bookId, keywordQuery, options.candidates)
       : Promise.resolve([]);
     const [v, k] = await Promise.allSettled([vectorSide, keywordSide]);
-    const degraded: RetrievalResult['degraded'] = [];
+    let failed = 0;
     const take = (r: PromiseSettledResult<RetrievedChunk[]>, which: 'vector' | 'keyword') => {
       if (r.status === 'fulfilled') return r.value;
-      degraded.push(which);
+      failed += 1;
       logger.warn(
         { retriever: which, bookId, err: String(r.reason) },
         'retriever failed; continuing without it',
@@ -60,7 +59,7 @@ export class HybridRetriever {
     };
     const vectorHits = take(v, 'vector');
     const keywordHits = take(k, 'keyword');
-    if (degraded.length === 2) {
+    if (failed === 2) {
       throw new AppError(
         'SERVICE_UNAVAILABLE',
         'Search over the book is unavailable right now; try again shortly',
@@ -69,6 +68,6 @@ export class HybridRetriever {
         },
       );
     }
-    return { passages: reciprocalRankFusion(vectorHits, keywordHits, options.keep), degraded };
+    return { passages: reciprocalRankFusion(vectorHits, keywordHits, options.keep) };
   }
 }

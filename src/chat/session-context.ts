@@ -1,20 +1,13 @@
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
+import type { MessageRow } from '../models.js';
 import { summarize } from '../providers/llm-local.js';
 import type { Llm } from '../providers/types.js';
 import type { ChatStore } from '../stores/chat-store.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
-import type { MessageRow } from '../stores/rows.js';
 
-/**
- * The session context cache `chat:sess:{session_id}` (EX 3600): the last 10 messages and a running
- * summary of the older ones. On a miss it is rebuilt from Supabase in one read (the last 40
- * messages: 10 kept, the rest summarised by the model, or extractively by the offline one).
- * After a turn the new messages are appended; those pushed out of the last 10 are folded into the
- * summary extractively (no model call on the hot path).
- */
-export const RECENT_MESSAGES = 10;
+const RECENT_MESSAGES = 10;
 const REBUILD_WINDOW = 40;
 
 const contextMessage = z.object({
@@ -23,7 +16,7 @@ const contextMessage = z.object({
   content: z.string(),
   created_at: z.string(),
 });
-export const sessionContext = z.object({
+const sessionContext = z.object({
   summary: z.string(),
   messages: z.array(contextMessage),
 });
@@ -31,6 +24,13 @@ export type SessionContext = z.infer<typeof sessionContext>;
 
 export const sessionKey = (sessionId: string) => `chat:sess:${sessionId}`;
 
+/**
+ * The session context cache `chat:sess:{session_id}` (EX 3600): the last 10 messages and a running
+ * summary of the older ones. On a miss it is rebuilt from Supabase in one read (the last 40
+ * messages: 10 kept, the rest summarised by the model, or extractively by the offline one).
+ * After a turn the new messages are appended; those pushed out of the last 10 are folded into the
+ * summary extractively (no model call on the hot path).
+ */
 export class SessionContextCache {
   constructor(
     private readonly deps: {

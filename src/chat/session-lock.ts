@@ -1,9 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AppError, lockLost, StoreUnavailableError } from '../errors.js';
-import type { StoreCallCounter } from '../stores/metrics.js';
-import type { RedisClient } from '../stores/redis.js';
-
 /**
  * The per-session write lock `chat:lock:{session_id}`: a random hex token set with `SET NX PX`.
  * `withSessionLock` retries with jitter up to `waitMs` (then SESSION_BUSY, retryable), extends the
@@ -12,6 +6,12 @@ import type { RedisClient } from '../stores/redis.js';
  * whether the lock is gone; `assertHeld()` re-checks on the server (just before writing) and
  * throws LOCK_LOST if another holder's token is there.
  */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError, lockLost, StoreUnavailableError } from '../errors.js';
+import type { StoreCallCounter } from '../stores/metrics.js';
+import type { RedisClient } from '../stores/redis.js';
+
 const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -23,7 +23,7 @@ export interface LockHandle {
   assertHeld(): Promise<void>;
 }
 
-export interface LockOptions {
+interface LockOptions {
   ttlMs: number;
   waitMs: number;
   /** Told when the lock is taken and given back (for shutdown and metrics). */

@@ -5,13 +5,13 @@ import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Readiness } from './readiness.js';
 
+export const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
 /**
  * The operational endpoints, answered before GraphQL: `GET /healthz` (the process is alive),
  * `GET /readyz` (each store answers: 200 with the per-store report, else 503; 503 while draining),
  * `GET /metrics` (Prometheus text; with METRICS_TOKEN set it needs `Authorization: Bearer <token>`).
  */
-export const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
-
 export function useOpsEndpoints(options: {
   config: Config;
   lifecycle: Lifecycle;

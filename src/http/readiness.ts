@@ -1,20 +1,14 @@
 import type { Deps } from '../deps.js';
 
-/**
- * `/readyz`'s per-store report: each configured store is asked something cheap (Supabase: a HEAD
- * of one category; Redis: PING; Qdrant: its version; Typesense: /health), in parallel, each with
- * a short timeout. The model providers are not called (a probe must not cost money); they are
- * reported as configured. A report is reused for a second so probes cannot flood the stores.
- */
 export type StoreName = 'supabase' | 'redis' | 'qdrant' | 'typesense';
 
-export interface StoreCheck {
+interface StoreCheck {
   ok: boolean;
   ms: number;
   error?: string;
 }
 
-export interface ReadinessReport {
+interface ReadinessReport {
   ready: boolean;
   stores: Record<StoreName, StoreCheck>;
   providers: { embeddings: string; llm: string };
@@ -23,6 +17,12 @@ export interface ReadinessReport {
 const PROBE_TIMEOUT_MS = 2000;
 const REUSE_MS = 1000;
 
+/**
+ * `/readyz`'s per-store report: each configured store is asked something cheap (Supabase: a HEAD
+ * of one category; Redis: PING; Qdrant: its version; Typesense: /health), in parallel, each with
+ * a short timeout. The model providers are not called (a probe must not cost money); they are
+ * reported as configured. A report is reused for a second so probes cannot flood the stores.
+ */
 export class Readiness {
   private last: { at: number; report: Promise<ReadinessReport> } | null = null;
 

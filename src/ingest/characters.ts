@@ -1,7 +1,3 @@
-import { z } from 'zod';
-import { foldText } from '../providers/text.js';
-import { type Llm, LlmOutputError } from '../providers/types.js';
-
 /**
  * Finding a book's characters. `findCharactersLocal` is deterministic: it counts speakers from
  * dialogue attribution (`"…," said Mira`, `Mira asked`, `replied Old Tomas`) and script labels
@@ -10,8 +6,11 @@ import { type Llm, LlmOutputError } from '../providers/types.js';
  * `findCharactersWithLlm` asks the model (JSON, validated) and falls back to the local finder when
  * the model's answer is unusable (LlmOutputError); a model that cannot be reached is an error.
  */
+import { z } from 'zod';
+import { foldText } from '../providers/text.js';
+import { type Llm, LlmOutputError } from '../providers/types.js';
 
-export interface FoundCharacter {
+interface FoundCharacter {
   name: string;
   description: string;
   personality: string;
@@ -21,7 +20,7 @@ export interface FoundCharacter {
   speeches: number;
 }
 
-export const characterListSchema = z.object({
+const characterListSchema = z.object({
   characters: z
     .array(
       z.object({
@@ -32,7 +31,7 @@ export const characterListSchema = z.object({
     )
     .max(50),
 });
-export type CharacterList = z.infer<typeof characterListSchema>;
+type CharacterList = z.infer<typeof characterListSchema>;
 
 const SPEECH_VERBS =
   'said|says|asked|asks|replied|replies|answered|answers|whispered|whispers|shouted|shouts|' +

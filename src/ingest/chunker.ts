@@ -1,5 +1,3 @@
-import { sentenceSpans } from '../providers/text.js';
-
 /**
  * Splits a book's text into ordered, overlapping chunks for retrieval.
  *
@@ -12,6 +10,7 @@ import { sentenceSpans } from '../providers/text.js';
  * `Chapter 4`, `CHAPTER IV`, `Part One`, `Prologue`...) starts a new chunk, is never overlapped
  * across, and names the `chapter` of every chunk until the next heading. Deterministic; linear.
  */
+import { sentenceSpans } from '../providers/text.js';
 
 export interface Chunk {
   chunkIndex: number;
@@ -21,7 +20,7 @@ export interface Chunk {
   end: number;
 }
 
-export interface ChunkOptions {
+interface ChunkOptions {
   targetChars?: number;
   overlapChars?: number;
   /** Hard ceiling for one chunk; default `targetChars + overlapChars`. */

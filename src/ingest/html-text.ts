@@ -1,11 +1,10 @@
-import { Parser } from 'htmlparser2';
-
 /**
  * (X)HTML to plain text for EPUB chapters: headings become `#`-prefixed lines (`## Title` for an
  * h2), paragraphs and other blocks become paragraphs separated by a blank line, list items start
  * with `- `, `<br>` is a line break, whitespace inside a block collapses to single spaces, entities
  * are decoded, and the head, scripts, styles and ruby annotations are dropped.
  */
+import { Parser } from 'htmlparser2';
 
 const SKIP = new Set([
   'head',
@@ -119,7 +118,7 @@ export function htmlToText(html: string): string {
 }
 
 /** One parsed XML element: its local name (prefix dropped), attributes and direct text. */
-export interface XmlElement {
+interface XmlElement {
   name: string;
   attributes: Record<string, string>;
   text: string;

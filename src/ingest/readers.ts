@@ -1,8 +1,3 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import JSZip from 'jszip';
-import { htmlToText, xmlElements } from './html-text.js';
-
 /**
  * Reads an uploaded book into plain text. The format comes from the magic bytes first (`%PDF-`,
  * a ZIP holding `META-INF/container.xml`), then from the file extension or content type:
@@ -13,10 +8,14 @@ import { htmlToText, xmlElements } from './html-text.js';
  * - PDF (pdfjs-dist): the pages in order, a blank line between paragraphs and pages.
  * Anything else, or a file that cannot be read, is an UnsupportedBookError with a stable `code`.
  */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import JSZip from 'jszip';
+import { htmlToText, xmlElements } from './html-text.js';
 
 export type BookFormat = 'text' | 'markdown' | 'epub' | 'pdf';
 
-export interface BookText {
+interface BookText {
   text: string;
   format: BookFormat;
   /** From the EPUB's metadata, when it has one. */
@@ -24,7 +23,7 @@ export interface BookText {
   author?: string;
 }
 
-export type UnsupportedBookCode =
+type UnsupportedBookCode =
   | 'unsupported_format'
   | 'invalid_encoding'
   | 'binary'
@@ -44,7 +43,7 @@ export class UnsupportedBookError extends Error {
   }
 }
 
-export interface BookHint {
+interface BookHint {
   path: string;
   contentType?: string | undefined;
 }

@@ -1,11 +1,3 @@
-/**
- * A character's `safe_name`: the file name of its system prompt
- * (`SYSTEM_PROMPT_STORAGE_PATH/{book_id}/{safe_name}.md`). Lowercase ASCII `[a-z0-9_-]`, starting
- * with a letter or digit, at most 60 characters, matching `SAFE_NAME_PATTERN`. Latin diacritics are
- * stripped and Arabic, Cyrillic and Greek letters transliterated; a name with nothing left becomes
- * `character`. Unique within a book: `mira`, `mira-2`, `mira-3`...
- */
-
 export const SAFE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,79}$/;
 const MAX_LENGTH = 60;
 
@@ -138,7 +130,7 @@ const GREEK: Record<string, string> = {
 };
 
 /** ASCII transliteration of `name`, lowercased (no slug rules applied yet). */
-export function transliterate(name: string): string {
+function transliterate(name: string): string {
   let out = '';
   for (const char of name
     .normalize('NFKD')
@@ -149,7 +141,15 @@ export function transliterate(name: string): string {
   return out;
 }
 
-/** The slug of `name`, unique against `taken` (which it is added to). */
+/**
+ * A character's `safe_name`: the file name of its system prompt
+ * (`SYSTEM_PROMPT_STORAGE_PATH/{book_id}/{safe_name}.md`). Lowercase ASCII `[a-z0-9_-]`, starting
+ * with a letter or digit, at most 60 characters, matching `SAFE_NAME_PATTERN`. Latin diacritics are
+ * stripped and Arabic, Cyrillic and Greek letters transliterated; a name with nothing left becomes
+ * `character`. Unique within a book: `mira`, `mira-2`, `mira-3`...
+ *
+ * The slug of `name`, unique against `taken` (which it is added to).
+ */
 export function safeName(name: string, taken: Set<string>): string {
   const base = slug(name);
   let candidate = base;

@@ -1,11 +1,4 @@
-/**
- * The system prompt a character speaks from: written once at ingestion into the `characters` row
- * and the backup file. It fixes who the model is, where its knowledge comes from (the passages the
- * chat adds to each turn) and the rules: stay in character, first person, no invented plot facts,
- * say so when the book does not tell, answer in the reader's language.
- */
-
-export interface PromptCharacter {
+interface PromptCharacter {
   name: string;
   description?: string | null | undefined;
   personality?: string | null | undefined;
@@ -18,6 +11,12 @@ export interface SystemPromptInput {
   otherCharacters?: readonly PromptCharacter[] | undefined;
 }
 
+/**
+ * The system prompt a character speaks from: written once at ingestion into the `characters` row
+ * and the backup file. It fixes who the model is, where its knowledge comes from (the passages the
+ * chat adds to each turn) and the rules: stay in character, first person, no invented plot facts,
+ * say so when the book does not tell, answer in the reader's language.
+ */
 export function buildSystemPrompt(input: SystemPromptInput): string {
   const { bookTitle, character } = input;
   const book = input.author ? `“${bookTitle}” by ${input.author}` : `“${bookTitle}”`;

@@ -2,12 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { JobQueue } from '../queue/job-queue.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 
-/**
- * The gateway's Prometheus metrics, in a registry of its own (one per app, so several apps in one
- * process do not collide). Store calls come from the StoreCallCounter's `onCall`; the queue length
- * is read from Redis when scraped; in-flight jobs, turns and held locks from the sources given.
- */
-export interface MetricsSources {
+interface MetricsSources {
   counter: StoreCallCounter;
   queue?: Pick<JobQueue, 'length'> | undefined;
   inFlightJobs?: (() => number) | undefined;
@@ -20,6 +15,11 @@ export interface MetricsSources {
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const STORE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/**
+ * The gateway's Prometheus metrics, in a registry of its own (one per app, so several apps in one
+ * process do not collide). Store calls come from the StoreCallCounter's `onCall`; the queue length
+ * is read from Redis when scraped; in-flight jobs, turns and held locks from the sources given.
+ */
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'operation' | 'type' | 'status'>;

@@ -11,16 +11,9 @@ import { operationLabel, rootFields, selectOperation } from './operation.js';
 import { currentRequest, type RequestInfo, requestContext } from './request-context.js';
 import type { Tracing } from './tracing.js';
 
-/**
- * Per request: an id (the client's `x-request-id` when well-formed, else a new one; echoed in the
- * response), the request's info in async-local storage for every log line, a server span when
- * tracing is on, and at the end one log line and the request metrics (by operation, type, status,
- * error code). Also: while draining, GraphQL requests get 503; the operations in flight are
- * counted for the drain; errors that reach the client without a code get one.
- */
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{8,64}$/;
 
-export interface ObservabilityOptions {
+interface ObservabilityOptions {
   logger: Logger;
   metrics: GatewayMetrics | null;
   lifecycle: Lifecycle;
@@ -29,6 +22,13 @@ export interface ObservabilityOptions {
   graphqlEndpoint: string;
 }
 
+/**
+ * Per request: an id (the client's `x-request-id` when well-formed, else a new one; echoed in the
+ * response), the request's info in async-local storage for every log line, a server span when
+ * tracing is on, and at the end one log line and the request metrics (by operation, type, status,
+ * error code). Also: while draining, GraphQL requests get 503; the operations in flight are
+ * counted for the drain; errors that reach the client without a code get one.
+ */
 export function useObservability(options: ObservabilityOptions): Plugin<Context> {
   const { logger, metrics, lifecycle, tracing, knownOperations, graphqlEndpoint } = options;
   const byRequest = new WeakMap<Request, RequestInfo>();

@@ -1,3 +1,10 @@
+/**
+ * Optional OpenTelemetry tracing, configured by the standard OTEL_* variables (see config.ts):
+ * a server span per HTTP request (continuing an incoming `traceparent`), and a client span per
+ * store call (supabase, redis, qdrant, typesense, llm, embeddings), made from the StoreCallCounter's
+ * records with their measured start and end, under the request's span. The SDK and exporter are
+ * loaded only when tracing is on; otherwise nothing here runs.
+ */
 import {
   context,
   propagation,
@@ -13,13 +20,6 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 
-/**
- * Optional OpenTelemetry tracing, configured by the standard OTEL_* variables (see config.ts):
- * a server span per HTTP request (continuing an incoming `traceparent`), and a client span per
- * store call (supabase, redis, qdrant, typesense, llm, embeddings), made from the StoreCallCounter's
- * records with their measured start and end, under the request's span. The SDK and exporter are
- * loaded only when tracing is on; otherwise nothing here runs.
- */
 export interface Tracing {
   readonly tracer: Tracer;
   /** Runs `fn` inside a new server span for `request`; the span is passed to `fn`. */

@@ -1,6 +1,3 @@
-import { contentWords, sentenceSpans, words } from './text.js';
-import type { ChatMessage, CompletionHints } from './types.js';
-
 /**
  * The offline fallback's reply: extractive and honest. The passage sentences are scored against the
  * reader's question by the question's content words (lightly stemmed), each weighted by its IDF over
@@ -14,6 +11,8 @@ import type { ChatMessage, CompletionHints } from './types.js';
  * reply back; any other follow-up borrows the previous turn's words (its names for the pronouns)
  * and prefers sentences not said yet.
  */
+import { contentWords, sentenceSpans, words } from './text.js';
+import type { ChatMessage, CompletionHints } from './types.js';
 
 // Words that say how the reader asks, not what about.
 const ASKING = new Set(
@@ -190,7 +189,7 @@ const MEASURE = /\bhow (many|much|long|far|deep|old|high|tall|big|wide|often)\b/
  * second run from elsewhere when it scores nearly as well. `also` are words the question points at
  * (a pronoun's antecedent), weighed as the question's own; `context` words count a third.
  */
-export function bestSentences(
+function bestSentences(
   question: string,
   sentences: readonly Sentence[],
   o: { context?: readonly string[]; also?: readonly string[]; max?: number } = {},

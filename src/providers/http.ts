@@ -1,12 +1,12 @@
-import { setTimeout as delay } from 'node:timers/promises';
 /**
  * The HTTP plumbing of the OpenAI-compatible providers: one request with a timeout tied to the
  * caller's signal (`openRequest`), and a retry loop with exponential backoff and full jitter that
  * honours Retry-After (`withRetries`). Failures are `HttpFailure`s with a `kind`; only timeouts,
  * network errors, 429 and 5xx are retryable, and a caller's abort never is.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 
-export type HttpFailureKind = 'timeout' | 'network' | 'status' | 'aborted' | 'protocol';
+type HttpFailureKind = 'timeout' | 'network' | 'status' | 'aborted' | 'protocol';
 
 export class HttpFailure extends Error {
   override readonly name = 'HttpFailure';
@@ -28,7 +28,7 @@ export class HttpFailure extends Error {
   }
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
 }
@@ -133,7 +133,7 @@ export async function readJson(open: OpenResponse, url: string): Promise<unknown
   }
 }
 
-export interface RetryOptions {
+interface RetryOptions {
   /** Retries after the first attempt (0 = one attempt only). */
   maxRetries: number;
   signal?: AbortSignal | undefined;

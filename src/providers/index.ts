@@ -1,16 +1,15 @@
+/**
+ * Builds the embedder and the model from plain configuration (the caller reads and checks the
+ * environment). `local` needs nothing; `openai` needs `baseUrl` and `model` (and `dimension` for
+ * embeddings), and takes any OpenAI-compatible server.
+ */
 import { LocalLlm } from './llm-local.js';
 import { OpenAILlm } from './llm-openai.js';
 import { LocalEmbedder } from './local-embedder.js';
 import { OpenAIEmbedder } from './openai-embedder.js';
 import type { Embedder, Llm } from './types.js';
 
-/**
- * Builds the embedder and the model from plain configuration (the caller reads and checks the
- * environment). `local` needs nothing; `openai` needs `baseUrl` and `model` (and `dimension` for
- * embeddings), and takes any OpenAI-compatible server.
- */
-
-export interface ProviderConfig {
+interface ProviderConfig {
   provider: 'local' | 'openai';
   baseUrl?: string | undefined;
   apiKey?: string | undefined;

@@ -1,3 +1,10 @@
+/**
+ * Chat completions from any OpenAI-compatible `POST {baseUrl}/chat/completions` (OpenAI, Ollama,
+ * vLLM, llama.cpp server...). Requests are retried with backoff on 429 (Retry-After honoured), 5xx,
+ * timeouts and network errors; a stream is retried only until its first token, never after. The
+ * timeout bounds a whole plain request, and for a stream the wait for each next chunk. Transport
+ * failures are LlmUnavailableError; an answer of the wrong shape is LlmOutputError.
+ */
 import { type ZodType, z } from 'zod';
 import { HttpFailure, type OpenResponse, openRequest, readJson, withRetries } from './http.js';
 import { parseJsonOutput } from './json-output.js';
@@ -9,14 +16,6 @@ import {
   LlmOutputError,
   LlmUnavailableError,
 } from './types.js';
-
-/**
- * Chat completions from any OpenAI-compatible `POST {baseUrl}/chat/completions` (OpenAI, Ollama,
- * vLLM, llama.cpp server...). Requests are retried with backoff on 429 (Retry-After honoured), 5xx,
- * timeouts and network errors; a stream is retried only until its first token, never after. The
- * timeout bounds a whole plain request, and for a stream the wait for each next chunk. Transport
- * failures are LlmUnavailableError; an answer of the wrong shape is LlmOutputError.
- */
 
 export interface OpenAILlmOptions {
   /** Up to and including the API version, e.g. `https://api.openai.com/v1`, `http://host:11434/v1`. */

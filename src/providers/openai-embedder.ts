@@ -1,7 +1,3 @@
-import { z } from 'zod';
-import { HttpFailure, openRequest, readJson, withRetries } from './http.js';
-import type { Embedder } from './types.js';
-
 /**
  * Embeddings from any OpenAI-compatible `POST {baseUrl}/embeddings` (OpenAI, Ollama, vLLM, TEI...).
  * Texts go in batches of `batchSize`, one batch after another; each request has its own timeout
@@ -9,6 +5,9 @@ import type { Embedder } from './types.js';
  * Vectors come back in input order (sorted by the response's `index`), each checked to have
  * exactly `dimension` finite numbers. Every failure is an EmbeddingError with a stable `code`.
  */
+import { z } from 'zod';
+import { HttpFailure, openRequest, readJson, withRetries } from './http.js';
+import type { Embedder } from './types.js';
 
 export type EmbeddingErrorCode =
   | 'timeout'

@@ -47,7 +47,7 @@ export class LlmOutputError extends Error {
 }
 
 /** Why a model could not be reached: `status` carries the HTTP status of a refused request. */
-export type LlmUnavailableCode = 'timeout' | 'network' | 'status' | 'aborted' | 'protocol';
+type LlmUnavailableCode = 'timeout' | 'network' | 'status' | 'aborted' | 'protocol';
 
 export class LlmUnavailableError extends Error {
   override readonly name = 'LlmUnavailableError';

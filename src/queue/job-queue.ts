@@ -3,14 +3,7 @@ import { z } from 'zod';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
 
-/**
- * The shared job queue (Redis reliable-queue pattern). Producers `RPUSH processing_queue` a JSON
- * job; a worker atomically moves the head onto its own in-flight list
- * (`processing_queue:inflight:{worker}`), removes it there when done, and keeps a heartbeat key
- * (`processing_queue:heartbeat:{worker}`, PX). Live workers return the in-flight jobs of a worker
- * whose heartbeat expired to the head of the queue, so a worker that dies loses nothing.
- */
-export const QUEUE_KEY = 'processing_queue';
+const QUEUE_KEY = 'processing_queue';
 const WORKERS_KEY = `${QUEUE_KEY}:workers`;
 const inflightKey = (worker: string) => `${QUEUE_KEY}:inflight:${worker}`;
 const heartbeatKey = (worker: string) => `${QUEUE_KEY}:heartbeat:${worker}`;
@@ -37,6 +30,13 @@ end
 redis.call('SREM', KEYS[4], ARGV[1])
 return n`;
 
+/**
+ * The shared job queue (Redis reliable-queue pattern). Producers `RPUSH processing_queue` a JSON
+ * job; a worker atomically moves the head onto its own in-flight list
+ * (`processing_queue:inflight:{worker}`), removes it there when done, and keeps a heartbeat key
+ * (`processing_queue:heartbeat:{worker}`, PX). Live workers return the in-flight jobs of a worker
+ * whose heartbeat expired to the head of the queue, so a worker that dies loses nothing.
+ */
 export class JobQueue {
   readonly workerId: string;
 
@@ -129,10 +129,6 @@ export class JobQueue {
     await this.counter.time('redis', 'lrem', () =>
       this.redis.lrem(inflightKey(this.workerId), 1, raw),
     );
-  }
-
-  inflight(): Promise<string[]> {
-    return this.redis.lrange(inflightKey(this.workerId), 0, -1);
   }
 
   /** Returns this worker's own in-flight jobs to the queue head (on shutdown) and leaves. */

@@ -1,11 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { RedisClient } from '../stores/redis.js';
 
-/**
- * Book processing progress over Redis pub/sub (channel `book_progress:{book_id}`), so a subscriber
- * on any instance hears the worker that runs the job wherever it runs. One subscriber connection
- * per process, shared by every listener; a channel is subscribed while it has listeners.
- */
 export interface ProgressEvent {
   bookId: string;
   jobId: string | null;
@@ -18,6 +13,11 @@ export interface ProgressEvent {
 
 const channel = (bookId: string) => `book_progress:${bookId}`;
 
+/**
+ * Book processing progress over Redis pub/sub (channel `book_progress:{book_id}`), so a subscriber
+ * on any instance hears the worker that runs the job wherever it runs. One subscriber connection
+ * per process, shared by every listener; a channel is subscribed while it has listeners.
+ */
 export class ProgressBus {
   private readonly listeners = new Map<string, Set<(e: ProgressEvent) => void>>();
   private subscriber: RedisClient | null = null;
@@ -36,7 +36,7 @@ export class ProgressBus {
     }
   }
 
-  /** Listens to one book's events until `signal` aborts; returns a function that stops. */
+  /** Listens to one book's events; returns a function that stops listening. */
   async listen(bookId: string, fn: (e: ProgressEvent) => void): Promise<() => Promise<void>> {
     const sub = this.ensureSubscriber();
     let set = this.listeners.get(bookId);

@@ -53,7 +53,7 @@ export function useArgumentGuard(checks: Record<string, ArgumentCheck>): Plugin 
   };
 }
 
-export function checkOperation(
+function checkOperation(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,

@@ -20,7 +20,7 @@ export const REQUEST_ERROR_STATUS = {
   SERVICE_UNAVAILABLE: 503,
 } as const;
 
-export type RequestErrorCode = keyof typeof REQUEST_ERROR_STATUS;
+type RequestErrorCode = keyof typeof REQUEST_ERROR_STATUS;
 
 export function requestError(
   code: RequestErrorCode,

@@ -1,13 +1,13 @@
-import { type DocumentNode, Kind, visit } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
-import { requestError } from './errors.js';
-
 /**
  * Text the stores cannot hold is refused before execution, touching no store: a NUL character
  * (PostgreSQL text refuses it) or a lone UTF-16 surrogate (not Unicode, mangled on the way to the
  * database), anywhere in the variables or in the document's string arguments. BAD_USER_INPUT,
  * HTTP 400.
  */
+import { type DocumentNode, Kind, visit } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { requestError } from './errors.js';
+
 const MAX_WALK_DEPTH = 32;
 
 function isBadText(s: string): boolean {
@@ -38,7 +38,7 @@ function badDocument(document: DocumentNode): boolean {
  * schema's inputs need 2 levels. Deeper requests are refused with BAD_REQUEST (HTTP 400) as soon
  * as their parameters are parsed, before anything walks them recursively (caches, cost check).
  */
-export const MAX_VARIABLES_DEPTH = 32;
+const MAX_VARIABLES_DEPTH = 32;
 
 /** True when `value` nests arrays or objects deeper than `max`; iterative, stops at the first. */
 function nestsDeeperThan(value: unknown, max: number): boolean {

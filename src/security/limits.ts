@@ -1,3 +1,10 @@
+/**
+ * Operation limits, checked before execution and touching no store: graphql-armor's depth,
+ * aliases, tokens and directives limits (and its "Did you mean" masking when suggestions are off),
+ * and a cost limit (graphql-query-complexity) in which list sizes multiply: a connection costs its
+ * page size (`first`/`last`, or the default page size) times its selection, the other lists their
+ * known bound. Rejections are OPERATION_LIMIT_EXCEEDED (HTTP 400) with the limit's name.
+ */
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import {
   type DocumentNode,
@@ -14,16 +21,9 @@ import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import { requestError } from './errors.js';
 
-/**
- * Operation limits, checked before execution and touching no store: graphql-armor's depth,
- * aliases, tokens and directives limits (and its "Did you mean" masking when suggestions are off),
- * and a cost limit (graphql-query-complexity) in which list sizes multiply: a connection costs its
- * page size (`first`/`last`, or the default page size) times its selection, the other lists their
- * known bound. Rejections are OPERATION_LIMIT_EXCEEDED (HTTP 400) with the limit's name.
- */
-export type LimitName = 'depth' | 'aliases' | 'tokens' | 'directives' | 'cost';
+type LimitName = 'depth' | 'aliases' | 'tokens' | 'directives' | 'cost';
 
-export interface LimitSettings {
+interface LimitSettings {
   limits: Config['security']['limits'];
   suggestions: boolean;
   pageSize: Config['pageSize'];
@@ -95,7 +95,7 @@ function armor(settings: LimitSettings): Plugin {
 }
 
 /** Cost of a field: 1, plus its selection's cost times the list size it stands for. */
-export function costEstimator(settings: LimitSettings): ComplexityEstimator {
+function costEstimator(settings: LimitSettings): ComplexityEstimator {
   const { pageSize, listSizes } = settings;
   const clamp = (n: unknown, fallback: number) =>
     typeof n === 'number' && Number.isFinite(n)

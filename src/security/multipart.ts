@@ -4,7 +4,7 @@ import { rootFields, selectOperation } from '../observability/operation.js';
 import { requestError } from './errors.js';
 
 /** The only root fields a GraphQL multipart request may run. */
-export const MULTIPART_FIELDS = new Set(['createBook']);
+const MULTIPART_FIELDS = new Set(['createBook']);
 
 export function isMultipart(request: Request): boolean {
   return /^multipart\/form-data\b/i.test(request.headers.get('content-type') ?? '');

@@ -1,13 +1,3 @@
-import { type ExecutionResult, GraphQLError } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
-import type { Config } from '../config.js';
-import type { Context } from '../context.js';
-import type { Logger } from '../logger.js';
-import { rootFields, selectOperation } from '../observability/operation.js';
-import type { StoreCallCounter } from '../stores/metrics.js';
-import type { RedisClient } from '../stores/redis.js';
-import { requestError } from './errors.js';
-
 /**
  * Per-viewer rate limits in Redis, so they hold across instances: a fixed window per viewer and
  * bucket, `ratelimit:{bucket}:{viewer_id}`, taken from atomically by a script before execution,
@@ -21,9 +11,19 @@ import { requestError } from './errors.js';
  * a whole book) fail closed: SERVICE_UNAVAILABLE (HTTP 503, retryable) before execution. The
  * others (sessions: one row) fail open, logged.
  */
-export type RateBucket = 'messages' | 'sessions' | 'processBook';
+import { type ExecutionResult, GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Config } from '../config.js';
+import type { Context } from '../context.js';
+import type { Logger } from '../logger.js';
+import { rootFields, selectOperation } from '../observability/operation.js';
+import type { StoreCallCounter } from '../stores/metrics.js';
+import type { RedisClient } from '../stores/redis.js';
+import { requestError } from './errors.js';
 
-export const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
+type RateBucket = 'messages' | 'sessions' | 'processBook';
+
+const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
   sendMessage: 'messages',
   sendMessageStream: 'messages',
   createChatSession: 'sessions',
@@ -31,8 +31,7 @@ export const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
   createBook: 'processBook',
 };
 
-export const rateLimitKey = (bucket: RateBucket, viewerId: string) =>
-  `ratelimit:${bucket}:${viewerId}`;
+const rateLimitKey = (bucket: RateBucket, viewerId: string) => `ratelimit:${bucket}:${viewerId}`;
 
 // Takes `amount` if it fits under the limit (a refused attempt takes nothing: the window, which
 // started at its first hit, is not extended). Returns {taken, count, ttl}.
@@ -56,7 +55,7 @@ if n <= 0 then redis.call('DEL', KEYS[1]) end
 return n`;
 
 /** Buckets refused while their limit cannot be checked: each call costs model calls. */
-export const FAIL_CLOSED_BUCKETS: ReadonlySet<RateBucket> = new Set(['messages', 'processBook']);
+const FAIL_CLOSED_BUCKETS: ReadonlySet<RateBucket> = new Set(['messages', 'processBook']);
 
 /** Errors after which the attempt is given back: nothing costly ran. */
 const REFUNDED_CODES = new Set([
@@ -71,7 +70,7 @@ const REFUNDED_CODES = new Set([
   'UNREADABLE_FILE',
 ]);
 
-export interface RateDecision {
+interface RateDecision {
   allowed: boolean;
   count: number;
   limit: number;

@@ -1,9 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
-import { type DocumentNode, Kind, parse } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
-import { requestError } from './errors.js';
-
 /**
  * Trusted documents: the operations in client/operations, by the sha256 hashes codegen's client
  * preset writes to client/generated/persisted-documents.json. When enabled, a request must name
@@ -12,12 +6,18 @@ import { requestError } from './errors.js';
  * a request with a query text is refused with PERSISTED_QUERY_ONLY, an unknown hash with
  * PERSISTED_QUERY_NOT_FOUND (both HTTP 400, before any store is touched).
  */
-export const PERSISTED_DOCUMENTS_URL = new URL(
+import { readFileSync } from 'node:fs';
+import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
+import { type DocumentNode, Kind, parse } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { requestError } from './errors.js';
+
+const PERSISTED_DOCUMENTS_URL = new URL(
   '../../client/generated/persisted-documents.json',
   import.meta.url,
 );
 
-export interface TrustedDocuments {
+interface TrustedDocuments {
   byHash: Map<string, DocumentNode>;
   /** Names of the operations, for metrics labels. */
   operationNames: Set<string>;

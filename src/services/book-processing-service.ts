@@ -2,8 +2,8 @@ import type { Viewer } from '../auth.js';
 import type { Deps } from '../deps.js';
 import { AppError, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
+import type { BookRow } from '../models.js';
 import type { ProgressEvent } from '../queue/progress.js';
-import type { BookRow } from '../stores/rows.js';
 
 /**
  * Starting a book's ingestion and watching it. Only the book's owner may (re)process it. A book

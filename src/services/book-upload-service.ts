@@ -3,7 +3,7 @@ import type { Viewer } from '../auth.js';
 import type { Deps } from '../deps.js';
 import { AppError, badInput, parseId, StoreUnavailableError } from '../errors.js';
 import { type BookFormat, readBookText, UnsupportedBookError } from '../ingest/readers.js';
-import type { BookRow } from '../stores/rows.js';
+import type { BookRow } from '../models.js';
 import { isBlank } from '../util/text.js';
 import type { BookProcessingService } from './book-processing-service.js';
 import type { CatalogService } from './catalog-service.js';

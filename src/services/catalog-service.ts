@@ -1,9 +1,14 @@
 import type { Deps } from '../deps.js';
 import { notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
-import { encodeCursor } from '../stores/postgrest.js';
-import type { BookRow, CategoryRow, CharacterRow, ProcessingStatusValue } from '../stores/rows.js';
-import { type Connection, forwardPage, type PageArgs, toConnection } from './pagination.js';
+import type { BookRow, CategoryRow, CharacterRow, ProcessingStatusValue } from '../models.js';
+import {
+  type Connection,
+  encodeCursor,
+  forwardPage,
+  type PageArgs,
+  toConnection,
+} from './pagination.js';
 
 /**
  * Reads of the catalog: categories, books, characters. The catalog is readable by every signed-in

@@ -4,18 +4,18 @@ import { withSessionLock } from '../chat/session-lock.js';
 import type { Deps } from '../deps.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
-import { encodeCursor } from '../stores/postgrest.js';
-import type { ChatSessionRow, MessageRow } from '../stores/rows.js';
+import type { ChatSessionRow, MessageRow } from '../models.js';
 import { isBlank } from '../util/text.js';
 import {
   type Connection,
+  encodeCursor,
   forwardPage,
   type PageArgs,
   toConnection,
   twoWayPage,
 } from './pagination.js';
 
-export const SESSION_TITLE_MAX = 200;
+const SESSION_TITLE_MAX = 200;
 
 /**
  * A title a reader gives a session, trimmed: something visible in it, and at most

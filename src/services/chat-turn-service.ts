@@ -7,8 +7,8 @@ import { withSessionLock } from '../chat/session-lock.js';
 import type { Deps } from '../deps.js';
 import { AppError, badInput, isUuid, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
+import type { ChatSessionRow, CitationValue, GeneratedBy, MessageRow } from '../models.js';
 import { LlmUnavailableError } from '../providers/types.js';
-import type { ChatSessionRow, CitationValue, GeneratedBy, MessageRow } from '../stores/rows.js';
 import { isBlank } from '../util/text.js';
 
 export interface TurnResult {
@@ -310,7 +310,7 @@ function generatedBy(llm: Deps['llm']): GeneratedBy {
   return llm.kind === 'local' ? 'extractive' : 'language_model';
 }
 
-export type TurnStreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
+type TurnStreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
 
 /**
  * Runs a turn and yields its reply deltas, then the saved turn. The turn runs detached from the

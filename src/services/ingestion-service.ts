@@ -13,6 +13,7 @@ import {
 import { chunkText } from '../ingest/chunker.js';
 import { readBookText } from '../ingest/readers.js';
 import type { Logger } from '../logger.js';
+import { type BookRow, type CharacterRow, characterRow } from '../models.js';
 import type { Embedder, Llm } from '../providers/types.js';
 import type { ProgressBus, ProgressEvent } from '../queue/progress.js';
 import type { BookJobStore } from '../stores/book-job-store.js';
@@ -20,7 +21,6 @@ import type { CatalogStore } from '../stores/catalog-store.js';
 import type { ChunkPayload } from '../stores/chunks.js';
 import type { KeywordStore } from '../stores/keyword-store.js';
 import { unwrap } from '../stores/postgrest.js';
-import { type BookRow, type CharacterRow, characterRow } from '../stores/rows.js';
 import type { VectorStore } from '../stores/vector-store.js';
 import { writeFileAtomically } from '../util/atomic-file.js';
 
@@ -32,7 +32,7 @@ const BATCH = 64;
  * first path segment equal to the reader's id (what the Storage policies let only that reader
  * upload to), then a file name, with no empty, `.` or `..` segment.
  */
-export function isOwnStoragePath(userId: string | null, path: string): boolean {
+function isOwnStoragePath(userId: string | null, path: string): boolean {
   if (!userId) return false;
   const segments = path.split('/');
   return (
@@ -48,11 +48,11 @@ export class JobRejectedError extends Error {
 }
 
 /** The run's lease on the book was taken over (this worker stalled past it); the run stops. */
-export class LeaseLostError extends Error {
+class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
 }
 
-export type IngestionOutcome =
+type IngestionOutcome =
   | { outcome: 'processed'; chunks: number; characters: number }
   /** Not run: another run holds the book, or this job already ended. */
   | { outcome: 'busy' | 'stale' };

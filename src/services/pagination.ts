@@ -1,7 +1,6 @@
-import { badInput, isUuid } from '../errors.js';
-import { decodeCursor } from '../stores/postgrest.js';
-
 /** Relay connection plumbing shared by the services: page sizes, edges and page info. */
+import { badInput, isUuid } from '../errors.js';
+
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];
   pageInfo: {
@@ -21,7 +20,28 @@ export interface PageArgs {
   before?: string | null | undefined;
 }
 
-export function checkPageSize(
+/** Opaque keyset cursors: base64url of the sort key and the id. */
+export function encodeCursor(parts: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+function decodeCursor(cursor: string, arity: number, field = 'after'): string[] {
+  try {
+    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(parts) &&
+      parts.length === arity &&
+      parts.every((p) => typeof p === 'string' && p.length <= 500)
+    ) {
+      return parts as string[];
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw badInput(`${field} is not a cursor this API gave out`, field);
+}
+
+function checkPageSize(
   value: number | null | undefined,
   limits: { default: number; max: number },
   field: string,
@@ -34,7 +54,7 @@ export function checkPageSize(
 }
 
 /** Forward-only lists: `last` and `before` are refused with a clear error. */
-export function forwardOnly(args: PageArgs): void {
+function forwardOnly(args: PageArgs): void {
   if (args.last != null || args.before != null) {
     throw badInput('this list pages forward only: use first and after', 'last');
   }
@@ -64,7 +84,7 @@ export function toConnection<T>(
 
 const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
 
-export function checkTimestamp(value: string | undefined, field: string): string {
+function checkTimestamp(value: string | undefined, field: string): string {
   if (!value || !TIMESTAMP_RE.test(value)) {
     throw badInput(`${field} is not a cursor this API gave out`, field);
   }

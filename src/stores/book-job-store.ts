@@ -1,7 +1,7 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
+import { processingStatus } from '../models.js';
 import { unwrap } from './postgrest.js';
-import { processingStatus } from './rows.js';
 
 const requested = z.object({
   job_id: z.string(),
@@ -14,7 +14,7 @@ const requested = z.object({
 export type RequestedJob = z.infer<typeof requested>;
 
 const claim = z.enum(['claimed', 'busy', 'stale', 'missing']);
-export type ClaimOutcome = z.infer<typeof claim>;
+type ClaimOutcome = z.infer<typeof claim>;
 
 const openJob = z.object({
   book_id: z.string(),

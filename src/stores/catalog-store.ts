@@ -1,8 +1,6 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
-import { pgrstQuote, unwrap } from './postgrest.js';
 import {
-  BOOK_WITH_CATEGORY_SELECT,
   type BookRow,
   bookWithCategoryRow,
   type CategoryRow,
@@ -10,7 +8,10 @@ import {
   categoryRow,
   characterRow,
   type ProcessingStatusValue,
-} from './rows.js';
+} from '../models.js';
+import { pgrstQuote, unwrap } from './postgrest.js';
+
+const BOOK_WITH_CATEGORY_SELECT = '*,category:categories(*)';
 
 /** Supabase I/O for the catalog: categories, books, characters. Lists of ids are one `in.(…)` call. */
 export class CatalogStore {

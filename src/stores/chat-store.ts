@@ -1,8 +1,8 @@
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
 import { lockLost, notFound } from '../errors.js';
+import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from '../models.js';
 import { fromPostgrestError, pgrstQuote, unwrap } from './postgrest.js';
-import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from './rows.js';
 
 /** Supabase I/O for chat sessions and messages. */
 export class ChatStore {
@@ -161,13 +161,13 @@ function countOf(res: Counted): number {
   return res.count;
 }
 
-export const savedTurn = z.object({
+const savedTurn = z.object({
   user_message: messageRow,
   reply: messageRow.nullable(),
   session: chatSessionRow,
   replayed: z.boolean(),
 });
-export type SavedTurn = z.infer<typeof savedTurn>;
+type SavedTurn = z.infer<typeof savedTurn>;
 
 /**
  * Chat turn persistence: fencing numbers (`take_chat_turn_fence`), the fenced `save_chat_turn`

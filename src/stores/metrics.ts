@@ -1,8 +1,3 @@
-/**
- * Counts the calls each store client makes (one HTTP request, one Redis command or pipeline =
- * one call), by store and operation. Tests and benchmarks read it to prove batching; the
- * `/metrics` endpoint exposes it.
- */
 export type StoreName = 'supabase' | 'redis' | 'qdrant' | 'typesense' | 'llm' | 'embeddings';
 
 export interface StoreCall {
@@ -12,6 +7,11 @@ export interface StoreCall {
   ok: boolean;
 }
 
+/**
+ * Counts the calls each store client makes (one HTTP request, one Redis command or pipeline =
+ * one call), by store and operation. Tests and benchmarks read it to prove batching; the
+ * `/metrics` endpoint exposes it.
+ */
 export class StoreCallCounter {
   private readonly counts = new Map<string, number>();
   private readonly listeners = new Set<(call: StoreCall) => void>();

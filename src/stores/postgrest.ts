@@ -35,27 +35,6 @@ export function fromPostgrestError(error: PostgrestError, what: string): Error {
   return new Error(`${what} failed: ${code} ${error.message}`);
 }
 
-/** Opaque keyset cursors: base64url of the sort key and the id. */
-export function encodeCursor(parts: readonly (string | number)[]): string {
-  return Buffer.from(JSON.stringify(parts)).toString('base64url');
-}
-
-export function decodeCursor(cursor: string, arity: number, field = 'after'): string[] {
-  try {
-    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(parts) &&
-      parts.length === arity &&
-      parts.every((p) => typeof p === 'string' && p.length <= 500)
-    ) {
-      return parts as string[];
-    }
-  } catch {
-    // fall through to the error below
-  }
-  throw badInput(`${field} is not a cursor this API gave out`, field);
-}
-
 /** PostgREST filter values are quoted so that commas, dots and parentheses stay data. */
 export function pgrstQuote(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;

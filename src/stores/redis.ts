@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 
+export type RedisClient = Redis;
+
 /**
  * The Redis client: a real server (every command with a timeout, no offline queue, so a down Redis
  * fails fast instead of hanging) or, in embedded mode, an in-process ioredis-mock.
  */
-export type RedisClient = Redis;
-
 export async function createRedis(
   options: { mode: 'remote'; url: string; timeoutMs: number } | { mode: 'embedded' },
 ): Promise<RedisClient> {

@@ -3,12 +3,7 @@ import type { ChunkPayload, RetrievedChunk } from './chunks.js';
 import type { StoreCallCounter } from './metrics.js';
 import { callStore } from './store-call.js';
 
-/**
- * Qdrant I/O through the official client: one collection per book, named `{book_id}`, cosine,
- * size EMBEDDING_DIMENSION; point id = chunk_index; payload = the chunk. Every call has the
- * client's timeout; a transport failure is SERVICE_UNAVAILABLE.
- */
-export class DimensionMismatchError extends Error {
+class DimensionMismatchError extends Error {
   override readonly name = 'DimensionMismatchError';
 }
 
@@ -28,6 +23,11 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
+/**
+ * Qdrant I/O through the official client: one collection per book, named `{book_id}`, cosine,
+ * size EMBEDDING_DIMENSION; point id = chunk_index; payload = the chunk. Every call has the
+ * client's timeout; a transport failure is SERVICE_UNAVAILABLE.
+ */
 export class VectorStore {
   readonly client: QdrantClient;
 

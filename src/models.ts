@@ -1,9 +1,8 @@
-import { z } from 'zod';
-
 /**
  * The Supabase rows as PostgREST returns them (snake_case, timestamps as ISO strings). These exact
  * shapes are what the Redis caches hold, so every instance reads the same values.
  */
+import { z } from 'zod';
 
 const ts = z.string();
 const id = z.string();
@@ -20,7 +19,7 @@ export type CategoryRow = z.infer<typeof categoryRow>;
 export const processingStatus = z.enum(['pending', 'processing', 'completed', 'failed']);
 export type ProcessingStatusValue = z.infer<typeof processingStatus>;
 
-export const bookRow = z.object({
+const bookRow = z.object({
   id,
   user_id: z.string().nullable(),
   title: z.string(),
@@ -84,5 +83,3 @@ export const messageRow = z.object({
   created_at: ts,
 });
 export type MessageRow = z.infer<typeof messageRow>;
-
-export const BOOK_WITH_CATEGORY_SELECT = '*,category:categories(*)';
