@@ -7,6 +7,7 @@
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/standins/package.json ./packages/standins/
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
@@ -21,6 +22,10 @@ COPY src ./src
 COPY schema ./schema
 COPY resolvers ./resolvers
 COPY supabase ./supabase
+# The stand-ins (docker-compose's `supabase` service runs one; the gateway only with no URLs set).
+COPY packages/standins/package.json ./packages/standins/
+COPY packages/standins/bin ./packages/standins/bin
+COPY packages/standins/src ./packages/standins/src
 # GraphiQL's tabs and the trusted documents (persisted-documents.json) come from here.
 COPY client/operations ./client/operations
 COPY client/generated ./client/generated

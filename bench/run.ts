@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
+import { signSupabaseJwt } from '@falsafa/standins';
 import { DEMO_BOOK, loadDemoBook } from '../src/ingest/demo-book.js';
 import { StoreCallCounter } from '../src/stores/metrics.js';
 import { createSupabase } from '../src/stores/supabase.js';

@@ -1,18 +1,17 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createScratchDatabase } from '../src/embedded/database.js';
-import { EMBEDDED_PG_POOL_SIZE, startEmbeddedPostgres } from '../src/embedded/postgres.js';
-import { startQdrantStandIn } from '../src/embedded/qdrant/server.js';
-import { startSupabaseStandIn } from '../src/embedded/supabase/server.js';
-import { startTypesenseStandIn } from '../src/embedded/typesense/server.js';
+import { fileURLToPath } from 'node:url';
+import { createScratchDatabase } from '@falsafa/standins';
+import { MIGRATIONS_DIR } from '../src/migrations.js';
 import { type ChatRequestBody, startOpenAiServer } from '../test/support/openai-server.js';
 import { failStartup, serveCommands } from './ipc.js';
 
 /**
- * The stores the gateway under test talks to, in their own process so that they do not share the
- * gateway's event loop: PostgreSQL (embedded PGlite, or a fresh database on the server at
- * BENCH_PG_SERVER_URL) behind the Supabase stand-in, the Qdrant and Typesense stand-ins, and an
- * OpenAI-compatible model that answers at once. Each part is skipped when the parent says the real
+ * The stores the gateway under test talks to, away from the gateway's event loop: the commands of
+ * `@falsafa/standins` (each its own process): PostgreSQL (in-memory PGlite, or a fresh database on
+ * the server at BENCH_PG_SERVER_URL) behind the Supabase stand-in, the Qdrant and Typesense
+ * stand-ins; and, in this process, an OpenAI-compatible model that answers at once. Each part is skipped when the parent says the real
  * service is used instead. Everything listens on 127.0.0.1 and is removed on `close`.
  */
 const env = process.env;
@@ -20,6 +19,36 @@ const dataDir = env.BENCH_DATA_DIR!;
 const jwtSecret = env.BENCH_JWT_SECRET!;
 const typesenseKey = env.BENCH_TYPESENSE_KEY!;
 const closers: (() => Promise<void>)[] = [];
+const BIN = fileURLToPath(new URL('../node_modules/.bin/', import.meta.url));
+
+/** Runs one of the package's commands; resolves with the `NAME=value` lines it prints. */
+function standIn(command: string, args: string[]): Promise<Record<string, string>> {
+  const child: ChildProcess = spawn(join(BIN, command), args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  );
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      if (!/^ready$/m.test(out)) return;
+      const lines = out.split('\n').filter((line) => /^[A-Z_]+=/.test(line));
+      resolve(
+        Object.fromEntries(
+          lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+        ),
+      );
+    });
+    child.once('exit', (code) => reject(new Error(`${command} exited (${code})`)));
+  });
+}
 
 async function closeAll() {
   for (const fn of closers.reverse()) await fn().catch(() => {});
@@ -28,7 +57,7 @@ async function closeAll() {
 
 /** A new database on a PostgreSQL server, bootstrapped like our Supabase project; dropped at the end. */
 async function freshServerDatabase(serverUrl: string) {
-  const scratch = await createScratchDatabase(serverUrl, 'falsafa_bench');
+  const scratch = await createScratchDatabase(serverUrl, 'falsafa_bench', MIGRATIONS_DIR);
   closers.push(() => scratch.drop());
   return { url: scratch.url, name: scratch.name, maxConnections: 10 };
 }
@@ -54,51 +83,28 @@ function instantAnswer(body: ChatRequestBody) {
 async function main() {
   const info: Record<string, unknown> = {};
   if (env.BENCH_START_SUPABASE === '1') {
-    let databaseUrl: string;
-    let maxConnections: number;
+    const args = [`--api-key=${jwtSecret}`, `--migrations=${MIGRATIONS_DIR}`, '--bucket=books'];
     if (env.BENCH_PG_SERVER_URL) {
       const db = await freshServerDatabase(env.BENCH_PG_SERVER_URL);
-      databaseUrl = db.url;
-      maxConnections = db.maxConnections;
+      args.push(`--database-url=${db.url}`, `--max-connections=${db.maxConnections}`);
       info.database = `PostgreSQL server, fresh database ${db.name}`;
       info.databaseUrl = db.url;
     } else {
-      const pg = await startEmbeddedPostgres();
-      closers.push(() => pg.close());
-      databaseUrl = pg.url;
-      maxConnections = EMBEDDED_PG_POOL_SIZE;
       info.database = 'embedded PGlite (in memory)';
     }
-    const standIn = await startSupabaseStandIn({
-      databaseUrl,
-      maxConnections,
-      jwtSecret,
-      storageDir: join(dataDir, 'storage'),
-      buckets: ['books'],
-      host: '127.0.0.1',
-      port: 0,
-    });
-    closers.push(() => standIn.close());
-    info.supabaseUrl = standIn.url;
+    args.push(`--storage-dir=${join(dataDir, 'storage')}`);
+    info.supabaseUrl = (await standIn('falsafa-supabase-standin', args)).SUPABASE_URL;
   }
   if (env.BENCH_START_QDRANT === '1') {
-    const q = await startQdrantStandIn({
-      dataDir: join(dataDir, 'qdrant'),
-      host: '127.0.0.1',
-      port: 0,
-    });
-    closers.push(() => q.close());
-    info.qdrantUrl = q.url;
+    const q = await standIn('falsafa-qdrant-standin', [`--data-dir=${join(dataDir, 'qdrant')}`]);
+    info.qdrantUrl = q.QDRANT_URL;
   }
   if (env.BENCH_START_TYPESENSE === '1') {
-    const t = await startTypesenseStandIn({
-      apiKey: typesenseKey,
-      dataDir: join(dataDir, 'typesense'),
-      host: '127.0.0.1',
-      port: 0,
-    });
-    closers.push(() => t.close());
-    info.typesenseUrl = t.url;
+    const t = await standIn('falsafa-typesense-standin', [
+      `--data-dir=${join(dataDir, 'typesense')}`,
+      `--api-key=${typesenseKey}`,
+    ]);
+    info.typesenseUrl = t.TYPESENSE_URL;
   }
   const llm = await startOpenAiServer({ dimension: 8 });
   llm.chatResponder = instantAnswer;

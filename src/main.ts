@@ -5,7 +5,6 @@
  * unfinished jobs to the queue, releases the session locks still held, closes the stores, exits 0.
  */
 import { loadConfigOrExit } from './config.js';
-import { DataDirLockedError } from './embedded/data-dir-lock.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createGatewayServer, stopAccepting } from './http/server.js';
 import { createGatewayLogger } from './observability/logging.js';
@@ -115,7 +114,8 @@ async function main() {
 }
 
 main().catch((err) => {
-  if (err instanceof DataDirLockedError) console.error(`gateway not started: ${err.message}`);
+  if (err instanceof Error && err.name === 'DataDirLockedError')
+    console.error(`gateway not started: ${err.message}`);
   else console.error('gateway failed to start:', err);
   process.exit(1);
 });

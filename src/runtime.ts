@@ -1,12 +1,8 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createAuthenticator } from './auth.js';
 import type { Config } from './config.js';
 import { createDeps, type Deps } from './deps.js';
-import { lockDataDir } from './embedded/data-dir-lock.js';
-import { EMBEDDED_PG_POOL_SIZE, startEmbeddedPostgres } from './embedded/postgres.js';
-import { startQdrantStandIn } from './embedded/qdrant/server.js';
-import { signSupabaseJwt, startSupabaseStandIn } from './embedded/supabase/server.js';
-import { startTypesenseStandIn } from './embedded/typesense/server.js';
+import { anyEmbedded, type EmbeddedStores, startEmbeddedStores } from './embedded-default.js';
 import type { Logger } from './logger.js';
 import { createEmbedder, createLlm } from './providers/index.js';
 import { BOOKS_BUCKET } from './services/ingestion-service.js';
@@ -35,13 +31,12 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-const DEV_USER_ID = '00000000-0000-4000-8000-000000000001';
-const EMBEDDED_TYPESENSE_KEY = 'falsafa-embedded-typesense-key';
+export const DEV_USER_ID = '00000000-0000-4000-8000-000000000001';
 
 /**
  * Starts what the configuration asks for. Each store is real (its URL is set) or embedded,
- * independently: PGlite behind the PostgREST stand-in, in-process Redis, and the Qdrant and
- * Typesense stand-ins, all keeping their data under FALSAFA_DATA_DIR, which this process then locks
+ * independently: in-process Redis, and the stand-ins of `@falsafa/standins` (see
+ * embedded-default.ts), which keep their data under FALSAFA_DATA_DIR, which this process then locks
  * (a second one is refused with DataDirLockedError). Starts the in-process worker when configured. `close` stops everything in reverse order.
  */
 export async function startRuntime(
@@ -64,14 +59,10 @@ export async function startRuntime(
   const stores: Record<string, string> = {};
   try {
     const counter = new StoreCallCounter();
-    const anyEmbedded =
-      config.supabase.mode === 'embedded' ||
-      config.qdrant.mode === 'embedded' ||
-      config.typesense.mode === 'embedded';
-    if (anyEmbedded) {
-      // The embedded stores assume one writer: a second process on this directory is refused.
-      const lock = await lockDataDir(dataDir);
-      closers.push(() => lock.release());
+    let embedded: EmbeddedStores | undefined;
+    if (anyEmbedded(config)) {
+      embedded = await startEmbeddedStores(config, dataDir);
+      closers.push(() => embedded!.close());
     }
 
     let supabaseUrl: string;
@@ -81,23 +72,8 @@ export async function startRuntime(
       serviceRoleKey = config.supabase.serviceRoleKey;
       stores.supabase = supabaseUrl;
     } else {
-      const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'pglite') });
-      closers.push(() => pg.close());
-      const standIn = await startSupabaseStandIn({
-        databaseUrl: pg.url,
-        maxConnections: EMBEDDED_PG_POOL_SIZE,
-        jwtSecret: config.auth.jwtSecret!,
-        jwtAudience: config.auth.audience,
-        storageDir: join(dataDir, 'storage'),
-        host: '127.0.0.1',
-        port: 0,
-      });
-      closers.push(() => standIn.close());
-      supabaseUrl = standIn.url;
-      serviceRoleKey = await signSupabaseJwt(config.auth.jwtSecret!, {
-        role: 'service_role',
-        expiresInSeconds: 10 * 365 * 24 * 3600,
-      });
+      supabaseUrl = embedded!.supabase!.url;
+      serviceRoleKey = embedded!.supabase!.serviceRoleKey;
       stores.supabase = `embedded PGlite + PostgREST stand-in at ${supabaseUrl}`;
     }
     const supabaseSettings = {
@@ -135,14 +111,8 @@ export async function startRuntime(
       qdrantKey = config.qdrant.apiKey;
       stores.qdrant = qdrantUrl;
     } else {
-      const q = await startQdrantStandIn({
-        dataDir: join(dataDir, 'qdrant'),
-        host: '127.0.0.1',
-        port: 0,
-      });
-      closers.push(() => q.close());
-      qdrantUrl = q.url;
-      stores.qdrant = `embedded stand-in at ${q.url}`;
+      qdrantUrl = embedded!.qdrant!.url;
+      stores.qdrant = `embedded stand-in at ${qdrantUrl}`;
     }
     let typesenseUrl: string;
     let typesenseKey: string;
@@ -151,16 +121,9 @@ export async function startRuntime(
       typesenseKey = config.typesense.apiKey;
       stores.typesense = typesenseUrl;
     } else {
-      const t = await startTypesenseStandIn({
-        apiKey: EMBEDDED_TYPESENSE_KEY,
-        dataDir: join(dataDir, 'typesense'),
-        host: '127.0.0.1',
-        port: 0,
-      });
-      closers.push(() => t.close());
-      typesenseUrl = t.url;
-      typesenseKey = EMBEDDED_TYPESENSE_KEY;
-      stores.typesense = `embedded stand-in at ${t.url}`;
+      typesenseUrl = embedded!.typesense!.url;
+      typesenseKey = embedded!.typesense!.apiKey;
+      stores.typesense = `embedded stand-in at ${typesenseUrl}`;
     }
 
     const auth = createAuthenticator({
@@ -226,21 +189,16 @@ export async function startRuntime(
       stopWorker,
       close,
     };
-    if (config.auth.usingDevSecret) {
+    if (config.auth.usingDevSecret && embedded) {
+      // The development secret is refused with a real Supabase: the stand-in serves it.
       runtime.devUserId = DEV_USER_ID;
-      runtime.devToken = await signSupabaseJwt(config.auth.jwtSecret!, {
-        role: 'authenticated',
-        sub: DEV_USER_ID,
-        expiresInSeconds: 30 * 24 * 3600,
-      });
-      if (config.supabase.mode === 'embedded') {
-        runtime.devSupabase = {
-          url: supabaseUrl,
-          anonKey: await signSupabaseJwt(config.auth.jwtSecret!, {
-            role: 'anon',
-            expiresInSeconds: 10 * 365 * 24 * 3600,
-          }),
-        };
+      runtime.devToken = await embedded.signUserToken(
+        config.auth.jwtSecret!,
+        DEV_USER_ID,
+        30 * 24 * 3600,
+      );
+      if (embedded.supabase) {
+        runtime.devSupabase = { url: supabaseUrl, anonKey: embedded.supabase.anonKey };
       }
     }
     return runtime;

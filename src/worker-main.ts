@@ -1,5 +1,4 @@
 import { loadConfigOrExit } from './config.js';
-import { DataDirLockedError } from './embedded/data-dir-lock.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './runtime.js';
 
@@ -30,7 +29,8 @@ async function main() {
 }
 
 main().catch((err) => {
-  if (err instanceof DataDirLockedError) console.error(`worker not started: ${err.message}`);
+  if (err instanceof Error && err.name === 'DataDirLockedError')
+    console.error(`worker not started: ${err.message}`);
   else console.error('worker failed to start:', err);
   process.exit(1);
 });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { signSupabaseJwt } from '@falsafa/standins';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { type App, createApp } from '../src/yoga.js';
 import { ingestDemoBook } from './support/books.js';
 import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';

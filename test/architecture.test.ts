@@ -17,7 +17,7 @@ const GATEWAY_DIRS = ['src', 'schema', 'resolvers'];
 // The stand-ins, wherever they live, and the gateway modules that may start them.
 const STANDIN_PACKAGES = ['@falsafa/standins'];
 const STANDIN_DIRS = ['src/embedded/', 'packages/standins/'];
-const STANDIN_IMPORTERS = ['src/runtime.ts', 'src/main.ts', 'src/worker-main.ts'];
+const STANDIN_IMPORTERS = ['src/embedded-default.ts'];
 
 const isStandIn = (id: string) =>
   STANDIN_PACKAGES.includes(id) || STANDIN_DIRS.some((d) => id.startsWith(d));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { signSupabaseJwt } from '@falsafa/standins';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
 import { keysOf } from './support/redis.js';
 

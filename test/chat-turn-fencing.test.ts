@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { signSupabaseJwt } from '@falsafa/standins';
 import { createClient } from '@supabase/supabase-js';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ws from 'ws';
-import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { ingestDemoBook } from './support/books.js';
 import {
   type GqlResult,

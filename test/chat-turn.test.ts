@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { signSupabaseJwt } from '@falsafa/standins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keywordSearch } from '../src/chat/keyword-query.js';
-import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import type { SearchPassage } from '../src/services/chat-turn-service.js';
 import { ingestDemoBook } from './support/books.js';
 import {

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DataDirLockedError, LOCK_FILE, lockDataDir } from '@falsafa/standins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataDirLockedError, LOCK_FILE, lockDataDir } from '../src/embedded/data-dir-lock.js';
 import { type GatewayProcess, spawnGateway } from './support/gateway-process.js';
 
 /**

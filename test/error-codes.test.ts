@@ -68,9 +68,8 @@ const NEVER_SENT: Record<string, string> = {
 };
 
 function emittedCodes(): Set<string> {
-  // The embedded stand-ins are other servers (PostgREST, Qdrant, Typesense) with their own codes.
   const ours = ['src', 'schema', 'resolvers'].flatMap((dir) =>
-    files(join(root, dir), (p) => p.endsWith('.ts') && !p.includes('/src/embedded/')),
+    files(join(root, dir), (p) => p.endsWith('.ts')),
   );
   const codes = new Set<string>([
     ...ERROR_CODES,

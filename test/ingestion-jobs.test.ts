@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { signSupabaseJwt } from '@falsafa/standins';
 import { createClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ws from 'ws';
 import { loadConfig } from '../src/config.js';
-import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { chunkText } from '../src/ingest/chunker.js';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
 import { readBookText } from '../src/ingest/readers.js';

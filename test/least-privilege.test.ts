@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { ensureSupabaseShims, signSupabaseJwt } from '@falsafa/standins';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ws from 'ws';
-import { ensureSupabaseShims } from '../src/embedded/database.js';
-import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
 
 // What each caller may do to each table, tried as Supabase runs a request: in a transaction,

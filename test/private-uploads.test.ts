@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { signSupabaseJwt } from '@falsafa/standins';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ws from 'ws';
-import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
 import type { ProgressEvent } from '../src/queue/progress.js';
 import { waitForIdleQueue, waitForStatus } from './support/books.js';

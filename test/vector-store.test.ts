@@ -1,5 +1,5 @@
+import { type QdrantStandIn, startQdrantStandIn } from '@falsafa/standins';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type QdrantStandIn, startQdrantStandIn } from '../src/embedded/qdrant/server.js';
 import { StoreCallCounter } from '../src/stores/metrics.js';
 import { VectorStore } from '../src/stores/vector-store.js';
 

@@ -2,19 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  type QdrantStandIn,
+  type SupabaseStandIn,
+  signSupabaseJwt,
+  startQdrantStandIn,
+  startSupabaseStandIn,
+  startTypesenseStandIn,
+  type TypesenseStandIn,
+} from '@falsafa/standins';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config.js';
 import type { Deps } from '../../src/deps.js';
-import { type QdrantStandIn, startQdrantStandIn } from '../../src/embedded/qdrant/server.js';
-import {
-  type SupabaseStandIn,
-  signSupabaseJwt,
-  startSupabaseStandIn,
-} from '../../src/embedded/supabase/server.js';
-import {
-  startTypesenseStandIn,
-  type TypesenseStandIn,
-} from '../../src/embedded/typesense/server.js';
 import { createLogger } from '../../src/logger.js';
 import { type Runtime, startRuntime } from '../../src/runtime.js';
 import type { StoreCallCounter } from '../../src/stores/metrics.js';

@@ -1,6 +1,6 @@
 import { QdrantClient, QdrantClientTimeoutError } from '@qdrant/js-client-rest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type QdrantStandIn, startQdrantStandIn } from '../src/embedded/qdrant/server.js';
+import { type QdrantStandIn, startQdrantStandIn } from '../src/qdrant/server.js';
 
 /** What the official client throws for a non-2xx answer: an ApiError with status and body. */
 async function failure(p: Promise<unknown>): Promise<{ status: number; data: unknown }> {

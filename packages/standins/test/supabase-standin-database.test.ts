@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMigrations, ensureSupabaseShims, MIGRATIONS_DIR } from '../src/embedded/database.js';
-import { EMBEDDED_PG_POOL_SIZE, startEmbeddedPostgres } from '../src/embedded/postgres.js';
+import { applyMigrations, ensureSupabaseShims } from '../src/database.js';
+import { EMBEDDED_PG_POOL_SIZE, startEmbeddedPostgres } from '../src/postgres.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { MIGRATIONS_DIR } from './support/schema.js';
 
 let db: TestDatabase;
 /** The repository's migration versions (file names without `.sql`), in order. */
@@ -77,7 +78,7 @@ describe('bootstrap', () => {
       ensureSupabaseShims(db.sql),
       ensureSupabaseShims(db.sql),
     ]);
-    expect(await applyMigrations(db.sql)).toEqual([]);
+    expect(await applyMigrations(db.sql, MIGRATIONS_DIR)).toEqual([]);
     const [{ n }] =
       (await db.sql`select count(*)::int as n from supabase_migrations.schema_migrations`) as unknown as [
         { n: number },
@@ -150,13 +151,13 @@ describe('embedded PostgreSQL', () => {
   it('persists a data directory across restarts without re-running migrations', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pglite-'));
     try {
-      const first = await startEmbeddedPostgres({ dataDir });
+      const first = await startEmbeddedPostgres({ dataDir, migrationsDir: MIGRATIONS_DIR });
       const a = postgres(first.url, { max: EMBEDDED_PG_POOL_SIZE, onnotice: () => {} });
       await a`insert into public.categories (name, slug) values ('Kept', 'kept')`;
       await a.end();
       await first.close();
 
-      const second = await startEmbeddedPostgres({ dataDir });
+      const second = await startEmbeddedPostgres({ dataDir, migrationsDir: MIGRATIONS_DIR });
       const b = postgres(second.url, { max: EMBEDDED_PG_POOL_SIZE, onnotice: () => {} });
       const rows = await b`select name from public.categories`;
       const migrations =

@@ -1,6 +1,6 @@
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type QdrantStandIn, startQdrantStandIn } from '../src/embedded/qdrant/server.js';
+import { type QdrantStandIn, startQdrantStandIn } from '../src/qdrant/server.js';
 
 type Filter = NonNullable<Parameters<QdrantClient['count']>[1]>['filter'];
 

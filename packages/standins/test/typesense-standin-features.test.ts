@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Errors } from 'typesense';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTypesenseStandIn, type TypesenseStandIn } from '../src/embedded/typesense/server.js';
+import { startTypesenseStandIn, type TypesenseStandIn } from '../src/typesense/server.js';
 
 const API_KEY = 'standin-features-key';
 

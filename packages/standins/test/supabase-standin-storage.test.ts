@@ -9,7 +9,7 @@ import {
   type SupabaseStandIn,
   signSupabaseJwt,
   startSupabaseStandIn,
-} from '../src/embedded/supabase/server.js';
+} from '../src/supabase/server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 const SECRET = 'stand-in-storage-secret-with-at-least-32-characters';

@@ -18,7 +18,7 @@ import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join, relative } from 'node:path';
 import type postgres from 'postgres';
-import { writeFileAtomically } from '../../util/atomic-file.js';
+import { writeFileAtomically } from '../atomic-file.js';
 import { actAsCaller, type RequestAuth } from './caller.js';
 import { isConnectionLost } from './errors.js';
 import type { ConnectionPool } from './pool.js';

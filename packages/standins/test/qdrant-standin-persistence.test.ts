@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startQdrantStandIn } from '../src/embedded/qdrant/server.js';
+import { startQdrantStandIn } from '../src/qdrant/server.js';
 
 let dataDir: string;
 

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScratchDatabase } from '../src/embedded/database.js';
-import { signSupabaseJwt } from '../src/embedded/supabase/server.js';
+import { createScratchDatabase } from '../src/database.js';
+import { signSupabaseJwt } from '../src/supabase/server.js';
+import { MIGRATIONS_DIR } from './support/schema.js';
 
 /**
  * The Supabase stand-in in its own process, as docker-compose runs it, against the real
@@ -18,7 +19,7 @@ const SECRET = 'falsafa-recovery-test-secret-0123456789-abcdef';
 const APP = 'falsafa-supabase-standin';
 
 const START = `
-const { startSupabaseStandIn } = await import('./src/embedded/supabase/server.ts');
+const { startSupabaseStandIn } = await import('./src/supabase/server.ts');
 const s = await startSupabaseStandIn({
   databaseUrl: process.env.DATABASE_URL, jwtSecret: process.env.JWT_SECRET,
   storageDir: process.env.STORAGE_DIR, maxConnections: 4,
@@ -37,7 +38,7 @@ let storageDir: string;
 
 beforeAll(async () => {
   if (!serverUrl) return;
-  scratch = await createScratchDatabase(serverUrl, 'falsafa_test');
+  scratch = await createScratchDatabase(serverUrl, 'falsafa_test', MIGRATIONS_DIR);
   admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   const db = postgres(scratch.url, { max: 1, onnotice: () => {} });
   // A function that keeps a request's transaction open while its connection is cut.

@@ -8,11 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-
-/** The repository's `supabase/migrations`, found from this module so any working directory works. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../supabase/migrations/', import.meta.url));
 
 /** The roles Supabase defines; the stand-in impersonates them with `SET LOCAL ROLE`. */
 const SUPABASE_ROLES = [
@@ -143,7 +139,7 @@ async function migrationFiles(dir: string): Promise<string[]> {
  * Applies every `*.sql` file of `dir` that is not yet recorded, each in its own transaction with
  * its record, under a per-database advisory lock. Returns the versions it applied.
  */
-export async function applyMigrations(sql: postgres.Sql, dir = MIGRATIONS_DIR): Promise<string[]> {
+export async function applyMigrations(sql: postgres.Sql, dir: string): Promise<string[]> {
   const applied: string[] = [];
   for (const file of await migrationFiles(dir)) {
     const version = file.replace(/\.sql$/, '');
@@ -168,13 +164,13 @@ export async function applyMigrations(sql: postgres.Sql, dir = MIGRATIONS_DIR): 
   return applied;
 }
 
-/** Supabase shims, then the migrations: a fresh database ends up shaped like our Supabase project. */
-export async function bootstrapDatabase(
-  sql: postgres.Sql,
-  migrationsDir = MIGRATIONS_DIR,
-): Promise<void> {
+/**
+ * Supabase shims, then the migrations in `migrationsDir` (none when it is not given): a fresh
+ * database ends up shaped like the Supabase project those migrations describe.
+ */
+export async function bootstrapDatabase(sql: postgres.Sql, migrationsDir?: string): Promise<void> {
   await ensureSupabaseShims(sql);
-  await applyMigrations(sql, migrationsDir);
+  if (migrationsDir) await applyMigrations(sql, migrationsDir);
 }
 
 /**
@@ -185,6 +181,7 @@ export async function bootstrapDatabase(
 export async function createScratchDatabase(
   serverUrl: string,
   prefix: string,
+  migrationsDir?: string,
 ): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = async (statement: string) => {
@@ -203,7 +200,7 @@ export async function createScratchDatabase(
   const drop = () => admin(`drop database if exists ${name} with (force)`);
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
-    await bootstrapDatabase(sql);
+    await bootstrapDatabase(sql, migrationsDir);
   } catch (error) {
     await sql.end();
     await drop();

@@ -1,7 +1,7 @@
 /**
  * Embedded PostgreSQL: PGlite (WASM Postgres, one backend session) served over the Postgres wire
  * protocol on 127.0.0.1 with `@electric-sql/pglite-socket`'s per-connection protocol handler, and
- * bootstrapped like our Supabase project. postgres.js connects to `url` as to a real server.
+ * bootstrapped with the Supabase shims and the given migrations. postgres.js connects to `url` as to a real server.
  *
  * Connections. pglite-socket 0.2.17's own `PGLiteSocketServer` accepts `maxConnections` sockets
  * (default 1; the next one gets "Too many connections" and is closed) and funnels every protocol
@@ -140,7 +140,11 @@ class ExclusiveSessionQueue {
 type HandlerQueue = PGLiteSocketHandlerOptions['queryQueue'];
 
 /** A TCP server speaking the Postgres protocol for one PGlite instance. */
-async function serveOverWire(db: PGlite): Promise<{ port: number; stop(): Promise<void> }> {
+async function serveOverWire(
+  db: PGlite,
+  host: string,
+  port: number,
+): Promise<{ port: number; stop(): Promise<void> }> {
   const queue = new ExclusiveSessionQueue(db);
   const handlers = new Set<PGLiteSocketHandler>();
   const server = createServer((socket: Socket) => {
@@ -161,7 +165,7 @@ async function serveOverWire(db: PGlite): Promise<{ port: number; stop(): Promis
   server.maxConnections = EMBEDDED_PG_MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
@@ -178,18 +182,20 @@ async function serveOverWire(db: PGlite): Promise<{ port: number; stop(): Promis
 }
 
 /**
- * Starts PGlite (persisted in `dataDir` when given, in memory otherwise), serves it on
- * 127.0.0.1 at a free port, and bootstraps it (Supabase shims and migrations). Takes seconds.
+ * Starts PGlite (persisted in `dataDir` when given, in memory otherwise), serves it on `host`
+ * (127.0.0.1) at `port` (a free one), and bootstraps it (Supabase shims, then the migrations in
+ * `migrationsDir` when given). Takes seconds.
  */
 export async function startEmbeddedPostgres(
-  options: { dataDir?: string } = {},
+  options: { dataDir?: string; migrationsDir?: string; host?: string; port?: number } = {},
 ): Promise<EmbeddedPostgres> {
   const db = await PGlite.create({
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     extensions: { pgcrypto },
   });
-  const { port, stop } = await serveOverWire(db);
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const host = options.host ?? '127.0.0.1';
+  const { port, stop } = await serveOverWire(db, host, options.port ?? 0);
+  const url = `postgres://postgres@${urlHost(host)}:${port}/postgres`;
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= stop().then(() => db.close());
@@ -198,7 +204,7 @@ export async function startEmbeddedPostgres(
   try {
     const sql = postgres(url, { max: 1, onnotice: () => {} });
     try {
-      await bootstrapDatabase(sql);
+      await bootstrapDatabase(sql, options.migrationsDir);
     } finally {
       await sql.end();
     }
@@ -207,4 +213,10 @@ export async function startEmbeddedPostgres(
     throw error;
   }
   return { url, close };
+}
+
+/** The host part of a URL that reaches a server listening on `host` (a wildcard: this machine). */
+export function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Client, Errors } from 'typesense';
 import type { CollectionCreateSchema } from 'typesense/lib/Typesense/Collections.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTypesenseStandIn, type TypesenseStandIn } from '../src/embedded/typesense/server.js';
+import { startTypesenseStandIn, type TypesenseStandIn } from '../src/typesense/server.js';
 
 const API_KEY = 'standin-test-key';
 

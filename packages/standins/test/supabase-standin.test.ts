@@ -5,13 +5,14 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import ws from 'ws';
-import { startEmbeddedPostgres } from '../src/embedded/postgres.js';
+import { startEmbeddedPostgres } from '../src/postgres.js';
 import {
   type SupabaseStandIn,
   signSupabaseJwt,
   startSupabaseStandIn,
-} from '../src/embedded/supabase/server.js';
+} from '../src/supabase/server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { MIGRATIONS_DIR } from './support/schema.js';
 
 const SECRET = 'stand-in-test-secret-with-at-least-32-characters';
 const READER = '11111111-1111-4111-8111-111111111111';
@@ -797,7 +798,7 @@ describe('server', () => {
   });
 
   it('answers 503 when the database is gone', async () => {
-    const pg = await startEmbeddedPostgres();
+    const pg = await startEmbeddedPostgres({ migrationsDir: MIGRATIONS_DIR });
     const orphan = await startSupabaseStandIn({
       databaseUrl: pg.url,
       maxConnections: 1,

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+import { register } from 'tsx/esm/api';
+
+register();
+const { run } = await import('../src/cli.ts');
+await run('supabase', process.argv.slice(2));
