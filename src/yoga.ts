@@ -24,6 +24,7 @@ import { useObservability } from './observability/plugin.js';
 import type { Tracing } from './observability/tracing.js';
 import { useArgumentGuard } from './security/argument-guard.js';
 import { useBodyLimit } from './security/body-limit.js';
+import { corsPolicy, describeCors } from './security/cors.js';
 import { useTextGuard, useVariablesDepthLimit } from './security/input-guard.js';
 import { limitSettings, useOperationLimits } from './security/limits.js';
 import { useMultipartOnlyForUploads } from './security/multipart.js';
@@ -83,11 +84,14 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
   const responseCache = useCatalogResponseCache(deps);
   const { security } = config;
   const graphqlEndpoint = '/graphql';
+  const corsClosed = security.cors.origins?.length === 0;
+  logger[corsClosed ? 'warn' : 'info'](describeCors(security.cors));
   return createYoga<Record<string, unknown>, Context>({
     schema,
     context: makeContextFactory(deps),
     graphqlEndpoint,
     landingPage: false,
+    cors: corsPolicy(security.cors),
     maskedErrors: {
       maskError(error, message, isDev) {
         const masked = yogaMaskError(error, message, isDev);

@@ -1,0 +1,37 @@
+import type { CORSOptions } from 'graphql-yoga';
+import type { Config } from '../config.js';
+
+/** Response headers a browser client may read: the request id and the rate limit's retry delay. */
+export const EXPOSED_HEADERS = ['x-request-id', 'Retry-After'];
+
+/**
+ * CORS per request. With an allowlist (CORS_ORIGINS; an empty one in production when unset) a
+ * request from an origin not on it gets no CORS headers at all, so the browser withholds the
+ * response; one on it gets its own origin back. Without one (development and test, CORS_ORIGINS
+ * unset) any origin is reflected. `Access-Control-Allow-Credentials` only with
+ * CORS_CREDENTIALS=true: bearer tokens need none. Preflights are cached for CORS_MAX_AGE_SECONDS.
+ */
+export function corsPolicy(
+  settings: Config['security']['cors'],
+): (request: Request) => CORSOptions {
+  const allowed = settings.origins ? new Set(settings.origins) : null;
+  return (request) => {
+    const origin = request.headers.get('origin');
+    if (origin === null || (allowed && !allowed.has(origin))) return false;
+    return {
+      origin,
+      credentials: settings.credentials,
+      exposedHeaders: EXPOSED_HEADERS,
+      ...(settings.maxAgeSeconds > 0 ? { maxAge: settings.maxAgeSeconds } : {}),
+    };
+  };
+}
+
+/** What the start log says about CORS. */
+export function describeCors(settings: Config['security']['cors']): string {
+  if (!settings.origins) return 'CORS: any origin (CORS_ORIGINS unset outside production)';
+  if (settings.origins.length === 0) {
+    return 'CORS: no browser origin is allowed (CORS_ORIGINS is unset)';
+  }
+  return `CORS: allowed origins ${settings.origins.join(', ')}`;
+}

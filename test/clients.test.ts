@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { type App, createApp } from '../src/yoga.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+
+/**
+ * What browser clients depend on at the HTTP level: the CORS allowlist, requests that write
+ * refused over GET, and automatic persisted queries shared by every instance through Redis.
+ */
+
+let gw: TestGateway;
+const reader = randomUUID();
+let token: string;
+const extraApps: App[] = [];
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  token = await gw.token(reader);
+}, 60_000);
+afterAll(async () => {
+  for (const app of extraApps) await app.dispose();
+  await gw?.close();
+});
+
+/** Another instance on the same stores and Redis, with settings changed. */
+function variant(env: Record<string, string>, logger = gw.deps.logger): App {
+  const config = loadConfig({ ...gw.env, ...env });
+  const app = createApp({ ...gw.deps, config, logger });
+  extraApps.push(app);
+  return app;
+}
+
+function preflight(app: App, origin: string) {
+  return app.fetch('http://gateway.test/graphql', {
+    method: 'OPTIONS',
+    headers: {
+      origin,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization, content-type',
+    },
+  });
+}
+
+function post(app: App, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return app.fetch('http://gateway.test/graphql', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json',
+      authorization: `Bearer ${token}`,
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+describe('CORS', () => {
+  it('in production allows only the CORS_ORIGINS origins, without credentials, exposing x-request-id', async () => {
+    const app = variant({ NODE_ENV: 'production', CORS_ORIGINS: 'https://app.example' });
+    const other = await preflight(app, 'https://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(other.headers.get('access-control-allow-credentials')).toBeNull();
+
+    const ok = await preflight(app, 'https://app.example');
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(ok.headers.get('access-control-allow-credentials')).toBeNull();
+    expect(Number(ok.headers.get('access-control-max-age'))).toBeGreaterThan(0);
+
+    const res = await post(app, { query: '{ viewer { id } }' }, { origin: 'https://app.example' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    const exposed = (res.headers.get('access-control-expose-headers') ?? '').toLowerCase();
+    expect(exposed.split(/\s*,\s*/)).toEqual(
+      expect.arrayContaining(['x-request-id', 'retry-after']),
+    );
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+
+    const refused = await post(
+      app,
+      { query: '{ viewer { id } }' },
+      { origin: 'https://evil.example' },
+    );
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('in production with CORS_ORIGINS unset allows no origin, and the start log says so', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const app = variant({ NODE_ENV: 'production' }, pino({ level: 'info' }, sink));
+    const res = await preflight(app, 'https://app.example');
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    expect(lines.join('')).toContain('no browser origin is allowed (CORS_ORIGINS is unset)');
+  });
+
+  it('sends the credentials flag only when CORS_CREDENTIALS=true', async () => {
+    const app = variant({
+      NODE_ENV: 'production',
+      CORS_ORIGINS: 'https://app.example, https://admin.example',
+      CORS_CREDENTIALS: 'true',
+    });
+    const res = await preflight(app, 'https://admin.example');
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://admin.example');
+    expect(res.headers.get('access-control-allow-credentials')).toBe('true');
+  });
+
+  it('outside production with CORS_ORIGINS unset reflects any origin', async () => {
+    const res = await preflight(gw.app, 'http://localhost:5173');
+    expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+  });
+
+  it('refuses a CORS_ORIGINS entry that is not an exact origin', () => {
+    expect(() => loadConfig({ ...gw.env, CORS_ORIGINS: 'https://app.example/path' })).toThrow(
+      /CORS_ORIGINS: "https:\/\/app.example\/path" is not an exact origin/,
+    );
+  });
+});
