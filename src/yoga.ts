@@ -30,6 +30,7 @@ import { limitSettings, useOperationLimits } from './security/limits.js';
 import { useMultipartOnlyForUploads } from './security/multipart.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { useRequestParamsGuard } from './security/request-params.js';
+import { useNoWritesOverGet } from './security/safe-methods.js';
 import { useSubscriptionAccept } from './security/subscription-accept.js';
 import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-documents.js';
 import { argumentChecks } from './services/argument-checks.js';
@@ -40,10 +41,10 @@ import { argumentChecks } from './services/argument-checks.js';
  * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
  * /healthz, /readyz, /metrics (src/http); the body limit and UTF-8 check, the request parameters'
  * JSON, the variables depth limit, CSRF prevention, trusted documents, introspection off in
- * production, multipart for uploads only, the auth gate, the subscription Accept check, the text
- * guard, the argument guard, the operation limits and the per-viewer rate limits (src/security).
- * Everything that refuses a request does so before
- * execution.
+ * production, automatic persisted queries, multipart for uploads only, the auth gate, no writing
+ * subscription over GET, the subscription Accept check, the text guard, the argument guard, the
+ * operation limits and the per-viewer rate limits (src/security). Everything that refuses a
+ * request does so before execution.
  */
 export interface AppOptions {
   /** Pre-filled in GraphiQL's headers (embedded mode's development token). */
@@ -130,6 +131,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       ...(security.introspection ? [] : [useDisableIntrospection()]),
       useMultipartOnlyForUploads(),
       useAuthGate(),
+      useNoWritesOverGet(),
       useSubscriptionAccept(),
       useTextGuard(),
       useArgumentGuard(argumentChecks(config)),

@@ -124,3 +124,52 @@ describe('CORS', () => {
     );
   });
 });
+
+describe('requests that write, over GET', () => {
+  const STREAM = `subscription ($input: SendMessageInput!) {
+    sendMessageStream(input: $input) { __typename }
+  }`;
+  let sessionId: string;
+
+  beforeAll(async () => {
+    const bookId = await gw.seed.book();
+    const [characterId] = await gw.seed.characters(bookId, 1);
+    sessionId = await gw.seed.session(reader, characterId!, bookId);
+  });
+
+  const messageCount = async () => {
+    const [row] = await gw.db.sql<{ n: number }[]>`
+      select count(*)::int as n from messages where session_id = ${sessionId}`;
+    return row!.n;
+  };
+
+  it('refuses sendMessageStream over GET with 405 BAD_REQUEST and saves nothing', async () => {
+    const url = new URL('http://gateway.test/graphql');
+    url.searchParams.set('query', STREAM);
+    url.searchParams.set(
+      'variables',
+      JSON.stringify({ input: { sessionId, content: 'Who are you?' } }),
+    );
+    const res = await gw.app.fetch(url, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    });
+    const text = await res.text();
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    expect(text).toContain('"code":"BAD_REQUEST"');
+    expect(text).toContain('sendMessageStream writes and cannot be sent over GET');
+    expect(await messageCount()).toBe(0);
+  });
+
+  it('still streams the same turn over POST (it saves both messages)', async () => {
+    const res = await post(
+      gw.app,
+      { query: STREAM, variables: { input: { sessionId, content: 'Who are you?' } } },
+      { accept: 'text/event-stream' },
+    );
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(text).toContain('TurnCompleted');
+    expect(await messageCount()).toBe(2);
+  });
+});
