@@ -22,6 +22,7 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { selectOperation } from './observability/operation.js';
 import { useObservability } from './observability/plugin.js';
 import type { Tracing } from './observability/tracing.js';
+import { useAutomaticPersistedQueries } from './security/apq.js';
 import { useArgumentGuard } from './security/argument-guard.js';
 import { useBodyLimit } from './security/body-limit.js';
 import { corsPolicy, describeCors } from './security/cors.js';
@@ -127,7 +128,9 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       // must carry a header no cross-site page can set without a preflight: the CSRF header, or
       // Authorization (not CORS-safelisted either, and every operation needs it anyway).
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
-      ...(security.trustedDocuments && trusted ? [useTrustedDocuments(trusted)] : []),
+      ...(security.trustedDocuments && trusted
+        ? [useTrustedDocuments(trusted)]
+        : [useAutomaticPersistedQueries(deps.redis, deps.counter, security.apq, logger)]),
       ...(security.introspection ? [] : [useDisableIntrospection()]),
       useMultipartOnlyForUploads(),
       useAuthGate(),

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,5 +171,80 @@ describe('requests that write, over GET', () => {
     expect(res.status).toBe(200);
     expect(text).toContain('TurnCompleted');
     expect(await messageCount()).toBe(2);
+  });
+});
+
+describe('automatic persisted queries', () => {
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  const persisted = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash } });
+
+  it('follows the protocol across two instances sharing Redis, also over GET', async () => {
+    const query = `query ApqViewer { viewer { id } }`;
+    const hash = sha256(query);
+    const a = gw.app;
+    const b = variant({});
+
+    const first = await post(a, { extensions: persisted(hash) });
+    expect(first.status).toBe(400);
+    expect(await first.json()).toMatchObject({
+      errors: [{ extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }],
+    });
+
+    const retry = await post(a, { query, extensions: persisted(hash) });
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toEqual({ data: { viewer: { id: reader } } });
+    expect(await gw.redis.get(`apq:${hash}`)).toBe(query);
+    const ttl = await gw.redis.ttl(`apq:${hash}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(86_400);
+
+    const other = await post(b, { extensions: persisted(hash) });
+    expect(other.status).toBe(200);
+    expect(await other.json()).toEqual({ data: { viewer: { id: reader } } });
+
+    const url = new URL('http://gateway.test/graphql');
+    url.searchParams.set('extensions', JSON.stringify(persisted(hash)));
+    const viaGet = await b.fetch(url, {
+      headers: { accept: 'application/graphql-response+json', authorization: `Bearer ${token}` },
+    });
+    expect(viaGet.status).toBe(200);
+    expect(await viaGet.json()).toEqual({ data: { viewer: { id: reader } } });
+  });
+
+  it('refuses a hash that is not the query text’s SHA-256, storing nothing', async () => {
+    const query = `query ApqWrong { viewer { id } }`;
+    const wrong = sha256(`${query} `);
+    const res = await post(gw.app, { query, extensions: persisted(wrong) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      errors: [{ extensions: { code: 'BAD_REQUEST' } }],
+    });
+    expect(await gw.redis.exists(`apq:${wrong}`, `apq:${sha256(query)}`)).toBe(0);
+
+    const malformed = await post(gw.app, { query, extensions: persisted('abc') });
+    expect(malformed.status).toBe(400);
+  });
+
+  it('runs a query over APQ_MAX_QUERY_BYTES without storing it', async () => {
+    const app = variant({ APQ_MAX_QUERY_BYTES: '256' });
+    const query = `query ApqLarge { viewer { id } ${'__typename '.repeat(30)}}`;
+    const hash = sha256(query);
+    const res = await post(app, { query, extensions: persisted(hash) });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { data: { viewer: { id: string } } }).data.viewer.id).toBe(
+      reader,
+    );
+    expect(await gw.redis.exists(`apq:${hash}`)).toBe(0);
+  });
+
+  it('keeps TRUSTED_DOCUMENTS mode: a query text with a hash is refused', async () => {
+    const app = variant({ TRUSTED_DOCUMENTS: 'true' });
+    const query = `query ApqTrusted { viewer { id } }`;
+    const res = await post(app, { query, extensions: persisted(sha256(query)) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      errors: [{ extensions: { code: 'PERSISTED_QUERY_ONLY' } }],
+    });
+    expect(await gw.redis.exists(`apq:${sha256(query)}`)).toBe(0);
   });
 });
