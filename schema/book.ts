@@ -3,6 +3,7 @@ import type { BookRow } from '../src/stores/rows.js';
 import { builder } from './builder.js';
 import { Category } from './category.js';
 import { Character } from './character.js';
+import { Node } from './node.js';
 
 export const ProcessingStatus = builder.enumType('ProcessingStatus', {
   description: 'Where a book is in ingestion; only COMPLETED books can be chatted with',
@@ -15,6 +16,7 @@ export const ProcessingStatus = builder.enumType('ProcessingStatus', {
 });
 
 export const Book = builder.objectRef<BookRow>('Book').implement({
+  interfaces: [Node],
   description: 'An uploaded book',
   fields: (t) => ({
     id: t.exposeID('id'),

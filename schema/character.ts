@@ -2,10 +2,12 @@ import * as r from '../resolvers/catalog.js';
 import type { CharacterRow } from '../src/stores/rows.js';
 import { Book } from './book.js';
 import { builder } from './builder.js';
+import { Node } from './node.js';
 
 export const Character = builder.objectRef<CharacterRow>('Character');
 
 Character.implement({
+  interfaces: [Node],
   description: 'A character of a book that readers can talk with (its system prompt stays private)',
   fields: (t) => ({
     id: t.exposeID('id'),

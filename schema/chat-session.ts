@@ -4,6 +4,7 @@ import { Book } from './book.js';
 import { builder } from './builder.js';
 import { Character } from './character.js';
 import { Message } from './message.js';
+import { Node } from './node.js';
 
 const TOTAL_COUNT = 'How many items the whole list has, all pages together';
 
@@ -14,6 +15,7 @@ function totalCount(connection: object): number {
 }
 
 export const ChatSession = builder.objectRef<ChatSessionRow>('ChatSession').implement({
+  interfaces: [Node],
   description: "A reader's conversation with one character (visible to its owner only)",
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -1,5 +1,6 @@
 import type { CitationValue, MessageRow } from '../src/stores/rows.js';
 import { builder } from './builder.js';
+import { Node } from './node.js';
 
 export const MessageRole = builder.enumType('MessageRole', {
   values: {
@@ -35,6 +36,7 @@ export const Citation = builder.objectRef<CitationValue>('Citation').implement({
 });
 
 export const Message = builder.objectRef<MessageRow>('Message').implement({
+  interfaces: [Node],
   description: 'One message of a chat session',
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -248,3 +248,76 @@ describe('automatic persisted queries', () => {
     expect(await gw.redis.exists(`apq:${sha256(query)}`)).toBe(0);
   });
 });
+
+describe('Node: node(id:) and nodes(ids:)', () => {
+  const NODE = `query ($id: ID!) {
+    node(id: $id) {
+      __typename id
+      ... on Book { title }
+      ... on Character { name }
+      ... on ChatSession { sessionTitle: title }
+      ... on Message { content }
+    }
+  }`;
+  let ids: { book: string; character: string; session: string; message: string };
+  let others: { session: string; message: string };
+
+  beforeAll(async () => {
+    const book = await gw.seed.book({ title: 'Node Book' });
+    const [character] = await gw.seed.characters(book, 1);
+    const session = await gw.seed.session(reader, character!, book, 'Mine');
+    await gw.seed.messages(session, 1);
+    const otherSession = await gw.seed.session(randomUUID(), character!, book, 'Theirs');
+    await gw.seed.messages(otherSession, 1);
+    const [m] = await gw.db.sql<{ id: string }[]>`
+      select id from messages where session_id = ${session}`;
+    const [o] = await gw.db.sql<{ id: string }[]>`
+      select id from messages where session_id = ${otherSession}`;
+    ids = { book, character: character!, session, message: m!.id };
+    others = { session: otherSession, message: o!.id };
+  });
+
+  it('answers each of the four types by its raw id', async () => {
+    const expected = [
+      [ids.book, { __typename: 'Book', id: ids.book, title: 'Node Book' }],
+      [ids.character, { __typename: 'Character', id: ids.character, name: 'Character 000' }],
+      [ids.session, { __typename: 'ChatSession', id: ids.session, sessionTitle: 'Mine' }],
+      [ids.message, { __typename: 'Message', id: ids.message, content: 'message 0' }],
+    ] as const;
+    for (const [id, node] of expected) {
+      const res = await gw.gql(NODE, { id }, { token });
+      expect(res.body).toEqual({ data: { node } });
+    }
+  });
+
+  it("answers null for another reader's session and message, and for an unknown id", async () => {
+    for (const id of [others.session, others.message, randomUUID()]) {
+      const res = await gw.gql(NODE, { id }, { token });
+      expect(res.body).toEqual({ data: { node: null } });
+    }
+  });
+
+  it('nodes(ids:) answers in order, null where not found or not the reader’s', async () => {
+    const res = await gw.gql(
+      'query ($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }',
+      { ids: [ids.message, others.message, ids.book, others.session, ids.session] },
+      { token },
+    );
+    expect(res.body).toEqual({
+      data: {
+        nodes: [
+          { __typename: 'Message', id: ids.message },
+          null,
+          { __typename: 'Book', id: ids.book },
+          null,
+          { __typename: 'ChatSession', id: ids.session },
+        ],
+      },
+    });
+  });
+
+  it('refuses an id that is not a UUID with BAD_USER_INPUT', async () => {
+    const res = await gw.gql(NODE, { id: 'Qm9vazox' }, { token });
+    expect(res.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
