@@ -25,7 +25,7 @@ import type { Tracing } from './observability/tracing.js';
 import { useAutomaticPersistedQueries } from './security/apq.js';
 import { useArgumentGuard } from './security/argument-guard.js';
 import { useBodyLimit } from './security/body-limit.js';
-import { corsPolicy, describeCors } from './security/cors.js';
+import { CORS_CLOSED, corsPolicy } from './security/cors.js';
 import { useTextGuard, useVariablesDepthLimit } from './security/input-guard.js';
 import { limitSettings, useOperationLimits } from './security/limits.js';
 import { useMultipartOnlyForUploads } from './security/multipart.js';
@@ -86,8 +86,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
   const responseCache = useCatalogResponseCache(deps);
   const { security } = config;
   const graphqlEndpoint = '/graphql';
-  const corsClosed = security.cors.origins?.length === 0;
-  logger[corsClosed ? 'warn' : 'info'](describeCors(security.cors));
+  if (security.cors.origins?.length === 0) logger.warn(CORS_CLOSED);
   return createYoga<Record<string, unknown>, Context>({
     schema,
     context: makeContextFactory(deps),

@@ -27,11 +27,5 @@ export function corsPolicy(
   };
 }
 
-/** What the start log says about CORS. */
-export function describeCors(settings: Config['security']['cors']): string {
-  if (!settings.origins) return 'CORS: any origin (CORS_ORIGINS unset outside production)';
-  if (settings.origins.length === 0) {
-    return 'CORS: no browser origin is allowed (CORS_ORIGINS is unset)';
-  }
-  return `CORS: allowed origins ${settings.origins.join(', ')}`;
-}
+/** The start log's warning when production has no allowed origin. */
+export const CORS_CLOSED = 'CORS: no browser origin is allowed (CORS_ORIGINS is unset)';

@@ -1,8 +1,14 @@
 import type { Viewer } from '../auth.js';
 import type { Deps } from '../deps.js';
-import { parseId } from '../errors.js';
+import { badInput, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { BookRow, CharacterRow, ChatSessionRow, MessageRow } from '../stores/rows.js';
+
+/** The ids of one `nodes` call: UUIDs, at most PAGE_SIZE_MAX of them; BAD_USER_INPUT otherwise. */
+export function checkNodeIds(ids: readonly string[], max: number): string[] {
+  if (ids.length > max) throw badInput(`ids may hold at most ${max} ids`, 'ids');
+  return ids.map((id, i) => parseId(id, ids.length === 1 ? 'id' : `ids[${i}]`));
+}
 
 export type NodeValue =
   | { type: 'Book'; row: BookRow }
@@ -23,7 +29,7 @@ export class NodeService {
   ) {}
 
   async nodes(viewer: Viewer, rawIds: readonly string[]): Promise<(NodeValue | null)[]> {
-    const ids = rawIds.map((id, i) => parseId(id, rawIds.length === 1 ? 'id' : `ids[${i}]`));
+    const ids = checkNodeIds(rawIds, this.deps.config.pageSize.max);
     const [books, characters, sessions, messages] = await Promise.all([
       this.loaders.book.loadMany(ids),
       this.loaders.character.loadMany(ids),
