@@ -619,20 +619,9 @@ describe('sendMessageStream over SSE', () => {
     );
     expect(viaGet.status).toBe(405);
     await viaGet.text();
-    const res = await gw.app.fetch('http://gateway.test/graphql', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'text/event-stream',
-        authorization: `Bearer ${token}`,
-      },
-      body: JSON.stringify({ query: STREAM, variables }),
-    });
-    const text = await res.text();
-    const payloads = text
-      .split('\n')
-      .filter((l) => l.startsWith('data:') && l.length > 6)
-      .map((l) => JSON.parse(l.slice(5)).data.sendMessageStream);
+    const payloads = (await streamTurn(sessionId, 'Who wrote in the logbook?', clientMessageId))
+      .filter((e) => e.data?.data)
+      .map((e) => e.data.data.sendMessageStream);
     expect(payloads).toHaveLength(1);
     expect(payloads[0].payload.replayed).toBe(true);
     expect(await savedMessages(sessionId)).toHaveLength(2);
