@@ -1,5 +1,6 @@
 import * as r from '../resolvers/catalog.js';
 import { builder } from './builder.js';
+import { Node } from './node.js';
 import { Book, Category, Character } from './refs.js';
 
 export const ProcessingStatus = builder.enumType('ProcessingStatus', {
@@ -13,6 +14,7 @@ export const ProcessingStatus = builder.enumType('ProcessingStatus', {
 });
 
 Book.implement({
+  interfaces: [Node],
   description: 'An uploaded book',
   fields: (t) => ({
     id: t.exposeID('id'),

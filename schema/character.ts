@@ -1,8 +1,10 @@
 import * as r from '../resolvers/catalog.js';
 import { builder } from './builder.js';
+import { Node } from './node.js';
 import { Book, Character } from './refs.js';
 
 Character.implement({
+  interfaces: [Node],
   description: 'A character of a book that readers can talk with (its system prompt stays private)',
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -1,5 +1,6 @@
 import * as r from '../resolvers/chat.js';
 import { builder } from './builder.js';
+import { Node } from './node.js';
 import { Book, Character, ChatSession, Message } from './refs.js';
 
 const TOTAL_COUNT = 'How many items the whole list has, all pages together';
@@ -11,6 +12,7 @@ function totalCount(connection: object): number {
 }
 
 ChatSession.implement({
+  interfaces: [Node],
   description: "A reader's conversation with one character (visible to its owner only)",
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -1,5 +1,6 @@
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.js';
+import './node.js';
 import './category.js';
 import './book.js';
 import './character.js';

@@ -1,5 +1,6 @@
 import type { CitationValue } from '../src/models.js';
 import { builder } from './builder.js';
+import { Node } from './node.js';
 import { Message } from './refs.js';
 
 export const MessageRole = builder.enumType('MessageRole', {
@@ -36,6 +37,7 @@ export const Citation = builder.objectRef<CitationValue>('Citation').implement({
 });
 
 Message.implement({
+  interfaces: [Node],
   description: 'One message of a chat session',
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -81,6 +81,11 @@ const envSchema = z.object({
   GRAPHQL_SUGGESTIONS: optionalBool(),
   RESPONSE_CACHE_TTL_MS: intFromEnv(10_000, 0, 3_600_000),
   TRUSTED_DOCUMENTS: boolFromEnv(false),
+  APQ_TTL_SECONDS: intFromEnv(86_400, 1, 86_400 * 30),
+  APQ_MAX_QUERY_BYTES: intFromEnv(16_384, 256, 1024 * 1024),
+  CORS_ORIGINS: z.string().optional(),
+  CORS_CREDENTIALS: boolFromEnv(false),
+  CORS_MAX_AGE_SECONDS: intFromEnv(600, 0, 86_400),
   LIMIT_MAX_DEPTH: intFromEnv(8, 1, 100),
   LIMIT_MAX_ALIASES: intFromEnv(10, 0, 1000),
   LIMIT_MAX_TOKENS: intFromEnv(1000, 50, 100_000),
@@ -145,6 +150,13 @@ export interface Config {
     introspection: boolean;
     suggestions: boolean;
     trustedDocuments: boolean;
+    /** Automatic persisted queries (default mode only), kept in Redis as `apq:{sha256}`. */
+    apq: { ttlSeconds: number; maxQueryBytes: number };
+    /**
+     * Browser origins: `origins` null allows any (development and test, when CORS_ORIGINS is
+     * unset); otherwise only those exact origins (none in production when unset).
+     */
+    cors: { origins: string[] | null; credentials: boolean; maxAgeSeconds: number };
     bodyLimitBytes: number;
     limits: { depth: number; aliases: number; tokens: number; directives: number; cost: number };
     /** Per viewer and window, kept in Redis; null when off. */
@@ -221,6 +233,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.CHUNK_OVERLAP_CHARS >= e.CHUNK_TARGET_CHARS) {
     problems.push('CHUNK_OVERLAP_CHARS: must be smaller than CHUNK_TARGET_CHARS');
   }
+  const corsOrigins = parseOrigins(e.CORS_ORIGINS, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const jwtSecret = e.SUPABASE_JWT_SECRET ?? (supabaseRemote ? undefined : DEV_JWT_SECRET);
@@ -306,6 +319,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
       suggestions: e.GRAPHQL_SUGGESTIONS ?? e.NODE_ENV !== 'production',
       trustedDocuments: e.TRUSTED_DOCUMENTS,
+      apq: { ttlSeconds: e.APQ_TTL_SECONDS, maxQueryBytes: e.APQ_MAX_QUERY_BYTES },
+      cors: {
+        origins: corsOrigins ?? (e.NODE_ENV === 'production' ? [] : null),
+        credentials: e.CORS_CREDENTIALS,
+        maxAgeSeconds: e.CORS_MAX_AGE_SECONDS,
+      },
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       limits: {
         depth: e.LIMIT_MAX_DEPTH,
@@ -332,6 +351,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
+}
+
+/** CORS_ORIGINS: comma-separated exact origins (`scheme://host[:port]`, no path). */
+function parseOrigins(raw: string | undefined, problems: string[]): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (!parsed || parsed.origin !== origin) {
+      problems.push(
+        `CORS_ORIGINS: ${JSON.stringify(origin)} is not an exact origin (scheme://host[:port])`,
+      );
+    }
+  }
+  return origins;
 }
 
 /**

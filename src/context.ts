@@ -8,6 +8,7 @@ import { BookUploadService } from './services/book-upload-service.js';
 import { CatalogService } from './services/catalog-service.js';
 import { ChatSessionService } from './services/chat-session-service.js';
 import { ChatTurnService } from './services/chat-turn-service.js';
+import { NodeService } from './services/node-service.js';
 
 /**
  * The per-request context: authenticated once (locally, no store touched), with a request id, the
@@ -28,6 +29,7 @@ export interface Context {
     processing: BookProcessingService;
     turns: ChatTurnService;
     uploads: BookUploadService;
+    nodes: NodeService;
   };
 }
 
@@ -59,6 +61,7 @@ export function makeContextFactory(deps: Deps) {
         processing,
         turns: new ChatTurnService(deps, loaders),
         uploads: new BookUploadService(deps, catalog, processing),
+        nodes: new NodeService(deps, loaders),
       },
     };
   };

@@ -22,13 +22,16 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { selectOperation } from './observability/operation.js';
 import { useObservability } from './observability/plugin.js';
 import type { Tracing } from './observability/tracing.js';
+import { useAutomaticPersistedQueries } from './security/apq.js';
 import { useArgumentGuard } from './security/argument-guard.js';
 import { useBodyLimit } from './security/body-limit.js';
+import { CORS_CLOSED, corsPolicy } from './security/cors.js';
 import { useTextGuard, useVariablesDepthLimit } from './security/input-guard.js';
 import { limitSettings, useOperationLimits } from './security/limits.js';
 import { useMultipartOnlyForUploads } from './security/multipart.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { useRequestParamsGuard } from './security/request-params.js';
+import { useNoWritesOverGet } from './security/safe-methods.js';
 import { useSubscriptionAccept } from './security/subscription-accept.js';
 import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-documents.js';
 import { argumentChecks } from './services/argument-checks.js';
@@ -57,10 +60,10 @@ export type App = YogaServerInstance<Record<string, unknown>, Context>;
  * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
  * /healthz, /readyz, /metrics (src/http); the body limit and UTF-8 check, the request parameters'
  * JSON, the variables depth limit, CSRF prevention, trusted documents, introspection off in
- * production, multipart for uploads only, the auth gate, the subscription Accept check, the text
- * guard, the argument guard, the operation limits and the per-viewer rate limits (src/security).
- * Everything that refuses a request does so before
- * execution.
+ * production, automatic persisted queries, multipart for uploads only, the auth gate, no writing
+ * subscription over GET, the subscription Accept check, the text guard, the argument guard, the
+ * operation limits and the per-viewer rate limits (src/security). Everything that refuses a
+ * request does so before execution.
  */
 export function createApp(deps: Deps, options: AppOptions = {}): App {
   const { logger, config } = deps;
@@ -83,11 +86,13 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
   const responseCache = useCatalogResponseCache(deps);
   const { security } = config;
   const graphqlEndpoint = '/graphql';
+  if (security.cors.origins?.length === 0) logger.warn(CORS_CLOSED);
   return createYoga<Record<string, unknown>, Context>({
     schema,
     context: makeContextFactory(deps),
     graphqlEndpoint,
     landingPage: false,
+    cors: corsPolicy(security.cors),
     maskedErrors: {
       maskError(error, message, isDev) {
         const masked = yogaMaskError(error, message, isDev);
@@ -122,10 +127,13 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       // must carry a header no cross-site page can set without a preflight: the CSRF header, or
       // Authorization (not CORS-safelisted either, and every operation needs it anyway).
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
-      ...(security.trustedDocuments && trusted ? [useTrustedDocuments(trusted)] : []),
+      ...(security.trustedDocuments && trusted
+        ? [useTrustedDocuments(trusted)]
+        : [useAutomaticPersistedQueries(deps.redis, deps.counter, security.apq, logger)]),
       ...(security.introspection ? [] : [useDisableIntrospection()]),
       useMultipartOnlyForUploads(),
       useAuthGate(),
+      useNoWritesOverGet(),
       useSubscriptionAccept(),
       useTextGuard(),
       useArgumentGuard(argumentChecks(config)),

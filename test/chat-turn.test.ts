@@ -606,25 +606,22 @@ describe('sendMessageStream over SSE', () => {
     expect(await gw.redis.exists(`chat:lock:${sessionId}`)).toBe(0);
   });
 
-  it('also works as GET, and a replay streams just the saved turn', async () => {
+  it('a replay streams just the saved turn; over GET it is refused (it writes)', async () => {
     const sessionId = await newSession();
     const clientMessageId = randomUUID();
     await streamTurn(sessionId, 'Who wrote in the logbook?', clientMessageId);
-    const query = encodeURIComponent(STREAM);
-    const variables = encodeURIComponent(
-      JSON.stringify({
-        input: { sessionId, content: 'Who wrote in the logbook?', clientMessageId },
-      }),
-    );
-    const res = await gw.app.fetch(
-      `http://gateway.test/graphql?query=${query}&variables=${variables}`,
+    const variables = {
+      input: { sessionId, content: 'Who wrote in the logbook?', clientMessageId },
+    };
+    const viaGet = await gw.app.fetch(
+      `http://gateway.test/graphql?query=${encodeURIComponent(STREAM)}&variables=${encodeURIComponent(JSON.stringify(variables))}`,
       { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } },
     );
-    const text = await res.text();
-    const payloads = text
-      .split('\n')
-      .filter((l) => l.startsWith('data:') && l.length > 6)
-      .map((l) => JSON.parse(l.slice(5)).data.sendMessageStream);
+    expect(viaGet.status).toBe(405);
+    await viaGet.text();
+    const payloads = (await streamTurn(sessionId, 'Who wrote in the logbook?', clientMessageId))
+      .filter((e) => e.data?.data)
+      .map((e) => e.data.data.sendMessageStream);
     expect(payloads).toHaveLength(1);
     expect(payloads[0].payload.replayed).toBe(true);
     expect(await savedMessages(sessionId)).toHaveLength(2);

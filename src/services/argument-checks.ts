@@ -3,6 +3,7 @@ import { parseId } from '../errors.js';
 import { checkBookInput } from './book-upload-service.js';
 import { checkNewTitle, checkSessionTitle } from './chat-session-service.js';
 import { checkSearch, checkTurnInput } from './chat-turn-service.js';
+import { checkNodeIds } from './node-service.js';
 import { forwardPage, type PageArgs, twoWayPage } from './pagination.js';
 
 type Args = Record<string, unknown>;
@@ -34,6 +35,10 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       if (a.categoryId) parseId(a.categoryId as string, 'categoryId');
     },
     'Query.character': id('id'),
+    'Query.node': id('id'),
+    'Query.nodes': (a) => {
+      checkNodeIds(a.ids as string[], pages.max);
+    },
     'Query.chatSession': id('id'),
     'Query.chatSessions': (a) => {
       forwardPage(a as PageArgs, pages, 'timestamp');

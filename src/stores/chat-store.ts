@@ -17,6 +17,15 @@ export class ChatStore {
     return unwrap(res, z.array(chatSessionRow), 'chat_sessions');
   }
 
+  async messagesByIds(ids: readonly string[]): Promise<MessageRow[]> {
+    if (ids.length === 0) return [];
+    const res = await this.db
+      .from('messages')
+      .select('*')
+      .in('id', [...ids]);
+    return unwrap(res, z.array(messageRow), 'messages');
+  }
+
   /**
    * A reader's sessions, most recently active first, keyset on (updated_at, id). With `count`,
    * `total` is the number of all their sessions (see `withTotal`).
