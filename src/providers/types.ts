@@ -2,7 +2,7 @@ import type { ZodType } from 'zod';
 
 /** Turns texts into vectors of a fixed dimension, in input order. */
 export interface Embedder {
-  readonly kind: 'local' | 'openai';
+  readonly kind: 'words' | 'local' | 'openai';
   readonly dimension: number;
   embed(texts: readonly string[], options?: { signal?: AbortSignal }): Promise<number[][]>;
 }
