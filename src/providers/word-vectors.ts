@@ -50,6 +50,7 @@ export function sifWeight(p: number, a = SIF_A): number {
 
 export class WordVectorEmbedder implements Embedder {
   readonly kind = 'words' as const;
+  readonly name = 'glove-100d-sif';
   readonly dimension: number;
   private readonly weights: Float32Array;
   /** The unit common direction removed from every text's vector. */
