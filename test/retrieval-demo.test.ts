@@ -15,7 +15,9 @@ let token: string;
 let sessionId: string;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ worker: true, env: { RATE_LIMIT_ENABLED: 'false', EMBEDDING_PROVIDER: 'words' },
+  gw = await startTestGateway({
+    worker: true,
+    env: { RATE_LIMIT_ENABLED: 'false', EMBEDDING_PROVIDER: 'words' },
   });
   token = await gw.token(reader);
   const bookId = await ingestDemoBook(gw, reader);

@@ -1,4 +1,13 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { words } from './text.js';
@@ -168,7 +177,11 @@ export function encodeWordVectors(table: WordVectors): Buffer {
   out.writeUInt32LE(count, 4);
   out.writeUInt32LE(dimension, 8);
   out.writeUInt32LE(table.sourceSize, 12);
-  const quantised = new Int8Array(out.buffer, out.byteOffset + HEADER_BYTES + count * 8, count * dimension);
+  const quantised = new Int8Array(
+    out.buffer,
+    out.byteOffset + HEADER_BYTES + count * 8,
+    count * dimension,
+  );
   for (let i = 0; i < count; i++) {
     let max = 0;
     for (let k = 0; k < dimension; k++) max = Math.max(max, Math.abs(vectors[i * dimension + k]!));
@@ -176,7 +189,8 @@ export function encodeWordVectors(table: WordVectors): Buffer {
     out.writeFloatLE(scale, HEADER_BYTES + i * 4);
     out.writeUInt32LE(ranks[i]!, HEADER_BYTES + count * 4 + i * 4);
     for (let k = 0; k < dimension; k++) {
-      quantised[i * dimension + k] = scale === 0 ? 0 : Math.round(vectors[i * dimension + k]! / scale);
+      quantised[i * dimension + k] =
+        scale === 0 ? 0 : Math.round(vectors[i * dimension + k]! / scale);
     }
   }
   text.copy(out, HEADER_BYTES + count * 8 + count * dimension);
@@ -192,13 +206,18 @@ export function decodeWordVectors(buf: Buffer): WordVectors {
   const sourceSize = buf.readUInt32LE(12);
   const componentsAt = HEADER_BYTES + count * 8;
   // Copied out so the typed views are aligned whatever the buffer's offset.
-  const scales = new Float32Array(buf.buffer.slice(buf.byteOffset + HEADER_BYTES, buf.byteOffset + HEADER_BYTES + count * 4));
-  const ranks = new Uint32Array(buf.buffer.slice(buf.byteOffset + HEADER_BYTES + count * 4, buf.byteOffset + componentsAt));
+  const scales = new Float32Array(
+    buf.buffer.slice(buf.byteOffset + HEADER_BYTES, buf.byteOffset + HEADER_BYTES + count * 4),
+  );
+  const ranks = new Uint32Array(
+    buf.buffer.slice(buf.byteOffset + HEADER_BYTES + count * 4, buf.byteOffset + componentsAt),
+  );
   const quantised = new Int8Array(buf.buffer, buf.byteOffset + componentsAt, count * dimension);
   const vectors = new Float32Array(count * dimension);
   for (let i = 0; i < count; i++) {
     const scale = scales[i]!;
-    for (let k = 0; k < dimension; k++) vectors[i * dimension + k] = quantised[i * dimension + k]! * scale;
+    for (let k = 0; k < dimension; k++)
+      vectors[i * dimension + k] = quantised[i * dimension + k]! * scale;
   }
   const wordList = buf.toString('utf8', componentsAt + count * dimension).split('\n');
   if (wordList.length !== count) throw new Error('word-vector file is truncated');

@@ -88,8 +88,10 @@ export class VectorStore {
       if (problem) throw new DimensionMismatchError(problem);
       return;
     }
+    // Through the generated API: the client's own createCollection drops `metadata`.
     await this.call('create', () =>
-      this.client.createCollection(bookId, {
+      this.client.api().createCollection({
+        collection_name: bookId,
         vectors: { size: space.dimension, distance: 'Cosine' },
         metadata: { embedder: space.name },
       }),
