@@ -50,7 +50,7 @@ describe('the compact file', () => {
     expect([...back.index]).toEqual([...table.index]);
     expect([...back.ranks]).toEqual([7, 42]);
     expect(back.sourceSize).toBe(1000);
-    [...table.vectors].forEach((v, i) => expect(back.vectors[i]).toBeCloseTo(v, 2));
+    for (const [i, v] of table.vectors.entries()) expect(back.vectors[i]).toBeCloseTo(v, 2);
     expect(() => decodeWordVectors(Buffer.from('not a table'))).toThrow(/bad magic/);
   });
 });

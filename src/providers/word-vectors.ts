@@ -221,8 +221,7 @@ export function decodeWordVectors(buf: Buffer): WordVectors {
   }
   const wordList = buf.toString('utf8', componentsAt + count * dimension).split('\n');
   if (wordList.length !== count) throw new Error('word-vector file is truncated');
-  const index = new Map<string, number>();
-  wordList.forEach((w, i) => index.set(w, i));
+  const index = new Map<string, number>(wordList.map((w, i) => [w, i]));
   return { dimension, index, vectors, ranks, sourceSize };
 }
 
@@ -251,8 +250,8 @@ export function convertWordVectorJson(path: string, vocabulary: number): WordVec
     if (!Number.isInteger(dimension) || !Number.isInteger(sourceSize)) {
       throw new Error(`${path}: no size or dimensions in the header`);
     }
-    let at = -1;
-    while ((at = text.indexOf('"vectors":{')) < 0 && more());
+    let at = text.indexOf('"vectors":{');
+    while (at < 0 && more()) at = text.indexOf('"vectors":{');
     if (at < 0) throw new Error(`${path}: no vectors`);
     text = text.slice(at + '"vectors":{'.length);
     const vectors = new Float32Array(vocabulary * dimension);
