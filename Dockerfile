@@ -29,6 +29,8 @@ COPY packages/standins/src ./packages/standins/src
 # GraphiQL's tabs and the trusted documents (persisted-documents.json) come from here.
 COPY client/operations ./client/operations
 COPY client/generated ./client/generated
+# The word vectors' compact file, made once here (node_modules/.cache is not writable at run time).
+RUN node --import tsx -e "import('./src/providers/word-vectors.ts').then((m) => m.loadWordVectors())"
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

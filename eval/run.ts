@@ -24,6 +24,8 @@ import type { RetrievedChunk } from '../src/stores/chunks.js';
 import { createApp } from '../src/yoga.js';
 
 const K = 6;
+/** `eval/RESULTS.md` keeps what follows this line when it is rewritten. */
+const KEPT_MARKER = '<!-- measured by hand; kept by npm run eval -->';
 const here = new URL('./', import.meta.url);
 
 const questionsSchema = z.array(
@@ -143,7 +145,12 @@ async function main() {
     ...sections,
   ].join('\n');
   process.stdout.write(`${doc}\n(${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-  if (write) await writeFile(out, doc);
+  if (write) {
+    // Measurements written by hand below the marker (other settings, start-up) are kept.
+    const previous = await readFile(out, 'utf8').catch(() => '');
+    const at = previous.indexOf(KEPT_MARKER);
+    await writeFile(out, at < 0 ? `${doc}\n` : `${doc}\n\n${previous.slice(at)}`);
+  }
 
   /** Fusion settings tried on the same two lists (fetched once per question): `--grid`. */
   async function grid(bookId: string, questions: readonly Question[], bm25: Bm25) {

@@ -1,3 +1,6 @@
+/** The size of the `words` embedder's vectors (GloVe, 100 dimensions). */
+export const WORD_VECTOR_DIMENSION = 100;
+
 /**
  * All configuration, read and checked once. Nothing else reads `process.env`.
  * `loadConfig` collects every problem and throws one ConfigError listing them all.
@@ -47,7 +50,8 @@ const envSchema = z.object({
   PAGE_SIZE_MAX: intFromEnv(100, 1, 1000),
   GRAPHIQL: optionalBool(),
 
-  EMBEDDING_PROVIDER: z.enum(['local', 'openai']).default('local'),
+  EMBEDDING_PROVIDER: z.enum(['words', 'local', 'openai']).default('words'),
+  EMBEDDING_CACHE_DIR: z.string().min(1).optional(),
   EMBEDDING_BASE_URL: optionalUrl,
   EMBEDDING_API_KEY: z.string().min(1).optional(),
   EMBEDDING_MODEL: z.string().min(1).optional(),
@@ -127,7 +131,12 @@ export interface Config {
   redis: { mode: 'remote'; url: string } | { mode: 'embedded' };
   qdrant: { mode: 'remote'; url: string; apiKey?: string } | { mode: 'embedded' };
   typesense: { mode: 'remote'; url: string; apiKey: string } | { mode: 'embedded' };
-  embeddings: ProviderSettings & { dimension: number };
+  embeddings: Omit<ProviderSettings, 'provider'> & {
+    provider: 'words' | 'local' | 'openai';
+    dimension: number;
+    /** Where the word vectors' compact file is kept (`words`); default next to the package. */
+    cacheDir?: string | undefined;
+  };
   llm: ProviderSettings;
   worker: { concurrency: number; heartbeatMs: number; deadAfterMs: number };
   ingestion: { chunkTargetChars: number; chunkOverlapChars: number; maxCharacters: number };
@@ -280,8 +289,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       baseUrl: e.EMBEDDING_BASE_URL,
       apiKey: e.EMBEDDING_API_KEY,
       model: e.EMBEDDING_MODEL,
-      dimension: e.EMBEDDING_DIMENSION,
+      // The word vectors have the size they were trained with.
+      dimension: e.EMBEDDING_PROVIDER === 'words' ? WORD_VECTOR_DIMENSION : e.EMBEDDING_DIMENSION,
       timeoutMs: e.EMBEDDING_TIMEOUT_MS,
+      cacheDir: e.EMBEDDING_CACHE_DIR,
     },
     llm: {
       provider: e.LLM_PROVIDER,

@@ -14,6 +14,16 @@ describe('configuration', () => {
     expect(c.dataDir).toBe('.falsafa');
   });
 
+  it('embeds with the word vectors by default, feature hashing or a model on request', () => {
+    expect(loadConfig({}).embeddings).toMatchObject({ provider: 'words', dimension: 100 });
+    expect(loadConfig({ EMBEDDING_DIMENSION: '384' }).embeddings.dimension).toBe(100);
+    expect(loadConfig({ EMBEDDING_PROVIDER: 'local' }).embeddings).toMatchObject({
+      provider: 'local',
+      dimension: 384,
+    });
+    expect(() => loadConfig({ EMBEDDING_PROVIDER: 'glove' })).toThrow(ConfigError);
+  });
+
   it('takes each store real or embedded independently', () => {
     const c = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/3' });
     expect(c.redis).toEqual({ mode: 'remote', url: 'redis://127.0.0.1:6379/3' });

@@ -315,7 +315,7 @@ describe('embedding dimension', () => {
     expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('failed');
     await waitUntil(async () => failures.length > 0, 5000, 'the failure event');
     await stop();
-    expect(failures[0]).toMatch(/size 8.*makes 384/);
+    expect(failures[0]).toMatch(/size 8.*hashing with size 384/);
     expect(await gw.deps.vectors.count(bookId)).toBe(0);
   });
 });

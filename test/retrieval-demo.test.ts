@@ -5,7 +5,7 @@ import { ingestDemoBook } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
- * The chat turn on the ingested demo book with the embedded defaults (local embedder, local
+ * The chat turn on the ingested demo book with the embedded defaults (word-vector embedder, local
  * model): for each of the demo's example questions, the reply's citations contain the sentence of
  * the book that answers it.
  */
@@ -15,7 +15,10 @@ let token: string;
 let sessionId: string;
 
 beforeAll(async () => {
-  gw = await startTestGateway({ worker: true, env: { RATE_LIMIT_ENABLED: 'false' } });
+  gw = await startTestGateway({
+    worker: true,
+    env: { RATE_LIMIT_ENABLED: 'false', EMBEDDING_PROVIDER: 'words' },
+  });
   token = await gw.token(reader);
   const bookId = await ingestDemoBook(gw, reader);
   const [mira] = await gw.db.sql<{ id: string }[]>`

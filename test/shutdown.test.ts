@@ -93,6 +93,8 @@ async function startGatewayProcess(): Promise<Child> {
     WORKER_HEARTBEAT_MS: '200',
     SHUTDOWN_TIMEOUT_MS: String(DEADLINE_MS),
     SEED_DEMO: 'false',
+    // The book was indexed by the test gateway's embedder: searching it takes the same one.
+    EMBEDDING_PROVIDER: gw.env.EMBEDDING_PROVIDER!,
     // Without TEST_REDIS_URL the child runs its own in-process Redis.
     ...(gw.env.REDIS_URL ? { REDIS_URL: gw.env.REDIS_URL } : {}),
   };

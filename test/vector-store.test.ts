@@ -28,7 +28,10 @@ describe('VectorStore and its API key', () => {
       { url: secured.url, apiKey: KEY, timeoutMs: 3000 },
       new StoreCallCounter(),
     );
-    await store.ensureCollection('a0000000-0000-4000-8000-000000000001', 8);
+    await store.ensureCollection('a0000000-0000-4000-8000-000000000001', {
+      name: 'test',
+      dimension: 8,
+    });
     expect(await store.count('a0000000-0000-4000-8000-000000000001')).toBe(0);
     expect(warn).not.toHaveBeenCalled();
   });

@@ -4,7 +4,7 @@ import type { Embedder } from '../providers/types.js';
 import type { RetrievedChunk } from '../stores/chunks.js';
 import type { KeywordStore } from '../stores/keyword-store.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
-import type { VectorStore } from '../stores/vector-store.js';
+import { DimensionMismatchError, type VectorStore } from '../stores/vector-store.js';
 import { type FusedPassage, reciprocalRankFusion } from './fusion.js';
 import { keywordSearch } from './keyword-query.js';
 
@@ -36,9 +36,10 @@ export class HybridRetriever {
   ): Promise<RetrievalResult> {
     const { vectors, keywords, embedder, counter, logger } = this.deps;
     const vectorSide = (async () => {
-      const [vector] = await counter.time('embeddings', 'embed', () =>
-        embedder.embed([queries.narrative]),
-      );
+      const [[vector]] = await Promise.all([
+        counter.time('embeddings', 'embed', () => embedder.embed([queries.narrative])),
+        vectors.checkCollection(bookId, embedder),
+      ]);
       return vectors.search(bookId, vector!, options.candidates);
     })();
     // A query of stopwords only makes no keyword search: its hits would say nothing.
@@ -47,6 +48,15 @@ export class HybridRetriever {
       ? keywords.search(bookId, keywordQuery, options.candidates)
       : Promise.resolve([]);
     const [v, k] = await Promise.allSettled([vectorSide, keywordSide]);
+    // Vectors of another embedder would rank at random: a clear error, not a keyword-only list.
+    if (v.status === 'rejected' && v.reason instanceof DimensionMismatchError) {
+      logger.error({ bookId, err: v.reason.message }, 'book indexed by another embedder');
+      throw new AppError(
+        'FAILED_PRECONDITION',
+        "This book's passages were indexed by another embedding model than the one configured; configure the model it was indexed with",
+        { details: { reason: 'embedder_mismatch' } },
+      );
+    }
     let failed = 0;
     const take = (r: PromiseSettledResult<RetrievedChunk[]>, which: 'vector' | 'keyword') => {
       if (r.status === 'fulfilled') return r.value;

@@ -1,16 +1,18 @@
 /**
  * Builds the embedder and the model from plain configuration (the caller reads and checks the
- * environment). `local` needs nothing; `openai` needs `baseUrl` and `model` (and `dimension` for
- * embeddings), and takes any OpenAI-compatible server.
+ * environment). `words` (GloVe word vectors, SIF-weighted) and `local` (feature hashing) need
+ * nothing; `openai` needs `baseUrl` and `model` (and `dimension` for embeddings), and takes any
+ * OpenAI-compatible server.
  */
 import { LocalLlm } from './llm-local.js';
 import { OpenAILlm } from './llm-openai.js';
 import { LocalEmbedder } from './local-embedder.js';
 import { OpenAIEmbedder } from './openai-embedder.js';
 import type { Embedder, Llm } from './types.js';
+import { loadWordVectors, WordVectorEmbedder } from './word-vectors.js';
 
-interface ProviderConfig {
-  provider: 'local' | 'openai';
+export interface ProviderConfig {
+  provider: 'words' | 'local' | 'openai';
   baseUrl?: string | undefined;
   apiKey?: string | undefined;
   model?: string | undefined;
@@ -20,9 +22,16 @@ interface ProviderConfig {
   batchSize?: number | undefined;
   /** The offline model's pause between the words of a paced stream. */
   streamDelayMs?: number | undefined;
+  /** Where the word vectors' compact file is kept (`words`). */
+  cacheDir?: string | undefined;
 }
 
 export function createEmbedder(config: ProviderConfig): Embedder {
+  if (config.provider === 'words') {
+    return new WordVectorEmbedder(
+      loadWordVectors(config.cacheDir === undefined ? {} : { cacheDir: config.cacheDir }),
+    );
+  }
   if (config.provider === 'local') return new LocalEmbedder(config.dimension ?? 384);
   const { baseUrl, model, dimension } = requireRemote(config, 'embedder');
   if (dimension === undefined) throw new Error('the openai embedder needs a dimension');
@@ -38,7 +47,7 @@ export function createEmbedder(config: ProviderConfig): Embedder {
 }
 
 export function createLlm(config: ProviderConfig): Llm {
-  if (config.provider === 'local') {
+  if (config.provider !== 'openai') {
     return new LocalLlm(
       config.streamDelayMs === undefined ? {} : { streamDelayMs: config.streamDelayMs },
     );
@@ -69,3 +78,4 @@ export {
   type OpenAIEmbedderOptions,
 } from './openai-embedder.js';
 export * from './types.js';
+export { WordVectorEmbedder } from './word-vectors.js';

@@ -9,6 +9,7 @@ import type { Embedder } from './types.js';
  */
 export class LocalEmbedder implements Embedder {
   readonly kind = 'local' as const;
+  readonly name = 'hashing';
 
   constructor(readonly dimension = 384) {
     if (!Number.isInteger(dimension) || dimension < 8) {

@@ -56,6 +56,7 @@ const responseSchema = z.object({
 
 export class OpenAIEmbedder implements Embedder {
   readonly kind = 'openai' as const;
+  readonly name: string;
   readonly dimension: number;
   private readonly url: string;
   private readonly batchSize: number;
@@ -69,6 +70,7 @@ export class OpenAIEmbedder implements Embedder {
       );
     }
     this.dimension = options.dimension;
+    this.name = `openai:${options.model}`;
     this.url = `${options.baseUrl.replace(/\/+$/, '')}/embeddings`;
     this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 64));
     this.timeoutMs = options.timeoutMs ?? 30_000;

@@ -2,7 +2,9 @@ import type { ZodType } from 'zod';
 
 /** Turns texts into vectors of a fixed dimension, in input order. */
 export interface Embedder {
-  readonly kind: 'local' | 'openai';
+  readonly kind: 'words' | 'local' | 'openai';
+  /** Which vectors it makes (kind and model): a book's collection records it when created. */
+  readonly name: string;
   readonly dimension: number;
   embed(texts: readonly string[], options?: { signal?: AbortSignal }): Promise<number[][]>;
 }

@@ -162,7 +162,7 @@ export class IngestionService {
       }));
       if (chunks.length === 0) throw new JobRejectedError('the book has no text to index');
 
-      await this.deps.vectors.ensureCollection(book.id, this.deps.embedder.dimension);
+      await this.deps.vectors.ensureCollection(book.id, this.deps.embedder);
       await this.deps.keywords.ensureCollection(book.id);
       for (let i = 0; i < chunks.length; i += BATCH) {
         const batch = chunks.slice(i, i + BATCH);

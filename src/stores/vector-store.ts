@@ -3,8 +3,32 @@ import type { ChunkPayload, RetrievedChunk } from './chunks.js';
 import type { StoreCallCounter } from './metrics.js';
 import { callStore } from './store-call.js';
 
-class DimensionMismatchError extends Error {
+export class DimensionMismatchError extends Error {
   override readonly name = 'DimensionMismatchError';
+}
+
+/** What a collection must have been made by: the embedder's name and vector size. */
+export interface VectorSpace {
+  name: string;
+  dimension: number;
+}
+
+/** Why a collection's vectors are not comparable with `space`'s, or null when they are. */
+function mismatch(
+  bookId: string,
+  info: { config: { params: { vectors?: unknown }; metadata?: unknown } },
+  space: VectorSpace,
+): string | null {
+  const size = (info.config.params.vectors as { size?: number } | undefined)?.size;
+  const metadata = info.config.metadata as { embedder?: unknown } | null | undefined;
+  // A collection made before the metadata was recorded is judged by its size alone.
+  const made = typeof metadata?.embedder === 'string' ? metadata.embedder : undefined;
+  if (size === space.dimension && (made === undefined || made === space.name)) return null;
+  return (
+    `Qdrant collection ${bookId} holds vectors of size ${size}${made ? ` made by ${made}` : ''}, ` +
+    `but the embedder is ${space.name} with size ${space.dimension}: ` +
+    'use the embedding model the book was indexed with, or re-index it into a new collection'
+  );
 }
 
 /**
@@ -26,7 +50,9 @@ function isLoopback(hostname: string): boolean {
 /**
  * Qdrant I/O through the official client: one collection per book, named `{book_id}`, cosine,
  * size EMBEDDING_DIMENSION; point id = chunk_index; payload = the chunk. Every call has the
- * client's timeout; a transport failure is SERVICE_UNAVAILABLE.
+ * client's timeout; a transport failure is SERVICE_UNAVAILABLE. The collection's metadata records
+ * which embedder made its vectors (`{ embedder: name }`), so that vectors of two embedders never
+ * meet in one collection or one search, even when their sizes agree.
  */
 export class VectorStore {
   readonly client: QdrantClient;
@@ -47,23 +73,49 @@ export class VectorStore {
     return callStore(this.counter, 'qdrant', op, fn);
   }
 
-  /** Creates the book's collection if missing; an existing one of another size is an error. */
-  async ensureCollection(bookId: string, dimension: number): Promise<void> {
+  /** Books whose collection was found to match the embedder (its vector space never changes). */
+  private readonly checked = new Set<string>();
+
+  /**
+   * Creates the book's collection if missing, recording the embedder; an existing one of another
+   * size or made by another embedder is a DimensionMismatchError.
+   */
+  async ensureCollection(bookId: string, space: VectorSpace): Promise<void> {
     const { exists } = await this.call('exists', () => this.client.collectionExists(bookId));
     if (exists) {
       const info = await this.call('get', () => this.client.getCollection(bookId));
-      const vectors = info.config.params.vectors as { size?: number } | undefined;
-      if (vectors?.size !== dimension) {
-        throw new DimensionMismatchError(
-          `Qdrant collection ${bookId} holds vectors of size ${vectors?.size}, but the embedder makes ${dimension}: ` +
-            'use the embedding model the book was indexed with, or re-index it into a new collection',
-        );
-      }
+      const problem = mismatch(bookId, info, space);
+      if (problem) throw new DimensionMismatchError(problem);
       return;
     }
+    // Through the generated API: the client's own createCollection drops `metadata`.
     await this.call('create', () =>
-      this.client.createCollection(bookId, { vectors: { size: dimension, distance: 'Cosine' } }),
+      this.client.api().createCollection({
+        collection_name: bookId,
+        vectors: { size: space.dimension, distance: 'Cosine' },
+        metadata: { embedder: space.name },
+      }),
     );
+  }
+
+  /**
+   * Before searching with `space`'s vectors: a DimensionMismatchError when the book's collection was
+   * made by another embedder. Checked once per book and process; a collection that cannot be read
+   * is left for the search itself to report.
+   */
+  async checkCollection(bookId: string, space: VectorSpace): Promise<void> {
+    const key = `${space.name}/${space.dimension}/${bookId}`;
+    if (this.checked.has(key)) return;
+    let info: Awaited<ReturnType<QdrantClient['getCollection']>>;
+    try {
+      info = await this.call('get', () => this.client.getCollection(bookId));
+    } catch {
+      return;
+    }
+    const problem = mismatch(bookId, info, space);
+    if (problem) throw new DimensionMismatchError(problem);
+    if (this.checked.size >= 10_000) this.checked.clear();
+    this.checked.add(key);
   }
 
   async upsert(bookId: string, chunks: readonly ChunkPayload[], vectors: readonly number[][]) {

@@ -117,6 +117,8 @@ export async function startTestGateway(
     RESPONSE_CACHE_TTL_MS: '0',
     // The offline model streams without pausing between words.
     LLM_LOCAL_STREAM_DELAY_MS: '0',
+    // Feature hashing, the fast offline embedder; tests of the default (word vectors) say so.
+    EMBEDDING_PROVIDER: 'local',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     ...options.env,
   };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
+import { loadWordVectors } from '../../src/providers/word-vectors.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,8 +15,11 @@ const CLAIM_KEY = 'falsafa:test:claim';
 /**
  * Once per test run: say which stores the integration tests use, and claim a free Redis logical
  * database (an empty one, marked with a claim key) when TEST_REDIS_URL is set. Teardown empties it.
+ * Also makes the word vectors' compact file once, so that gateways started in parallel (the default
+ * embedder) read it rather than each converting the package.
  */
 export default async function setup(project: TestProject) {
+  loadWordVectors();
   const runId = randomBytes(4).toString('hex');
   project.provide('runId', runId);
   const pgMode = process.env.TEST_DATABASE_URL ? 'PostgreSQL at TEST_DATABASE_URL' : 'PGlite';
