@@ -26,6 +26,7 @@ import { compareIds, type PointId, parsePointId } from './ids.js';
 import { f32 } from './numbers.js';
 import { bodyObject, optNumber, optString, optUint, required } from './parse.js';
 import { isObject, parsePayloadSelector, selectPayload } from './payload.js';
+import { checkShape, SEARCH_PARAMS } from './validate.js';
 
 type VectorIn = { kind: 'raw'; raw: unknown } | { kind: 'id'; id: PointId };
 type Strategy = 'average_vector' | 'best_score' | 'sum_scores';
@@ -118,8 +119,16 @@ function parseQuery(raw: unknown): Query | undefined {
   throw formatError(QUERY_ERROR);
 }
 
+function parseLookup(raw: unknown): Level['lookup'] {
+  if (raw === undefined || raw === null) return undefined;
+  const lf = bodyObject(raw, 'LookupLocation');
+  const collection = required(optString(lf.collection, 'collection'), 'collection');
+  return { collection, vector: optString(lf.vector, 'vector') ?? '' };
+}
+
 function parseLevel(raw: unknown, col: Collection, root: boolean): Level {
   const body = bodyObject(raw, root ? 'QueryRequest' : 'Prefetch');
+  checkShape(body, SEARCH_PARAMS);
   const prefetchRaw = body.prefetch;
   const prefetchList =
     prefetchRaw === undefined || prefetchRaw === null
@@ -138,13 +147,8 @@ function parseLevel(raw: unknown, col: Collection, root: boolean): Level {
     ...(threshold === undefined ? {} : { threshold }),
     limit: optUint(body.limit, 'limit', 10, 1),
   };
-  if (isObject(body.lookup_from)) {
-    const lf = body.lookup_from;
-    level.lookup = {
-      collection: String(required(lf.collection, 'collection')),
-      vector: typeof lf.vector === 'string' ? lf.vector : '',
-    };
-  }
+  const lookup = parseLookup(body.lookup_from);
+  if (lookup) level.lookup = lookup;
   if (level.prefetch.length > 0 && !level.query) {
     throw badRequest(
       "A query is needed to merge the prefetches. Can't have prefetches without defining a query.",
@@ -405,17 +409,10 @@ export function queryPoints(col: Collection, lookup: CollectionLookup, raw: unkn
   return { points };
 }
 
-export function queryBatch(col: Collection, lookup: CollectionLookup, raw: unknown) {
-  const body = bodyObject(raw, 'QueryRequestBatch');
-  const searches = required(body.searches, 'searches');
-  if (!Array.isArray(searches))
-    throw formatError('invalid type: expected a sequence for `searches`');
-  return searches.map((s) => queryPoints(col, lookup, s));
-}
-
 /** POST /points/search (deprecated in Qdrant, still served) → ScoredPoint[]. */
 export function searchPoints(col: Collection, lookup: CollectionLookup, raw: unknown) {
   const body = bodyObject(raw, 'SearchRequest');
+  checkShape(body, SEARCH_PARAMS);
   const named = required(body.vector, 'vector');
   let using = '';
   let vector: unknown = named;
@@ -441,10 +438,40 @@ export function searchPoints(col: Collection, lookup: CollectionLookup, raw: unk
   });
 }
 
-export function searchBatch(col: Collection, lookup: CollectionLookup, raw: unknown) {
-  const body = bodyObject(raw, 'SearchRequestBatch');
-  const searches = required(body.searches, 'searches');
-  if (!Array.isArray(searches))
-    throw formatError('invalid type: expected a sequence for `searches`');
-  return searches.map((s) => searchPoints(col, lookup, s));
+/** POST /points/recommend (deprecated in Qdrant, still served) → ScoredPoint[]. */
+export function recommendPoints(col: Collection, lookup: CollectionLookup, raw: unknown) {
+  const body = bodyObject(raw, 'RecommendRequest');
+  checkShape(body, SEARCH_PARAMS);
+  const recommend = parseQuery({
+    recommend: { positive: body.positive, negative: body.negative, strategy: body.strategy },
+  });
+  const threshold = optNumber(body.score_threshold, 'score_threshold');
+  const lookupFrom = parseLookup(body.lookup_from);
+  const level: Level = {
+    prefetch: [],
+    ...(recommend ? { query: recommend } : {}),
+    using: optString(body.using, 'using') ?? '',
+    filter: col.compileFilter(body.filter),
+    ...(threshold === undefined ? {} : { threshold }),
+    limit: optUint(required(body.limit, 'limit'), 'limit', 10, 1),
+    ...(lookupFrom ? { lookup: lookupFrom } : {}),
+  };
+  return execute(col, lookup, level, {
+    withPayload: body.with_payload,
+    withVector: body.with_vector ?? body.with_vectors,
+    offset: optUint(body.offset, 'offset', 0),
+  });
+}
+
+type Single = (col: Collection, lookup: CollectionLookup, raw: unknown) => unknown;
+
+/** The `/batch` form of a search-like endpoint: `{searches: [...]}` → one answer each. */
+export function batchOf(single: Single, what: string): Single {
+  return (col, lookup, raw) => {
+    const body = bodyObject(raw, what);
+    const searches = required(body.searches, 'searches');
+    if (!Array.isArray(searches))
+      throw formatError('invalid type: expected a sequence for `searches`');
+    return searches.map((s) => single(col, lookup, s));
+  };
 }
