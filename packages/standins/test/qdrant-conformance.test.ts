@@ -493,3 +493,102 @@ describe('aliases', () => {
     }
   });
 });
+
+describe('formula queries (score boosting)', () => {
+  beforeAll(async () => {
+    await fx.client.createCollection('fm', { vectors });
+    await fx.client.upsert('fm', {
+      wait: true,
+      points: [
+        {
+          id: 1,
+          vector: [1, 0],
+          payload: { tag: 'h1', boost: 2, loc: { lat: 0, lon: 0 }, at: '2024-01-01T00:00:10Z' },
+        },
+        { id: 2, vector: [0.5, 0], payload: { tag: 'p' } },
+        { id: 3, vector: [0, 1], payload: { tag: 'li', boost: 'x' } },
+      ],
+    });
+  });
+  type Formula = Record<string, unknown> | string | number;
+  const ranked = async (formula: Formula, extra: Record<string, unknown> = {}) => {
+    const res = await http('POST', '/collections/fm/points/query', {
+      prefetch: { query: [1, 0], limit: 10 },
+      query: { formula, ...extra },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const points = (res.body as { result: { points: { id: number; score: number }[] } }).result
+      .points;
+    return points.map((p) => [p.id, p.score]);
+  };
+
+  it('adds condition boosts to the prefetch score', async () => {
+    expect(
+      await ranked({
+        sum: [
+          '$score',
+          { mult: [0.5, { key: 'tag', match: { any: ['h1', 'h2'] } }] },
+          { mult: [0.25, { key: 'tag', match: { any: ['p', 'li'] } }] },
+        ],
+      }),
+    ).toEqual([
+      [1, 1.5],
+      [2, 0.75],
+      [3, 0.25],
+    ]);
+  });
+
+  it('reads payload numbers, falling back on defaults', async () => {
+    expect(await ranked({ mult: ['$score', 'boost'] }, { defaults: { boost: 10 } })).toEqual([
+      [2, 5],
+      [1, 2],
+      [3, 0],
+    ]);
+  });
+
+  it('$score[i] names the i-th prefetch', async () => {
+    const res = await fx.client.query('fm', {
+      prefetch: [
+        { query: [1, 0], limit: 10 },
+        { query: [0, 1], limit: 10 },
+      ],
+      query: { formula: { sum: ['$score[0]', { mult: [2, '$score[1]'] }] } },
+    });
+    expect(res.points.map((p) => [p.id, p.score])).toEqual([
+      [3, 2],
+      [1, 1],
+      [2, 0.5],
+    ]);
+  });
+
+  it('decays, geo distance, datetimes and division', async () => {
+    const one = async (formula: Formula) => {
+      const res = await fx.client.query('fm', {
+        prefetch: { query: [1, 0], filter: { must: [{ has_id: [1] }] } },
+        query: { formula } as never,
+      });
+      return res.points[0]?.score;
+    };
+    expect(await one({ exp_decay: { x: 'boost', scale: 2 } })).toBe(0.5);
+    expect(await one({ gauss_decay: { x: 'boost', scale: 2 } })).toBe(0.5);
+    expect(await one({ lin_decay: { x: 'boost', target: 0, scale: 4, midpoint: 0.5 } })).toBe(0.75);
+    const metres = await one({ geo_distance: { origin: { lat: 0, lon: 1 }, to: 'loc' } });
+    expect(metres).toBeCloseTo((6371088 * Math.PI) / 180, 0);
+    expect(
+      await one({ sum: [{ datetime_key: 'at' }, { neg: { datetime: '2024-01-01T00:00:00Z' } }] }),
+    ).toBe(10);
+    expect(await one({ div: { left: 1, right: 0, by_zero_default: 7 } })).toBe(7);
+    expect(await one({ pow: { base: 'boost', exponent: 3 } })).toBe(8);
+  });
+
+  it('refuses what Qdrant refuses', async () => {
+    const query = (body: unknown) => http('POST', '/collections/fm/points/query', body);
+    expect((await query({ query: { formula: '$score' } })).status).toBe(400);
+    for (const formula of [{ div: { left: 1, right: 0 } }, { sqrt: -1 }, { ln: 0 }]) {
+      const res = await query({ prefetch: { query: [1, 0] }, query: { formula } });
+      expect(res.status, JSON.stringify(formula)).toBe(400);
+    }
+    const bad = await query({ prefetch: { query: [1, 0] }, query: { formula: { bogus: 1 } } });
+    expect(bad).toMatchObject({ status: 400, body: formatError });
+  });
+});

@@ -2,7 +2,7 @@
  * Search and the universal Query API, brute force over a collection: nearest by raw vector or by
  * point id (referenced ids are excluded from results, as in Qdrant), recommend (average_vector,
  * best_score, sum_scores), nested `prefetch` merged by `fusion: rrf | dbsf` or `rrf: {k, weights}`
- * (Qdrant's formulas, default k = 2) or re-scored by a vector, `order_by`, `sample: random`.
+ * (Qdrant's formulas, default k = 2), re-scored by a vector or by a `formula`, `order_by`, `sample: random`.
  * The root filter is propagated into every prefetch; limit/offset/score_threshold as in Qdrant.
  */
 import {
@@ -21,7 +21,8 @@ import {
   score,
 } from './distance.js';
 import { badInput, badRequest, collectionNotFound, formatError, notFound } from './errors.js';
-import { both, type Predicate } from './filter.js';
+import { both, type FilterContext, type Predicate } from './filter.js';
+import { compileFormula, type Formula, scoreTables } from './formula.js';
 import { compareIds, type PointId, parsePointId } from './ids.js';
 import { f32 } from './numbers.js';
 import { bodyObject, optNumber, optString, optUint, required } from './parse.js';
@@ -35,7 +36,8 @@ type Query =
   | { kind: 'recommend'; positive: VectorIn[]; negative: VectorIn[]; strategy: Strategy }
   | { kind: 'fusion'; method: 'rrf' | 'dbsf'; k: number; weights?: number[] }
   | { kind: 'order_by'; order: ReturnType<typeof parseOrderBy> }
-  | { kind: 'sample' };
+  | { kind: 'sample' }
+  | { kind: 'formula'; formula: Formula };
 
 interface Level {
   prefetch: Level[];
@@ -57,7 +59,7 @@ interface Scored {
 export type CollectionLookup = (name: string) => Collection | undefined;
 
 const QUERY_ERROR = 'Expected some form of vector, id, or a type of query';
-const UNSUPPORTED = ['discover', 'context', 'formula', 'relevance_feedback'];
+const UNSUPPORTED = ['discover', 'context', 'relevance_feedback'];
 
 function parseVectorInput(raw: unknown): VectorIn {
   if (Array.isArray(raw)) return { kind: 'raw', raw };
@@ -70,7 +72,7 @@ function parseVectorInput(raw: unknown): VectorIn {
   throw formatError(QUERY_ERROR);
 }
 
-function parseQuery(raw: unknown): Query | undefined {
+function parseQuery(raw: unknown, ctx: FilterContext): Query | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (!isObject(raw)) {
     try {
@@ -108,6 +110,7 @@ function parseQuery(raw: unknown): Query | undefined {
     return { kind: 'fusion', method: 'rrf', k, ...(weights ? { weights } : {}) };
   }
   if ('order_by' in raw) return { kind: 'order_by', order: parseOrderBy(raw.order_by) };
+  if ('formula' in raw) return { kind: 'formula', formula: compileFormula(raw, ctx) };
   if ('sample' in raw) {
     if (raw.sample !== 'random') throw formatError(`unknown variant \`${String(raw.sample)}\``);
     return { kind: 'sample' };
@@ -136,7 +139,7 @@ function parseLevel(raw: unknown, col: Collection, root: boolean): Level {
       : Array.isArray(prefetchRaw)
         ? prefetchRaw
         : [prefetchRaw];
-  const query = parseQuery(body.query);
+  const query = parseQuery(body.query, col.filterContext);
   const using = optString(body.using, 'using') ?? '';
   const threshold = optNumber(body.score_threshold, 'score_threshold');
   const level: Level = {
@@ -225,6 +228,16 @@ class Executor {
     } else if (q.kind === 'fusion') {
       if (level.prefetch.length === 0) throw badRequest('cannot apply Fusion without prefetches');
       scored = q.method === 'rrf' ? rrf(sources, q.k, q.weights) : dbsf(sources);
+    } else if (q.kind === 'formula') {
+      if (level.prefetch.length === 0) throw badRequest('cannot apply Formula without prefetches');
+      const tables = scoreTables(sources);
+      scored = pool.map((p) => ({
+        p,
+        score: Math.fround(
+          q.formula({ target: this.col.target(p), scores: tables.map((t) => t.get(p.id)) }),
+        ),
+      }));
+      scored.sort((a, b) => b.score - a.score || compareIds(a.p.id, b.p.id));
     } else if (q.kind === 'order_by') {
       scored = orderedRows(pool, q.order).map(({ p, value }) => ({
         p,
@@ -442,9 +455,10 @@ export function searchPoints(col: Collection, lookup: CollectionLookup, raw: unk
 export function recommendPoints(col: Collection, lookup: CollectionLookup, raw: unknown) {
   const body = bodyObject(raw, 'RecommendRequest');
   checkShape(body, SEARCH_PARAMS);
-  const recommend = parseQuery({
-    recommend: { positive: body.positive, negative: body.negative, strategy: body.strategy },
-  });
+  const recommend = parseQuery(
+    { recommend: { positive: body.positive, negative: body.negative, strategy: body.strategy } },
+    col.filterContext,
+  );
   const threshold = optNumber(body.score_threshold, 'score_threshold');
   const lookupFrom = parseLookup(body.lookup_from);
   const level: Level = {
