@@ -112,6 +112,8 @@ describe('collection parameters are validated as Qdrant validates them', () => {
     });
     expect((await http('PUT', '/collections/timed?timeout=30', { vectors })).status).toBe(200);
     expect((await http('POST', '/collections/timed/points/scroll?timeout=0', {})).status).toBe(422);
+    // GET endpoints take no timeout, so Qdrant never reads one there.
+    expect((await http('GET', '/collections/timed?timeout=0')).status).toBe(200);
   });
 });
 

@@ -3,7 +3,7 @@
  * Qdrant's plain-text reasons; `/`, `/healthz`, `/livez`, `/readyz` stay open), JSON body
  * reading (32 MiB limit, parse failures as Qdrant format errors), routing, and the
  * `{result, status, time}` / `{status: {error}, time}` envelopes. Unknown routes get actix's
- * empty 404. Query-string parameters other than `wait` are ignored.
+ * empty 404. Of the query string the routes read `wait` and check `timeout`; the rest is ignored.
  */
 
 import { randomUUID, timingSafeEqual } from 'node:crypto';

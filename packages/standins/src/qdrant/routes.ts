@@ -47,11 +47,14 @@ export interface Route {
   handler: (ctx: RouteContext) => unknown;
 }
 
-/** The `{name}` path parameter, checked as Qdrant's path extractor does, then `?timeout=`. */
-function collectionName(ctx: RouteContext): string {
+/**
+ * The `{name}` path parameter, checked as Qdrant's path extractor does, then `?timeout=` where
+ * the endpoint takes one (every one but the GETs).
+ */
+function collectionName(ctx: RouteContext, timed: boolean): string {
   const name = ctx.params.name ?? '';
   validateCollectionName(name);
-  checkTimeout(ctx.query);
+  if (timed) checkTimeout(ctx.query);
   return name;
 }
 
@@ -71,9 +74,9 @@ function bodyError(run: () => unknown): QdrantError | undefined {
 }
 
 /** A route on an existing collection (or alias). */
-function onCollection<T>(fn: (c: Collection, ctx: RouteContext) => T) {
+function onCollection<T>(fn: (c: Collection, ctx: RouteContext) => T, timed = true) {
   return (ctx: RouteContext): T => {
-    const name = collectionName(ctx);
+    const name = collectionName(ctx, timed);
     const c = ctx.registry.find(name);
     if (c) return fn(c, ctx);
     const empty = new Collection(name, parseCreateCollection({}));
@@ -169,12 +172,16 @@ export const ROUTES: Route[] = [
       return ctx.registry.changeAliases(ctx.body);
     },
   },
-  { method: 'GET', pattern: ['collections', ':name'], handler: onCollection((c) => c.info()) },
+  {
+    method: 'GET',
+    pattern: ['collections', ':name'],
+    handler: onCollection((c) => c.info(), false),
+  },
   {
     method: 'PUT',
     pattern: ['collections', ':name'],
     handler: (ctx) => {
-      const name = collectionName(ctx);
+      const name = collectionName(ctx, true);
       const config = parseCreateCollection(bodyObject(ctx.body ?? {}, 'CreateCollection'));
       return ctx.registry.create(name, config);
     },
@@ -194,18 +201,18 @@ export const ROUTES: Route[] = [
   {
     method: 'DELETE',
     pattern: ['collections', ':name'],
-    handler: (ctx) => ctx.registry.delete(collectionName(ctx)),
+    handler: (ctx) => ctx.registry.delete(collectionName(ctx, true)),
   },
   {
     method: 'GET',
     pattern: ['collections', ':name', 'exists'],
-    handler: (ctx) => ({ exists: ctx.registry.find(collectionName(ctx)) !== undefined }),
+    handler: (ctx) => ({ exists: ctx.registry.find(collectionName(ctx, false)) !== undefined }),
   },
   {
     method: 'GET',
     pattern: ['collections', ':name', 'aliases'],
     handler: (ctx) => {
-      const name = collectionName(ctx);
+      const name = collectionName(ctx, false);
       if (!ctx.registry.names().includes(name)) throw collectionNotFound(name);
       return { aliases: ctx.registry.aliasList(name) };
     },
@@ -223,7 +230,7 @@ export const ROUTES: Route[] = [
   {
     method: 'GET',
     pattern: ['collections', ':name', 'points', ':id'],
-    handler: onCollection((c, ctx) => c.getPoint(ctx.params.id ?? '')),
+    handler: onCollection((c, ctx) => c.getPoint(ctx.params.id ?? ''), false),
   },
 ];
 
