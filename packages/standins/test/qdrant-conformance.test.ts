@@ -594,3 +594,124 @@ describe('formula queries (score boosting)', () => {
     expect(bad).toMatchObject({ status: 400, body: formatError });
   });
 });
+
+describe('tenant payload indexes and filtered reads (one collection, many tenants)', () => {
+  const tenantUuid = (n: number) => `0000000${n}-0000-4000-8000-000000000000`;
+  beforeAll(async () => {
+    await fx.client.createCollection('tenants', {
+      vectors,
+      shard_number: 3,
+      replication_factor: 2,
+      write_consistency_factor: 2,
+    });
+    // Two tenants with the very same vectors: only the filter keeps them apart.
+    await fx.client.upsert('tenants', {
+      wait: true,
+      points: [0, 1, 2, 3, 4, 5].map((i) => ({
+        id: i,
+        vector: [1, i / 10],
+        payload: { book_id: i < 3 ? 'a' : 'b', book_uuid: tenantUuid(i < 3 ? 1 : 2), n: i },
+      })),
+    });
+  });
+
+  it('accepts is_tenant and on_disk on keyword and uuid indexes, is_principal on integer, and reports them', async () => {
+    for (const [field, schema] of [
+      ['book_id', { type: 'keyword', is_tenant: true, on_disk: true }],
+      ['book_uuid', { type: 'uuid', is_tenant: true, on_disk: false }],
+      ['n', { type: 'integer', is_principal: true, lookup: false, range: true }],
+    ] as const) {
+      const res = await http('PUT', '/collections/tenants/index?wait=true', {
+        field_name: field,
+        field_schema: schema,
+      });
+      expect(res, field).toMatchObject({ status: 200, body: { result: { status: 'completed' } } });
+    }
+    const info = await fx.client.getCollection('tenants');
+    expect(info.payload_schema).toEqual({
+      book_id: {
+        data_type: 'keyword',
+        params: { type: 'keyword', is_tenant: true, on_disk: true },
+        points: 6,
+      },
+      book_uuid: {
+        data_type: 'uuid',
+        params: { type: 'uuid', is_tenant: true, on_disk: false },
+        points: 6,
+      },
+      n: {
+        data_type: 'integer',
+        params: { type: 'integer', is_principal: true, lookup: false, range: true },
+        points: 6,
+      },
+    });
+    expect(info.config.params).toMatchObject({
+      shard_number: 3,
+      replication_factor: 2,
+      write_consistency_factor: 2,
+    });
+  });
+
+  it('a tenant option of the wrong type fails the schema (400); one the type lacks is ignored', async () => {
+    const res = await http('PUT', '/collections/tenants/index', {
+      field_name: 'other',
+      field_schema: { type: 'keyword', is_tenant: 'yes' },
+    });
+    expect(res).toMatchObject({ status: 400, body: formatError });
+    await http('PUT', '/collections/tenants/index?wait=true', {
+      field_name: 'ignored',
+      field_schema: { type: 'keyword', is_principal: true, is_tenant: null },
+    });
+    const schema = (await fx.client.getCollection('tenants')).payload_schema;
+    expect(schema.other).toBeUndefined();
+    expect(schema.ignored).toEqual({
+      data_type: 'keyword',
+      params: { type: 'keyword' },
+      points: 0,
+    });
+    await fx.client.deletePayloadIndex('tenants', 'ignored', { wait: true });
+  });
+
+  it('query, search, scroll and count filtered on the tenant return that tenant alone', async () => {
+    const onlyA = { must: [{ key: 'book_id', match: { value: 'a' } }] };
+    const queried = await fx.client.query('tenants', {
+      query: [1, 0.5],
+      limit: 10,
+      filter: onlyA,
+      with_payload: true,
+    });
+    expect(queried.points.map((p) => p.id)).toEqual([2, 1, 0]);
+    const searched = await fx.client.search('tenants', {
+      vector: [1, 0.5],
+      limit: 10,
+      filter: { must: [{ key: 'book_uuid', match: { value: tenantUuid(2) } }] },
+    });
+    expect(searched.map((p) => p.id)).toEqual([5, 4, 3]);
+    const scrolled = await fx.client.scroll('tenants', {
+      filter: onlyA,
+      limit: 10,
+      with_vector: true,
+    });
+    expect(scrolled.points.map((p) => [p.id, p.vector])).toEqual([
+      [0, [1, 0]],
+      [1, [1, expect.closeTo(0.1, 6)]],
+      [2, [1, expect.closeTo(0.2, 6)]],
+    ]);
+    expect((await fx.client.count('tenants', { filter: onlyA, exact: true })).count).toBe(3);
+  });
+
+  it('a filtered delete removes that tenant’s points and no other', async () => {
+    await fx.client.delete('tenants', {
+      wait: true,
+      filter: {
+        must: [
+          { key: 'book_id', match: { value: 'b' } },
+          { key: 'n', range: { gte: 4 } },
+        ],
+      },
+    });
+    const left = await fx.client.scroll('tenants', { limit: 10 });
+    expect(left.points.map((p) => p.id)).toEqual([0, 1, 2, 3]);
+    expect((await fx.client.getCollection('tenants')).payload_schema.book_id?.points).toBe(4);
+  });
+});

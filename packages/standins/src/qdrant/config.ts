@@ -182,12 +182,43 @@ export function renderCollectionInfo(
 
 const INDEX_TYPES = ['keyword', 'integer', 'float', 'geo', 'text', 'bool', 'datetime', 'uuid'];
 
+/** The boolean options of each index type's `*IndexParams` (openapi v1.18). */
+const INDEX_FLAGS: Record<string, string[]> = {
+  keyword: ['is_tenant', 'on_disk', 'enable_hnsw'],
+  uuid: ['is_tenant', 'on_disk', 'enable_hnsw'],
+  integer: ['lookup', 'range', 'is_principal', 'on_disk', 'enable_hnsw'],
+  float: ['is_principal', 'on_disk', 'enable_hnsw'],
+  datetime: ['is_principal', 'on_disk', 'enable_hnsw'],
+  bool: ['on_disk', 'enable_hnsw'],
+  geo: ['on_disk', 'enable_hnsw'],
+};
+
+const FIELD_SCHEMA_ERROR = 'data did not match any variant of untagged enum PayloadFieldSchema';
+
+/**
+ * A `field_schema`: a type name, or `{ type, ...params }`. As Qdrant (serde) does, an option of the
+ * wrong type fails the whole schema, an option the type does not have is ignored, and params are
+ * reported in `payload_schema` with their `type` and the options given (nulls left out).
+ */
 export function parsePayloadIndex(raw: unknown): PayloadIndex {
   if (typeof raw === 'string' && INDEX_TYPES.includes(raw)) return { data_type: raw };
-  if (isObject(raw) && typeof raw.type === 'string' && INDEX_TYPES.includes(raw.type)) {
-    return { data_type: raw.type, params: raw };
+  if (!isObject(raw) || typeof raw.type !== 'string' || !INDEX_TYPES.includes(raw.type)) {
+    throw formatError(FIELD_SCHEMA_ERROR);
   }
-  throw formatError('data did not match any variant of untagged enum PayloadFieldSchema');
+  const flags = INDEX_FLAGS[raw.type];
+  if (!flags) {
+    // Text params (tokenizer, stemmer, stopwords...) are echoed as given.
+    const params = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== null));
+    return { data_type: raw.type, params };
+  }
+  const params: Record<string, unknown> = { type: raw.type };
+  for (const flag of flags) {
+    const value = raw[flag];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'boolean') throw formatError(FIELD_SCHEMA_ERROR);
+    params[flag] = value;
+  }
+  return { data_type: raw.type, params };
 }
 
 export function hasRangeIndex(index: PayloadIndex | undefined): boolean {
