@@ -80,7 +80,8 @@ async function main() {
     LOG_LEVEL: 'warn',
   };
   for (const k of Object.keys(env)) {
-    // Offline: every store embedded, whatever the shell has set.
+    // Offline: every store embedded, whatever the shell has set; the Qdrant layout is honoured.
+    if (/^QDRANT_(LAYOUT|SHARED_COLLECTION)$/.test(k)) continue;
     if (/^(SUPABASE|REDIS|QDRANT|TYPESENSE)_/.test(k)) delete env[k];
   }
   const config = loadConfig(env);
@@ -127,11 +128,16 @@ async function main() {
     await rm(dataDir, { recursive: true, force: true });
   }
 
+  const layout = config.qdrantCollections.layout;
   const settings = [
     `embedder \`${config.embeddings.provider}\` (${config.embeddings.dimension} dimensions)`,
     `chunks of ${config.ingestion.chunkTargetChars} characters with ${config.ingestion.chunkOverlapChars} overlap`,
     `${config.chat.candidates} candidates per retriever, ${config.chat.keep} kept`,
     `RRF k = ${RRF_K}, equal weights, keyword hits weighted by their share of the query's words to the power ${KEYWORD_COVERAGE_POWER}`,
+    // The default layout is not named, so that a default run rewrites the committed file as it was.
+    ...(layout.kind === 'shared'
+      ? [`Qdrant layout \`shared\` (collection \`${layout.collection}\`)`]
+      : []),
   ].join(', ');
   const doc = [
     '# Retrieval evaluation',

@@ -10,6 +10,7 @@ import { z } from 'zod';
 export const DEV_JWT_SECRET = 'falsafa-development-jwt-secret-change-me-0123456789';
 
 const optionalUrl = z.url().optional();
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const intFromEnv = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 const boolFromEnv = (fallback: boolean) =>
@@ -38,7 +39,20 @@ const envSchema = z.object({
   REDIS_URL: optionalUrl,
   QDRANT_URL: optionalUrl,
   QDRANT_API_KEY: z.string().min(1).optional(),
+  QDRANT_LAYOUT: z.enum(['per-book', 'shared']).default('per-book'),
+  QDRANT_SHARED_COLLECTION: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[^<>:"/\\|?*\0]+$/, 'must not contain < > : " / \\ | ? * or NUL')
+    .refine((v) => !UUID.test(v), 'must not be a UUID (a book id names its own collection)')
+    .default('book_chunks'),
+  QDRANT_SHARD_NUMBER: z.coerce.number().int().min(1).max(1024).optional(),
+  QDRANT_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(64).optional(),
+  QDRANT_WRITE_CONSISTENCY_FACTOR: z.coerce.number().int().min(1).max(64).optional(),
   TYPESENSE_URL: optionalUrl,
+  TYPESENSE_NODES: z.string().optional(),
+  TYPESENSE_NEAREST_NODE: optionalUrl,
   TYPESENSE_API_KEY: z.string().min(1).optional(),
 
   SYSTEM_PROMPT_STORAGE_PATH: z.string().min(1).optional(),
@@ -130,7 +144,15 @@ export interface Config {
   auth: { jwtSecret?: string; jwksUrl?: string; audience: string; usingDevSecret: boolean };
   redis: { mode: 'remote'; url: string } | { mode: 'embedded' };
   qdrant: { mode: 'remote'; url: string; apiKey?: string } | { mode: 'embedded' };
-  typesense: { mode: 'remote'; url: string; apiKey: string } | { mode: 'embedded' };
+  /** How chunks map onto Qdrant collections, and the cluster settings of each new collection. */
+  qdrantCollections: {
+    layout: { kind: 'per-book' } | { kind: 'shared'; collection: string };
+    cluster: { shardNumber?: number; replicationFactor?: number; writeConsistencyFactor?: number };
+  };
+  /** `url` is the first of `nodes`; the client fails over between them (nearest node first). */
+  typesense:
+    | { mode: 'remote'; url: string; nodes: string[]; nearestNode?: string; apiKey: string }
+    | { mode: 'embedded' };
   embeddings: Omit<ProviderSettings, 'provider'> & {
     provider: 'words' | 'local' | 'openai';
     dimension: number;
@@ -228,8 +250,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.PAGE_SIZE_DEFAULT > e.PAGE_SIZE_MAX) {
     problems.push('PAGE_SIZE_DEFAULT: must not exceed PAGE_SIZE_MAX');
   }
-  if (e.TYPESENSE_URL && !e.TYPESENSE_API_KEY) {
-    problems.push('TYPESENSE_API_KEY: required when TYPESENSE_URL is set');
+  const typesenseNodes = parseNodes(e.TYPESENSE_NODES, problems);
+  if (typesenseNodes && e.TYPESENSE_URL) {
+    problems.push('TYPESENSE_NODES: give either TYPESENSE_URL or TYPESENSE_NODES, not both');
+  }
+  if ((e.TYPESENSE_URL || typesenseNodes) && !e.TYPESENSE_API_KEY) {
+    problems.push('TYPESENSE_API_KEY: required when TYPESENSE_URL or TYPESENSE_NODES is set');
+  }
+  if (e.TYPESENSE_NEAREST_NODE && !e.TYPESENSE_URL && !typesenseNodes) {
+    problems.push('TYPESENSE_NEAREST_NODE: needs TYPESENSE_URL or TYPESENSE_NODES');
+  }
+  if (
+    e.QDRANT_WRITE_CONSISTENCY_FACTOR !== undefined &&
+    e.QDRANT_WRITE_CONSISTENCY_FACTOR > (e.QDRANT_REPLICATION_FACTOR ?? 1)
+  ) {
+    problems.push(
+      'QDRANT_WRITE_CONSISTENCY_FACTOR: must not exceed QDRANT_REPLICATION_FACTOR (default 1)',
+    );
   }
   if (e.EMBEDDING_PROVIDER === 'openai' && (!e.EMBEDDING_BASE_URL || !e.EMBEDDING_MODEL)) {
     problems.push(
@@ -281,9 +318,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           ...(e.QDRANT_API_KEY ? { apiKey: e.QDRANT_API_KEY } : {}),
         }
       : { mode: 'embedded' },
-    typesense: e.TYPESENSE_URL
-      ? { mode: 'remote', url: e.TYPESENSE_URL, apiKey: e.TYPESENSE_API_KEY! }
-      : { mode: 'embedded' },
+    qdrantCollections: {
+      layout:
+        e.QDRANT_LAYOUT === 'shared'
+          ? { kind: 'shared', collection: e.QDRANT_SHARED_COLLECTION }
+          : { kind: 'per-book' },
+      cluster: {
+        ...(e.QDRANT_SHARD_NUMBER ? { shardNumber: e.QDRANT_SHARD_NUMBER } : {}),
+        ...(e.QDRANT_REPLICATION_FACTOR ? { replicationFactor: e.QDRANT_REPLICATION_FACTOR } : {}),
+        ...(e.QDRANT_WRITE_CONSISTENCY_FACTOR
+          ? { writeConsistencyFactor: e.QDRANT_WRITE_CONSISTENCY_FACTOR }
+          : {}),
+      },
+    },
+    typesense:
+      e.TYPESENSE_URL || typesenseNodes
+        ? {
+            mode: 'remote',
+            url: (typesenseNodes ?? [e.TYPESENSE_URL!])[0]!,
+            nodes: typesenseNodes ?? [e.TYPESENSE_URL!],
+            ...(e.TYPESENSE_NEAREST_NODE ? { nearestNode: e.TYPESENSE_NEAREST_NODE } : {}),
+            apiKey: e.TYPESENSE_API_KEY!,
+          }
+        : { mode: 'embedded' },
     embeddings: {
       provider: e.EMBEDDING_PROVIDER,
       baseUrl: e.EMBEDDING_BASE_URL,
@@ -362,6 +419,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
+}
+
+/** TYPESENSE_NODES: comma-separated `http(s)://host[:port][/path]` URLs, at least one. */
+function parseNodes(raw: string | undefined, problems: string[]): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const nodes = raw
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  if (nodes.length === 0) problems.push('TYPESENSE_NODES: no URL given');
+  for (const node of nodes) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(node);
+    } catch {}
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      problems.push(`TYPESENSE_NODES: ${JSON.stringify(node)} is not an http(s) URL`);
+    }
+  }
+  return nodes;
 }
 
 /** CORS_ORIGINS: comma-separated exact origins (`scheme://host[:port]`, no path). */

@@ -116,10 +116,15 @@ export async function startRuntime(
     }
     let typesenseUrl: string;
     let typesenseKey: string;
+    let typesenseNodes: { nodes?: string[]; nearestNode?: string } = {};
     if (config.typesense.mode === 'remote') {
       typesenseUrl = config.typesense.url;
       typesenseKey = config.typesense.apiKey;
-      stores.typesense = typesenseUrl;
+      typesenseNodes = {
+        nodes: config.typesense.nodes,
+        ...(config.typesense.nearestNode ? { nearestNode: config.typesense.nearestNode } : {}),
+      };
+      stores.typesense = config.typesense.nodes.join(', ');
     } else {
       typesenseUrl = embedded!.typesense!.url;
       typesenseKey = embedded!.typesense!.apiKey;
@@ -141,11 +146,21 @@ export async function startRuntime(
       supabaseAs: (accessToken) => createSupabase({ ...supabaseSettings, accessToken }),
       redis,
       vectors: new VectorStore(
-        { url: qdrantUrl, apiKey: qdrantKey, timeoutMs: config.storeTimeoutMs },
+        {
+          url: qdrantUrl,
+          apiKey: qdrantKey,
+          timeoutMs: config.storeTimeoutMs,
+          ...config.qdrantCollections,
+        },
         counter,
       ),
       keywords: new KeywordStore(
-        { url: typesenseUrl, apiKey: typesenseKey, timeoutMs: config.storeTimeoutMs },
+        {
+          url: typesenseUrl,
+          ...typesenseNodes,
+          apiKey: typesenseKey,
+          timeoutMs: config.storeTimeoutMs,
+        },
         counter,
       ),
       embedder: createEmbedder({ ...config.embeddings }),

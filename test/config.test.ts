@@ -57,3 +57,78 @@ describe('configuration', () => {
     expect(c.auth.jwksUrl).toBe('https://x.supabase.co/auth/v1/.well-known/jwks.json');
   });
 });
+
+describe('Qdrant layout, cluster settings and Typesense nodes', () => {
+  it('defaults to one collection per book and leaves sharding to the server', () => {
+    expect(loadConfig({}).qdrantCollections).toEqual({ layout: { kind: 'per-book' }, cluster: {} });
+  });
+
+  it('takes the shared layout with its collection name and the cluster settings', () => {
+    const c = loadConfig({
+      QDRANT_LAYOUT: 'shared',
+      QDRANT_SHARED_COLLECTION: 'chunks_v2',
+      QDRANT_SHARD_NUMBER: '6',
+      QDRANT_REPLICATION_FACTOR: '3',
+      QDRANT_WRITE_CONSISTENCY_FACTOR: '2',
+    });
+    expect(c.qdrantCollections).toEqual({
+      layout: { kind: 'shared', collection: 'chunks_v2' },
+      cluster: { shardNumber: 6, replicationFactor: 3, writeConsistencyFactor: 2 },
+    });
+    expect(loadConfig({ QDRANT_LAYOUT: 'shared' }).qdrantCollections.layout).toEqual({
+      kind: 'shared',
+      collection: 'book_chunks',
+    });
+  });
+
+  it.each([
+    [{ QDRANT_LAYOUT: 'single' }, /QDRANT_LAYOUT/],
+    [{ QDRANT_SHARED_COLLECTION: 'a/b' }, /QDRANT_SHARED_COLLECTION: must not contain/],
+    [
+      { QDRANT_SHARED_COLLECTION: 'a0000000-0000-4000-8000-000000000001' },
+      /QDRANT_SHARED_COLLECTION: must not be a UUID/,
+    ],
+    [{ QDRANT_SHARD_NUMBER: '0' }, /QDRANT_SHARD_NUMBER/],
+    [{ QDRANT_REPLICATION_FACTOR: 'two' }, /QDRANT_REPLICATION_FACTOR/],
+    [
+      { QDRANT_REPLICATION_FACTOR: '2', QDRANT_WRITE_CONSISTENCY_FACTOR: '3' },
+      /QDRANT_WRITE_CONSISTENCY_FACTOR: must not exceed QDRANT_REPLICATION_FACTOR/,
+    ],
+    [
+      { TYPESENSE_NODES: 'http://a:8108,ftp://b', TYPESENSE_API_KEY: 'k' },
+      /TYPESENSE_NODES: "ftp:\/\/b" is not an http\(s\) URL/,
+    ],
+    [{ TYPESENSE_NODES: 'http://a:8108' }, /TYPESENSE_API_KEY: required/],
+    [
+      { TYPESENSE_NODES: 'http://a:8108', TYPESENSE_URL: 'http://b:8108', TYPESENSE_API_KEY: 'k' },
+      /TYPESENSE_NODES: give either/,
+    ],
+    [{ TYPESENSE_NEAREST_NODE: 'http://a:8108' }, /TYPESENSE_NEAREST_NODE: needs/],
+  ])('refuses %j with a clear problem', (env, problem) => {
+    try {
+      loadConfig(env);
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems.join('\n')).toMatch(problem);
+    }
+  });
+
+  it('takes several Typesense nodes and a nearest one', () => {
+    const c = loadConfig({
+      TYPESENSE_NODES: 'http://ts-1:8108, http://ts-2:8108,https://ts-3.example.com',
+      TYPESENSE_NEAREST_NODE: 'http://ts-local:8108',
+      TYPESENSE_API_KEY: 'key',
+    });
+    expect(c.typesense).toEqual({
+      mode: 'remote',
+      url: 'http://ts-1:8108',
+      nodes: ['http://ts-1:8108', 'http://ts-2:8108', 'https://ts-3.example.com'],
+      nearestNode: 'http://ts-local:8108',
+      apiKey: 'key',
+    });
+    expect(
+      loadConfig({ TYPESENSE_URL: 'http://ts:8108', TYPESENSE_API_KEY: 'k' }).typesense,
+    ).toEqual({ mode: 'remote', url: 'http://ts:8108', nodes: ['http://ts:8108'], apiKey: 'k' });
+  });
+});

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import type { ChunkPayload, RetrievedChunk } from './chunks.js';
 import type { StoreCallCounter } from './metrics.js';
@@ -15,7 +16,7 @@ export interface VectorSpace {
 
 /** Why a collection's vectors are not comparable with `space`'s, or null when they are. */
 function mismatch(
-  bookId: string,
+  collection: string,
   info: { config: { params: { vectors?: unknown }; metadata?: unknown } },
   space: VectorSpace,
 ): string | null {
@@ -25,7 +26,7 @@ function mismatch(
   const made = typeof metadata?.embedder === 'string' ? metadata.embedder : undefined;
   if (size === space.dimension && (made === undefined || made === space.name)) return null;
   return (
-    `Qdrant collection ${bookId} holds vectors of size ${size}${made ? ` made by ${made}` : ''}, ` +
+    `Qdrant collection ${collection} holds vectors of size ${size}${made ? ` made by ${made}` : ''}, ` +
     `but the embedder is ${space.name} with size ${space.dimension}: ` +
     'use the embedding model the book was indexed with, or re-index it into a new collection'
   );
@@ -47,18 +48,92 @@ function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
+/** How book chunks map onto Qdrant collections (`QDRANT_LAYOUT`), with the cluster settings. */
+export type VectorLayout = { kind: 'per-book' } | { kind: 'shared'; collection: string };
+
+/** Passed when a collection is created; unset values are left to the Qdrant server's defaults. */
+export interface VectorCluster {
+  shardNumber?: number | undefined;
+  replicationFactor?: number | undefined;
+  writeConsistencyFactor?: number | undefined;
+}
+
+type Condition = Record<string, unknown>;
+
 /**
- * Qdrant I/O through the official client: one collection per book, named `{book_id}`, cosine,
- * size EMBEDDING_DIMENSION; point id = chunk_index; payload = the chunk. Every call has the
- * client's timeout; a transport failure is SERVICE_UNAVAILABLE. The collection's metadata records
- * which embedder made its vectors (`{ embedder: name }`), so that vectors of two embedders never
- * meet in one collection or one search, even when their sizes agree.
+ * Where a book's chunks live: the collection, each chunk's point id, and the conditions every
+ * read, count and delete of the book carries.
+ */
+interface Placement {
+  collection(bookId: string): string;
+  pointId(bookId: string, chunkIndex: number): number | string;
+  scope(bookId: string): Condition[];
+}
+
+/** DESIGN's layout: collection `{book_id}`, point id = chunk_index; the collection is the scope. */
+const perBook: Placement = {
+  collection: (bookId) => bookId,
+  pointId: (_bookId, chunkIndex) => chunkIndex,
+  scope: () => [],
+};
+
+/** One collection for all books, partitioned by the tenant-indexed `book_id` payload. */
+function shared(collection: string): Placement {
+  return {
+    collection: () => collection,
+    pointId: sharedPointId,
+    scope: (bookId) => [{ key: 'book_id', match: { value: bookId } }],
+  };
+}
+
+/** The namespace of the shared layout's point ids (a fixed UUID; changing it orphans every point). */
+export const SHARED_POINT_NAMESPACE = '6f1d3a52-8c4e-4b7a-9e21-5d0c7b3f9a10';
+
+/**
+ * A chunk's point id in the shared collection: the UUIDv5 (RFC 9562) of `{book_id}:{chunk_index}`
+ * in SHARED_POINT_NAMESPACE, the same for every run, so re-ingesting a book overwrites its points.
+ */
+export function sharedPointId(bookId: string, chunkIndex: number): string {
+  const ns = Buffer.from(SHARED_POINT_NAMESPACE.replace(/-/g, ''), 'hex');
+  const hash = createHash('sha1')
+    .update(ns)
+    .update(`${bookId}:${chunkIndex}`, 'utf8')
+    .digest()
+    .subarray(0, 16);
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function filterOf(conditions: Condition[]) {
+  return conditions.length > 0 ? { filter: { must: conditions } } : {};
+}
+
+/**
+ * Qdrant I/O through the official client. Two layouts behind one interface: per book (DESIGN's
+ * default: collection `{book_id}`, point id = chunk_index) or shared (one collection, point id a
+ * UUIDv5 of book and chunk index, every search, count and delete filtered on the tenant-indexed
+ * `book_id` payload, so no call for one book reaches another's points). Cosine, size
+ * EMBEDDING_DIMENSION; payload = the chunk. Every call has the client's timeout; a transport
+ * failure is SERVICE_UNAVAILABLE. The collection's metadata records which embedder made its
+ * vectors (`{ embedder: name }`), so that vectors of two embedders never meet in one collection or
+ * one search, even when their sizes agree.
  */
 export class VectorStore {
   readonly client: QdrantClient;
+  readonly layout: VectorLayout;
+  private readonly placement: Placement;
+  private readonly cluster: VectorCluster;
 
   constructor(
-    options: { url: string; apiKey?: string | undefined; timeoutMs: number },
+    options: {
+      url: string;
+      apiKey?: string | undefined;
+      timeoutMs: number;
+      layout?: VectorLayout;
+      cluster?: VectorCluster;
+    },
     private readonly counter: StoreCallCounter,
   ) {
     this.client = new QdrantClient({
@@ -67,52 +142,105 @@ export class VectorStore {
       timeout: options.timeoutMs,
       checkCompatibility: false,
     });
+    this.layout = options.layout ?? { kind: 'per-book' };
+    this.placement = this.layout.kind === 'shared' ? shared(this.layout.collection) : perBook;
+    this.cluster = options.cluster ?? {};
   }
 
   private call<T>(op: string, fn: () => Promise<T>): Promise<T> {
     return callStore(this.counter, 'qdrant', op, fn);
   }
 
-  /** Books whose collection was found to match the embedder (its vector space never changes). */
+  /** The collection that holds a book's chunks. */
+  collectionOf(bookId: string): string {
+    return this.placement.collection(bookId);
+  }
+
+  /** A chunk's point id in this layout. */
+  pointId(bookId: string, chunkIndex: number): number | string {
+    return this.placement.pointId(bookId, chunkIndex);
+  }
+
+  /** Collections found to match the embedder (a collection's vector space never changes). */
   private readonly checked = new Set<string>();
 
   /**
-   * Creates the book's collection if missing, recording the embedder; an existing one of another
-   * size or made by another embedder is a DimensionMismatchError.
+   * Creates the book's collection if missing, recording the embedder (in the shared layout: the
+   * shared collection, with its tenant index on `book_id`); an existing one of another size or
+   * made by another embedder is a DimensionMismatchError.
    */
   async ensureCollection(bookId: string, space: VectorSpace): Promise<void> {
-    const { exists } = await this.call('exists', () => this.client.collectionExists(bookId));
+    const name = this.collectionOf(bookId);
+    const { exists } = await this.call('exists', () => this.client.collectionExists(name));
     if (exists) {
-      const info = await this.call('get', () => this.client.getCollection(bookId));
-      const problem = mismatch(bookId, info, space);
-      if (problem) throw new DimensionMismatchError(problem);
+      await this.requireSpace(name, space);
+      if (this.layout.kind === 'shared') await this.ensureTenantIndex(name);
       return;
     }
-    // Through the generated API: the client's own createCollection drops `metadata`.
-    await this.call('create', () =>
-      this.client.api().createCollection({
-        collection_name: bookId,
-        vectors: { size: space.dimension, distance: 'Cosine' },
-        metadata: { embedder: space.name },
+    try {
+      // Through the generated API: the client's own createCollection drops `metadata`.
+      await this.call('create', () =>
+        this.client.api().createCollection({
+          collection_name: name,
+          vectors: { size: space.dimension, distance: 'Cosine' },
+          metadata: { embedder: space.name },
+          ...(this.cluster.shardNumber ? { shard_number: this.cluster.shardNumber } : {}),
+          ...(this.cluster.replicationFactor
+            ? { replication_factor: this.cluster.replicationFactor }
+            : {}),
+          ...(this.cluster.writeConsistencyFactor
+            ? { write_consistency_factor: this.cluster.writeConsistencyFactor }
+            : {}),
+        }),
+      );
+    } catch (err) {
+      // Another worker made it between our two calls: it must still be of this space.
+      if ((err as { status?: number }).status !== 409) throw err;
+      await this.requireSpace(name, space);
+    }
+    if (this.layout.kind === 'shared') await this.ensureTenantIndex(name);
+  }
+
+  private async requireSpace(name: string, space: VectorSpace): Promise<void> {
+    const info = await this.call('get', () => this.client.getCollection(name));
+    const problem = mismatch(name, info, space);
+    if (problem) throw new DimensionMismatchError(problem);
+  }
+
+  /** The shared collection's `book_id` tenant index (and `chunk_index` for stale removal). */
+  private async ensureTenantIndex(name: string): Promise<void> {
+    await this.call('index', () =>
+      this.client.createPayloadIndex(name, {
+        wait: true,
+        field_name: 'book_id',
+        field_schema: { type: 'keyword', is_tenant: true },
+      }),
+    );
+    await this.call('index', () =>
+      this.client.createPayloadIndex(name, {
+        wait: true,
+        field_name: 'chunk_index',
+        field_schema: 'integer',
       }),
     );
   }
 
   /**
    * Before searching with `space`'s vectors: a DimensionMismatchError when the book's collection was
-   * made by another embedder. Checked once per book and process; a collection that cannot be read
-   * is left for the search itself to report.
+   * made by another embedder. Checked once per collection and process; a collection that cannot be
+   * read is left for the search itself to report.
    */
   async checkCollection(bookId: string, space: VectorSpace): Promise<void> {
-    const key = `${space.name}/${space.dimension}/${bookId}`;
+    const name = this.collectionOf(bookId);
+    const key = `${space.name}/${space.dimension}/${name}`;
     if (this.checked.has(key)) return;
     let info: Awaited<ReturnType<QdrantClient['getCollection']>>;
     try {
-      info = await this.call('get', () => this.client.getCollection(bookId));
+      info = await this.call('get', () => this.client.getCollection(name));
     } catch {
       return;
     }
-    const problem = mismatch(bookId, info, space);
+    const problem = mismatch(name, info, space);
     if (problem) throw new DimensionMismatchError(problem);
     if (this.checked.size >= 10_000) this.checked.clear();
     this.checked.add(key);
@@ -120,47 +248,74 @@ export class VectorStore {
 
   async upsert(bookId: string, chunks: readonly ChunkPayload[], vectors: readonly number[][]) {
     await this.call('upsert', () =>
-      this.client.upsert(bookId, {
+      this.client.upsert(this.collectionOf(bookId), {
         wait: true,
         points: chunks.map((chunk, i) => ({
-          id: chunk.chunk_index,
+          id: this.pointId(bookId, chunk.chunk_index),
           vector: vectors[i]!,
-          payload: { ...chunk },
+          // The scope of every read is this field: it is the book's id, whatever the chunk says.
+          payload: { ...chunk, book_id: bookId },
         })),
       }),
     );
   }
 
-  /** Removes points from a previous run beyond the book's current chunk count. */
+  /** Removes the book's points from a previous run beyond its current chunk count. */
   async deleteFrom(bookId: string, firstStaleIndex: number): Promise<void> {
     await this.call('delete', () =>
-      this.client.delete(bookId, {
+      this.client.delete(this.collectionOf(bookId), {
         wait: true,
-        filter: { must: [{ key: 'chunk_index', range: { gte: firstStaleIndex } }] },
+        filter: {
+          must: [
+            ...this.placement.scope(bookId),
+            { key: 'chunk_index', range: { gte: firstStaleIndex } },
+          ],
+        },
       }),
     );
   }
 
+  /** Removes all of a book's vectors: its collection (per book), or its points (shared). */
+  async deleteBook(bookId: string): Promise<void> {
+    const name = this.collectionOf(bookId);
+    if (this.layout.kind === 'per-book') {
+      await this.call('delete', () => this.client.deleteCollection(name));
+      return;
+    }
+    await this.call('delete', () =>
+      this.client.delete(name, { wait: true, filter: { must: this.placement.scope(bookId) } }),
+    );
+  }
+
   async count(bookId: string): Promise<number> {
-    const res = await this.call('count', () => this.client.count(bookId, { exact: true }));
+    const res = await this.call('count', () =>
+      this.client.count(this.collectionOf(bookId), {
+        exact: true,
+        ...filterOf(this.placement.scope(bookId)),
+      }),
+    );
     return res.count;
   }
 
-  /** Nearest chunks to a vector, best first, ranks from 1. */
+  /** Nearest chunks of the book to a vector, best first, ranks from 1. */
   async search(
     bookId: string,
     vector: number[],
     limit: number,
     options: { maxChunkIndex?: number } = {},
   ): Promise<RetrievedChunk[]> {
+    const conditions = [
+      ...this.placement.scope(bookId),
+      ...(options.maxChunkIndex !== undefined
+        ? [{ key: 'chunk_index', range: { lte: options.maxChunkIndex } }]
+        : []),
+    ];
     const res = await this.call('query', () =>
-      this.client.query(bookId, {
+      this.client.query(this.collectionOf(bookId), {
         query: vector,
         limit,
         with_payload: true,
-        ...(options.maxChunkIndex !== undefined
-          ? { filter: { must: [{ key: 'chunk_index', range: { lte: options.maxChunkIndex } }] } }
-          : {}),
+        ...filterOf(conditions),
       }),
     );
     return res.points.map((p, i) => ({
