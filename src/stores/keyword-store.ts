@@ -13,23 +13,26 @@ export class KeywordStore {
   readonly client: InstanceType<typeof Typesense.Client>;
 
   constructor(
-    options: { url: string; apiKey: string; timeoutMs: number },
+    options: {
+      url: string;
+      /** Several nodes of one cluster (the first is `url` when absent): the client fails over. */
+      nodes?: string[];
+      nearestNode?: string;
+      apiKey: string;
+      timeoutMs: number;
+    },
     private readonly counter: StoreCallCounter,
   ) {
-    const u = new URL(options.url);
-    const protocol = u.protocol.replace(':', '');
+    const nodes = (options.nodes ?? [options.url]).map(typesenseNode);
+    const nearest = options.nearestNode ? typesenseNode(options.nearestNode) : undefined;
     this.client = new Typesense.Client({
-      nodes: [
-        {
-          host: u.hostname,
-          port: Number(u.port || (protocol === 'https' ? 443 : 80)),
-          protocol,
-          ...(u.pathname && u.pathname !== '/' ? { path: u.pathname.replace(/\/$/, '') } : {}),
-        },
-      ],
+      nodes,
+      ...(nearest ? { nearestNode: nearest } : {}),
       apiKey: options.apiKey,
       connectionTimeoutSeconds: Math.max(options.timeoutMs / 1000, 0.05),
-      numRetries: 0,
+      // One try per node: a node that does not answer (or answers 5xx) hands the call to the next.
+      numRetries: nodes.length - 1 + (nearest ? 1 : 0),
+      retryIntervalSeconds: 0.05,
       logLevel: 'silent',
     });
   }
@@ -131,6 +134,17 @@ export class KeywordStore {
       };
     });
   }
+}
+
+function typesenseNode(url: string) {
+  const u = new URL(url);
+  const protocol = u.protocol.replace(':', '');
+  return {
+    host: u.hostname,
+    port: Number(u.port || (protocol === 'https' ? 443 : 80)),
+    protocol,
+    ...(u.pathname && u.pathname !== '/' ? { path: u.pathname.replace(/\/$/, '') } : {}),
+  };
 }
 
 /** Words matched / (matched + dropped), from Typesense's `text_match_info`; 1 when it is absent. */
