@@ -147,6 +147,8 @@ export interface Config {
   /** How chunks map onto Qdrant collections, and the cluster settings of each new collection. */
   qdrantCollections: {
     layout: { kind: 'per-book' } | { kind: 'shared'; collection: string };
+    /** QDRANT_SHARED_COLLECTION, whatever the layout (the layout migration writes into it). */
+    sharedCollection: string;
     cluster: { shardNumber?: number; replicationFactor?: number; writeConsistencyFactor?: number };
   };
   /** `url` is the first of `nodes`; the client fails over between them (nearest node first). */
@@ -323,6 +325,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         e.QDRANT_LAYOUT === 'shared'
           ? { kind: 'shared', collection: e.QDRANT_SHARED_COLLECTION }
           : { kind: 'per-book' },
+      sharedCollection: e.QDRANT_SHARED_COLLECTION,
       cluster: {
         ...(e.QDRANT_SHARD_NUMBER ? { shardNumber: e.QDRANT_SHARD_NUMBER } : {}),
         ...(e.QDRANT_REPLICATION_FACTOR ? { replicationFactor: e.QDRANT_REPLICATION_FACTOR } : {}),

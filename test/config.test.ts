@@ -60,7 +60,11 @@ describe('configuration', () => {
 
 describe('Qdrant layout, cluster settings and Typesense nodes', () => {
   it('defaults to one collection per book and leaves sharding to the server', () => {
-    expect(loadConfig({}).qdrantCollections).toEqual({ layout: { kind: 'per-book' }, cluster: {} });
+    expect(loadConfig({}).qdrantCollections).toEqual({
+      layout: { kind: 'per-book' },
+      sharedCollection: 'book_chunks',
+      cluster: {},
+    });
   });
 
   it('takes the shared layout with its collection name and the cluster settings', () => {
@@ -73,6 +77,7 @@ describe('Qdrant layout, cluster settings and Typesense nodes', () => {
     });
     expect(c.qdrantCollections).toEqual({
       layout: { kind: 'shared', collection: 'chunks_v2' },
+      sharedCollection: 'chunks_v2',
       cluster: { shardNumber: 6, replicationFactor: 3, writeConsistencyFactor: 2 },
     });
     expect(loadConfig({ QDRANT_LAYOUT: 'shared' }).qdrantCollections.layout).toEqual({
