@@ -60,17 +60,14 @@ async function collectionOf(docs: Doc[], extra: Partial<CollectionCreateSchema> 
   });
   const documents = client.collections<Doc>(name).documents();
   for (const doc of docs) await documents.create(doc);
+  const search = (params: Partial<SearchParams<Doc, string>>) =>
+    documents.search({ q: '*', query_by: 'title,body', ...params });
   return {
     name,
     documents,
-    search: async (params: Partial<SearchParams<Doc, string>>) => {
-      const result = await documents.search({ q: '*', query_by: 'title,body', ...params });
-      return result;
-    },
-    ids: async (params: Partial<SearchParams<Doc, string>>) => {
-      const result = await documents.search({ q: '*', query_by: 'title,body', ...params });
-      return result.hits?.map((h) => h.document.id);
-    },
+    search,
+    ids: async (params: Partial<SearchParams<Doc, string>>) =>
+      (await search(params)).hits?.map((h) => h.document.id),
   };
 }
 
