@@ -54,3 +54,34 @@ describe('VectorStore and its API key', () => {
     await expect(store.count('a0000000-0000-4000-8000-000000000001')).rejects.toThrow();
   });
 });
+
+describe('VectorStore cluster settings', () => {
+  it.each([
+    ['per-book', { kind: 'per-book' as const }, 'a0000000-0000-4000-8000-0000000000c1'],
+    ['shared', { kind: 'shared' as const, collection: 'clustered_chunks' }, 'clustered_chunks'],
+  ])(
+    'passes shard number, replication and write consistency at creation (%s)',
+    async (_, layout, name) => {
+      const store = new VectorStore(
+        {
+          url: secured.url,
+          apiKey: KEY,
+          timeoutMs: 3000,
+          layout,
+          cluster: { shardNumber: 4, replicationFactor: 3, writeConsistencyFactor: 2 },
+        },
+        new StoreCallCounter(),
+      );
+      await store.ensureCollection('a0000000-0000-4000-8000-0000000000c1', {
+        name: 't',
+        dimension: 4,
+      });
+      const info = await store.client.getCollection(name);
+      expect(info.config.params).toMatchObject({
+        shard_number: 4,
+        replication_factor: 3,
+        write_consistency_factor: 2,
+      });
+    },
+  );
+});
