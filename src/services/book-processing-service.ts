@@ -1,9 +1,13 @@
 import type { Viewer } from '../auth.js';
-import type { Deps } from '../deps.js';
-import { AppError, notFound } from '../errors.js';
+import type { CatalogInvalidation } from '../cache/invalidation.js';
+import type { ReadThroughCache } from '../cache/read-through-cache.js';
+import { AppError, notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
+import type { Logger } from '../logger.js';
 import type { BookRow } from '../models.js';
-import type { ProgressEvent } from '../queue/progress.js';
+import type { BookJobs } from '../queue/book-jobs.js';
+import type { ProgressBus, ProgressEvent } from '../queue/progress.js';
+import type { CatalogStore } from '../stores/catalog-store.js';
 
 /**
  * Starting a book's ingestion and watching it. Only the book's owner may (re)process it. A book
@@ -14,11 +18,19 @@ import type { ProgressEvent } from '../queue/progress.js';
  */
 export class BookProcessingService {
   constructor(
-    private readonly deps: Deps,
-    private readonly loaders: Loaders,
+    private readonly deps: {
+      logger: Logger;
+      bookJobs: BookJobs;
+      bookCache: ReadThroughCache<BookRow>;
+      invalidation: CatalogInvalidation;
+      progress: ProgressBus;
+      catalogStore: CatalogStore;
+    },
+    private readonly loaders: Pick<Loaders, 'book'>,
   ) {}
 
-  async processBook(viewer: Viewer, bookId: string): Promise<BookRow> {
+  async processBook(viewer: Viewer, rawBookId: string): Promise<BookRow> {
+    const bookId = parseId(rawBookId, 'bookId');
     const book = await this.loaders.book.load(bookId);
     if (!book) throw notFound('Book', bookId);
     if (book.user_id !== viewer.id) {
@@ -30,7 +42,7 @@ export class BookProcessingService {
     const job = await this.deps.bookJobs.request(book.id);
     if (job.created) {
       this.deps.logger.info({ jobId: job.job_id, bookId: book.id }, 'book job enqueued');
-      await this.deps.caches.book.purge([book.id]);
+      await this.deps.bookCache.purge([book.id]);
       await this.deps.invalidation.publish(book.id);
       await this.deps.progress.publish({
         bookId: book.id,
@@ -44,7 +56,12 @@ export class BookProcessingService {
     return { ...book, processing_status: job.processing_status };
   }
 
-  async *watch(bookId: string, signal?: AbortSignal): AsyncGenerator<ProgressEvent> {
+  /** The book's progress events, ending with its completion or failure, or when `signal` aborts. */
+  watch(rawBookId: string, signal?: AbortSignal): AsyncGenerator<ProgressEvent> {
+    return this.progressOf(parseId(rawBookId, 'bookId'), signal);
+  }
+
+  private async *progressOf(bookId: string, signal?: AbortSignal): AsyncGenerator<ProgressEvent> {
     const pending: ProgressEvent[] = [];
     let wake: (() => void) | null = null;
     const stop = await this.deps.progress.listen(bookId, (e) => {

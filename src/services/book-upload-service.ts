@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Viewer } from '../auth.js';
-import type { Deps } from '../deps.js';
+import type { ReadThroughCache } from '../cache/read-through-cache.js';
+import type { Config } from '../config.js';
 import { AppError, badInput, parseId, StoreUnavailableError } from '../errors.js';
 import { type BookFormat, readBookText, UnsupportedBookError } from '../ingest/readers.js';
+import type { Logger } from '../logger.js';
 import type { BookRow } from '../models.js';
+import type { CatalogStore } from '../stores/catalog-store.js';
 import { isBlank } from '../util/text.js';
 import type { BookProcessingService } from './book-processing-service.js';
 import type { CatalogService } from './catalog-service.js';
@@ -43,7 +47,15 @@ const STORED_AS: Record<BookFormat, { extension: string; contentType: string }> 
  */
 export class BookUploadService {
   constructor(
-    private readonly deps: Deps,
+    private readonly deps: {
+      uploads: Config['uploads'];
+      logger: Logger;
+      supabase: SupabaseClient;
+      /** A Supabase client acting as the reader whose access token it is (their policies apply). */
+      supabaseAs: (accessToken: string) => SupabaseClient;
+      catalogStore: CatalogStore;
+      bookCache: ReadThroughCache<BookRow>;
+    },
     private readonly catalog: CatalogService,
     private readonly processing: BookProcessingService,
   ) {}
@@ -106,7 +118,7 @@ export class BookUploadService {
   }
 
   private async readFile(file: UploadedFile): Promise<Uint8Array> {
-    const max = this.deps.config.uploads.maxBytes;
+    const max = this.deps.uploads.maxBytes;
     const tooLarge = (size: number) =>
       new AppError('FILE_TOO_LARGE', `The file is ${size} bytes; the largest accepted is ${max}`, {
         details: { maxBytes: max },
@@ -154,7 +166,7 @@ export class BookUploadService {
     if (removed.error) {
       this.deps.logger.error({ err: removed.error.message, bookId }, 'could not remove a book');
     }
-    await this.deps.caches.book.purge([bookId]);
+    await this.deps.bookCache.purge([bookId]);
   }
 }
 
@@ -172,8 +184,10 @@ export function checkBookInput(input: CreateBookInput): {
   if (author && author.length > AUTHOR_MAX) {
     throw badInput(`author must be at most ${AUTHOR_MAX} characters`, 'author');
   }
-  const categoryId = input.categoryId ?? null;
-  if (categoryId !== null) parseId(categoryId, 'categoryId');
+  const categoryId =
+    input.categoryId === null || input.categoryId === undefined
+      ? null
+      : parseId(input.categoryId, 'categoryId');
   return { title, author, categoryId };
 }
 
