@@ -1,3 +1,4 @@
+import { Repeater } from 'graphql-yoga';
 import type { Viewer } from '../auth.js';
 import type { CatalogInvalidation } from '../cache/invalidation.js';
 import type { ReadThroughCache } from '../cache/read-through-cache.js';
@@ -57,53 +58,60 @@ export class BookProcessingService {
   }
 
   /** The book's progress events, ending with its completion or failure, or when `signal` aborts. */
-  watch(rawBookId: string, signal?: AbortSignal): AsyncGenerator<ProgressEvent> {
+  watch(rawBookId: string, signal?: AbortSignal): Repeater<ProgressEvent> {
     return this.progressOf(parseId(rawBookId, 'bookId'), signal);
   }
 
-  private async *progressOf(bookId: string, signal?: AbortSignal): AsyncGenerator<ProgressEvent> {
-    const pending: ProgressEvent[] = [];
-    let wake: (() => void) | null = null;
-    const stop = await this.deps.progress.listen(bookId, (e) => {
-      pending.push(e);
-      wake?.();
-    });
-    const onAbort = () => wake?.();
-    signal?.addEventListener('abort', onAbort);
-    try {
-      // The current status first (read fresh: the cache may lag a status change elsewhere).
-      const [book] = await this.deps.catalogStore.booksByIds([bookId]);
-      if (!book) throw notFound('Book', bookId);
-      const done = book.processing_status === 'completed' || book.processing_status === 'failed';
-      yield {
-        bookId,
-        jobId: null,
-        stage:
-          book.processing_status === 'pending'
-            ? 'queued'
-            : done
-              ? (book.processing_status as 'completed' | 'failed')
-              : 'indexing',
-        progress: done ? 1 : 0,
-        status: book.processing_status,
-        message: null,
+  /**
+   * The book's current status first, then its events as they are published, until one ends the
+   * run. Events published while the status is read are held back and follow it; the listener is
+   * removed when the stream ends, also when the client goes away (`return()` or `signal`).
+   */
+  private progressOf(bookId: string, signal?: AbortSignal): Repeater<ProgressEvent> {
+    return new Repeater<ProgressEvent>(async (push, stop) => {
+      const early: ProgressEvent[] = [];
+      let live = false;
+      const deliver = (e: ProgressEvent) => {
+        void push(e);
+        if (ends(e)) stop();
       };
-      if (done && pending.length === 0) return;
-      while (!signal?.aborted) {
-        const event = pending.shift();
-        if (!event) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = null;
-          continue;
+      const unlisten = await this.deps.progress.listen(bookId, (e) => {
+        if (live) deliver(e);
+        else early.push(e);
+      });
+      const onAbort = () => stop();
+      signal?.addEventListener('abort', onAbort);
+      try {
+        // The current status first (read fresh: the cache may lag a status change elsewhere).
+        const [book] = await this.deps.catalogStore.booksByIds([bookId]);
+        if (!book) throw notFound('Book', bookId);
+        const done = book.processing_status === 'completed' || book.processing_status === 'failed';
+        void push({
+          bookId,
+          jobId: null,
+          stage:
+            book.processing_status === 'pending'
+              ? 'queued'
+              : done
+                ? (book.processing_status as 'completed' | 'failed')
+                : 'indexing',
+          progress: done ? 1 : 0,
+          status: book.processing_status,
+          message: null,
+        });
+        if (signal?.aborted || (done && early.length === 0)) stop();
+        live = true;
+        for (const e of early.splice(0)) {
+          deliver(e);
+          if (ends(e)) break;
         }
-        yield event;
-        if (event.stage === 'completed' || event.stage === 'failed') return;
+        await stop;
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        await unlisten();
       }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      await stop();
-    }
+    });
   }
 }
+
+const ends = (e: ProgressEvent) => e.stage === 'completed' || e.stage === 'failed';
