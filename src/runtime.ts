@@ -11,7 +11,7 @@ import {
 } from './embedded-default.js';
 import type { Logger } from './logger.js';
 import { createEmbedder, createLlm } from './providers/index.js';
-import { BOOKS_BUCKET } from './services/ingestion-service.js';
+import { BOOKS_BUCKET } from './stores/book-files.js';
 import { KeywordStore } from './stores/keyword-store.js';
 import { StoreCallCounter } from './stores/metrics.js';
 import { createRedis, duplicateRedis, type RedisClient } from './stores/redis.js';

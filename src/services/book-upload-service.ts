@@ -7,11 +7,11 @@ import { AppError, badInput, parseId, StoreUnavailableError } from '../errors.js
 import { type BookFormat, readBookText, UnsupportedBookError } from '../ingest/readers.js';
 import type { Logger } from '../logger.js';
 import type { BookRow } from '../models.js';
+import { BOOKS_BUCKET } from '../stores/book-files.js';
 import type { CatalogStore } from '../stores/catalog-store.js';
 import { isBlank } from '../util/text.js';
 import type { BookProcessingService } from './book-processing-service.js';
 import type { CatalogService } from './catalog-service.js';
-import { BOOKS_BUCKET } from './ingestion-service.js';
 
 /** A file part of a GraphQL multipart request, as yoga hands it over (a WHATWG File). */
 export interface UploadedFile {
