@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { BookRow } from '../models.js';
 import { BOOKS_BUCKET } from '../stores/book-files.js';
 import type { CatalogStore } from '../stores/catalog-store.js';
+import { StoreUnavailable } from '../stores/errors.js';
 import { isBlank } from '../util/text.js';
 import type { BookProcessingService } from './book-processing-service.js';
 import type { CatalogService } from './catalog-service.js';
@@ -198,7 +199,7 @@ function capitalize(text: string): string {
 /** A store's refusal or failure as an error: SERVICE_UNAVAILABLE when it was the transport. */
 function storeFailure(what: string, error: unknown): Error {
   const cause = (error as { originalError?: unknown } | null)?.originalError ?? error;
-  if (cause instanceof StoreUnavailableError) return cause;
+  if (cause instanceof StoreUnavailable) return cause;
   const message = (error as { message?: string } | null)?.message ?? 'no data';
   if (/fetch failed|timeout|aborted|unavailable/i.test(message)) {
     return new StoreUnavailableError('supabase', error);
