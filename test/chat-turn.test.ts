@@ -572,8 +572,8 @@ const STREAM = `subscription ($input: SendMessageInput!) { sendMessageStream(inp
     session { messageCount } } } } }`;
 
 /** Runs sendMessageStream over SSE (POST) and collects its events until the stream ends. */
-async function streamTurn(sessionId: string, content: string, clientMessageId?: string) {
-  const res = await gw.app.fetch('http://gateway.test/graphql', {
+function openTurnStream(sessionId: string, content: string, clientMessageId?: string) {
+  return gw.app.fetch('http://gateway.test/graphql', {
     method: 'POST',
     headers: {
       accept: 'text/event-stream',
@@ -585,6 +585,10 @@ async function streamTurn(sessionId: string, content: string, clientMessageId?: 
       variables: { input: { sessionId, content, ...(clientMessageId ? { clientMessageId } : {}) } },
     }),
   });
+}
+
+async function streamTurn(sessionId: string, content: string, clientMessageId?: string) {
+  const res = await openTurnStream(sessionId, content, clientMessageId);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
   const text = await res.text();
@@ -633,18 +637,7 @@ describe('sendMessageStream over SSE', () => {
 
   it('a client that leaves after the first delta ends its stream; the turn is still saved', async () => {
     const sessionId = await newSession();
-    const res = await gw.app.fetch('http://gateway.test/graphql', {
-      method: 'POST',
-      headers: {
-        accept: 'text/event-stream',
-        'content-type': 'application/json',
-        authorization: `Bearer ${token}`,
-      },
-      body: JSON.stringify({
-        query: STREAM,
-        variables: { input: { sessionId, content: 'Who keeps the lamp at night?' } },
-      }),
-    });
+    const res = await openTurnStream(sessionId, 'Who keeps the lamp at night?');
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let text = '';
