@@ -19,7 +19,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { contentWords } from '../src/providers/text.js';
 import { startRuntime } from '../src/runtime.js';
-import { BOOKS_BUCKET } from '../src/services/ingestion-service.js';
+import { BOOKS_BUCKET } from '../src/stores/book-files.js';
 import type { RetrievedChunk } from '../src/stores/chunks.js';
 import { createApp } from '../src/yoga.js';
 

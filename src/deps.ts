@@ -21,6 +21,7 @@ import { BookJobs } from './queue/book-jobs.js';
 import { JobQueue } from './queue/job-queue.js';
 import { ProgressBus } from './queue/progress.js';
 import { IngestionService } from './services/ingestion-service.js';
+import { BookFiles } from './stores/book-files.js';
 import { BookJobStore } from './stores/book-job-store.js';
 import { CatalogStore } from './stores/catalog-store.js';
 import { ChatStore, ChatTurnStore } from './stores/chat-store.js';
@@ -112,7 +113,7 @@ export function createDeps(base: BaseDeps): Deps {
   const ingestion = new IngestionService({
     config: base.config,
     logger: base.logger,
-    supabase: base.supabase,
+    bookFiles: new BookFiles(base.supabase),
     catalogStore,
     vectors: base.vectors,
     keywords: base.keywords,

@@ -4,7 +4,7 @@ import { signSupabaseJwt } from '@falsafa/standins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keywordSearch } from '../src/chat/keyword-query.js';
 import type { SearchPassage } from '../src/services/search-service.js';
-import { ingestDemoBook } from './support/books.js';
+import { ingestDemoBook, waitUntil } from './support/books.js';
 import {
   type GqlResult,
   startTestGateway,
@@ -572,8 +572,8 @@ const STREAM = `subscription ($input: SendMessageInput!) { sendMessageStream(inp
     session { messageCount } } } } }`;
 
 /** Runs sendMessageStream over SSE (POST) and collects its events until the stream ends. */
-async function streamTurn(sessionId: string, content: string, clientMessageId?: string) {
-  const res = await gw.app.fetch('http://gateway.test/graphql', {
+function openTurnStream(sessionId: string, content: string, clientMessageId?: string) {
+  return gw.app.fetch('http://gateway.test/graphql', {
     method: 'POST',
     headers: {
       accept: 'text/event-stream',
@@ -585,6 +585,10 @@ async function streamTurn(sessionId: string, content: string, clientMessageId?: 
       variables: { input: { sessionId, content, ...(clientMessageId ? { clientMessageId } : {}) } },
     }),
   });
+}
+
+async function streamTurn(sessionId: string, content: string, clientMessageId?: string) {
+  const res = await openTurnStream(sessionId, content, clientMessageId);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
   const text = await res.text();
@@ -629,6 +633,32 @@ describe('sendMessageStream over SSE', () => {
       [payload.reply.id, streamed],
     ]);
     expect(await gw.redis.exists(`chat:lock:${sessionId}`)).toBe(0);
+  });
+
+  it('a client that leaves after the first delta ends its stream; the turn is still saved', async () => {
+    const sessionId = await newSession();
+    const res = await openTurnStream(sessionId, 'Who keeps the lamp at night?');
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('MessageDelta')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended before a delta: ${text}`);
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+    await waitUntil(
+      async () => (await savedMessages(sessionId)).length === 2,
+      20_000,
+      'the turn saved',
+    );
+    expect((await savedMessages(sessionId)).map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect((await sessionRow(sessionId)).message_count).toBe(2);
+    await waitUntil(
+      async () => (await gw.redis.exists(`chat:lock:${sessionId}`)) === 0,
+      10_000,
+      'the lock released',
+    );
   });
 
   it('a replay streams just the saved turn; over GET it is refused (it writes)', async () => {
