@@ -67,8 +67,8 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(0).max(32).optional(),
   WORKER_HEARTBEAT_MS: intFromEnv(5000, 100, 600_000),
   WORKER_DEAD_AFTER_MS: intFromEnv(30_000, 500, 3_600_000),
-  CHUNK_TARGET_CHARS: intFromEnv(1200, 200, 20_000),
-  CHUNK_OVERLAP_CHARS: intFromEnv(200, 0, 5000),
+  CHUNK_TARGET_CHARS: intFromEnv(1500, 200, 20_000),
+  CHUNK_OVERLAP_CHARS: intFromEnv(250, 0, 5000),
   MAX_CHARACTERS_PER_BOOK: intFromEnv(8, 1, 50),
   SEED_DEMO: boolFromEnv(true),
 
