@@ -9,6 +9,7 @@ import { CatalogService } from './services/catalog-service.js';
 import { ChatSessionService } from './services/chat-session-service.js';
 import { ChatTurnService } from './services/chat-turn-service.js';
 import { NodeService } from './services/node-service.js';
+import { SearchService } from './services/search-service.js';
 
 /**
  * The per-request context: authenticated once (locally, no store touched), with a request id, the
@@ -28,6 +29,7 @@ export interface Context {
     sessions: ChatSessionService;
     processing: BookProcessingService;
     turns: ChatTurnService;
+    search: SearchService;
     uploads: BookUploadService;
     nodes: NodeService;
   };
@@ -57,9 +59,31 @@ export function makeContextFactory(deps: Deps) {
       loaders,
       services: {
         catalog,
-        sessions: new ChatSessionService(deps, loaders),
+        sessions: new ChatSessionService(
+          {
+            pageSize: deps.config.pageSize,
+            chatStore: deps.chatStore,
+            locks: deps.locks,
+            context: deps.chat.context,
+          },
+          loaders,
+        ),
         processing,
-        turns: new ChatTurnService(deps, loaders),
+        turns: new ChatTurnService(
+          {
+            settings: deps.config.chat,
+            logger: deps.logger,
+            counter: deps.counter,
+            llm: deps.llm,
+            locks: deps.locks,
+            ...deps.chat,
+          },
+          loaders,
+        ),
+        search: new SearchService(
+          { retriever: deps.chat.retriever, limits: deps.config.chat },
+          loaders,
+        ),
         uploads: new BookUploadService(deps, catalog, processing),
         nodes: new NodeService(deps, loaders),
       },

@@ -135,6 +135,18 @@ export class SessionContextCache {
       logger.warn({ err: String(err) }, 'session context write failed');
     }
   }
+
+  /** Drops a deleted session's context; a failure is logged (its TTL removes it). */
+  async drop(sessionId: string): Promise<void> {
+    const { redis, counter, logger } = this.deps;
+    try {
+      await counter.time('redis', 'del', () => redis.del(sessionKey(sessionId)));
+    } catch (err) {
+      // The context of a deleted session is never read again (every read checks the session
+      // row first).
+      logger.warn({ err: String(err) }, 'session context drop failed');
+    }
+  }
 }
 
 function toContextMessage(m: MessageRow) {

@@ -1,10 +1,11 @@
 import type { Config } from '../config.js';
 import { parseId } from '../errors.js';
 import { checkBookInput } from './book-upload-service.js';
-import { checkNewTitle, checkSessionTitle } from './chat-session-service.js';
-import { checkSearch, checkTurnInput } from './chat-turn-service.js';
+import { parseNewSession, parseRename } from './chat-session-service.js';
+import { parseTurnInput, type TurnInput } from './chat-turn-service.js';
 import { checkNodeIds } from './node-service.js';
 import { forwardPage, type PageArgs, twoWayPage } from './pagination.js';
+import { parseSearch } from './search-service.js';
 
 type Args = Record<string, unknown>;
 export type ArgumentCheck = (args: Args) => void;
@@ -24,9 +25,7 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       parseId(a[field] as string, field);
     };
   const turn: ArgumentCheck = (a) => {
-    const input = a.input as { sessionId: string; content: string; clientMessageId?: string };
-    parseId(input.sessionId, 'sessionId');
-    checkTurnInput(input, config.chat.messageMaxChars);
+    parseTurnInput(a.input as TurnInput, config.chat.messageMaxChars);
   };
   return {
     'Query.book': id('id'),
@@ -44,8 +43,7 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       forwardPage(a as PageArgs, pages, 'timestamp');
     },
     'Query.searchBook': (a) => {
-      parseId(a.bookId as string, 'bookId');
-      checkSearch(a.query as string, a.limit as number | null | undefined, config.chat);
+      parseSearch(a as Parameters<typeof parseSearch>[0], config.chat);
     },
     'Book.characterConnection': (a) => {
       forwardPage(a as PageArgs, pages, 'text');
@@ -54,9 +52,7 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       twoWayPage(a as PageArgs, pages);
     },
     'Mutation.createChatSession': (a) => {
-      const input = a.input as { characterId: string; title?: string | null };
-      parseId(input.characterId, 'characterId');
-      checkSessionTitle(input.title);
+      parseNewSession(a.input as Parameters<typeof parseNewSession>[0]);
     },
     'Mutation.createBook': (a) => {
       checkBookInput(
@@ -68,9 +64,7 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
     },
     'Mutation.processBook': id('bookId'),
     'Mutation.renameChatSession': (a) => {
-      const input = a.input as { sessionId: string; title: string };
-      parseId(input.sessionId, 'sessionId');
-      checkNewTitle(input.title);
+      parseRename(a.input as Parameters<typeof parseRename>[0]);
     },
     'Mutation.sendMessage': turn,
     'Subscription.bookProcessing': id('bookId'),

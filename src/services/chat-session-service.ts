@@ -1,11 +1,13 @@
 import type { Viewer } from '../auth.js';
-import { sessionKey } from '../chat/session-context.js';
-import { withSessionLock } from '../chat/session-lock.js';
-import type { Deps } from '../deps.js';
-import { AppError, badInput, notFound } from '../errors.js';
+import type { SessionContextCache } from '../chat/session-context.js';
+import type { SessionLocks } from '../chat/session-lock.js';
+import type { Config } from '../config.js';
+import { badInput, notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { ChatSessionRow, MessageRow } from '../models.js';
+import type { ChatStore } from '../stores/chat-store.js';
 import { isBlank } from '../util/text.js';
+import { requireCompletedBook, requireOwnSession } from './chat-access.js';
 import {
   type Connection,
   encodeCursor,
@@ -35,21 +37,46 @@ export function checkSessionTitle(raw: string | null | undefined): string | null
   return raw?.trim() ? checkNewTitle(raw) : null;
 }
 
+/** A new session's character and title, checked; BAD_USER_INPUT otherwise. */
+export function parseNewSession(input: {
+  characterId: string;
+  title?: string | null | undefined;
+}): {
+  characterId: string;
+  title: string | null;
+} {
+  return {
+    characterId: parseId(input.characterId, 'characterId'),
+    title: checkSessionTitle(input.title),
+  };
+}
+
+/** A rename's session id and new title, checked; BAD_USER_INPUT otherwise. */
+export function parseRename(input: { sessionId: string; title: string }): {
+  sessionId: string;
+  title: string;
+} {
+  return { sessionId: parseId(input.sessionId, 'sessionId'), title: checkNewTitle(input.title) };
+}
+
 /**
  * A reader's chat sessions and their messages. The gateway reads with the service role, so it
  * enforces ownership here: another reader's session behaves exactly like one that does not exist.
  */
 export class ChatSessionService {
   constructor(
-    private readonly deps: Deps,
-    private readonly loaders: Loaders,
+    private readonly deps: {
+      pageSize: Config['pageSize'];
+      chatStore: ChatStore;
+      locks: SessionLocks;
+      context: SessionContextCache;
+    },
+    private readonly loaders: Pick<Loaders, 'session' | 'character' | 'book'>,
   ) {}
 
   /** The viewer's session, or NOT_FOUND (also for someone else's). */
-  async session(viewer: Viewer, id: string): Promise<ChatSessionRow> {
-    const row = await this.loaders.session.load(id);
-    if (!row || row.user_id !== viewer.id) throw notFound('Chat session', id);
-    return row;
+  session(viewer: Viewer, id: string): Promise<ChatSessionRow> {
+    return requireOwnSession(this.loaders.session, viewer, parseId(id));
   }
 
   /** The viewer's sessions; `totalCount` (all of them) only when `count` asks for it. */
@@ -58,7 +85,7 @@ export class ChatSessionService {
     args: PageArgs,
     options: { count?: boolean } = {},
   ): Promise<Connection<ChatSessionRow>> {
-    const { size, after: page } = forwardPage(args, this.deps.config.pageSize, 'timestamp');
+    const { size, after: page } = forwardPage(args, this.deps.pageSize, 'timestamp');
     const after = page && { updatedAt: page.key, id: page.id };
     const { rows, total } = await this.deps.chatStore.sessionsPage({
       userId: viewer.id,
@@ -81,9 +108,9 @@ export class ChatSessionService {
     viewer: Viewer,
     input: { sessionId: string; title: string },
   ): Promise<ChatSessionRow> {
-    const title = checkNewTitle(input.title);
-    const row = await this.deps.chatStore.renameSession(input.sessionId, viewer.id, title);
-    if (!row) throw notFound('Chat session', input.sessionId);
+    const { sessionId, title } = parseRename(input);
+    const row = await this.deps.chatStore.renameSession(sessionId, viewer.id, title);
+    if (!row) throw notFound('Chat session', sessionId);
     this.loaders.session.clear(row.id).prime(row.id, row);
     return row;
   }
@@ -96,27 +123,15 @@ export class ChatSessionService {
    * finds the session gone (NOT_FOUND) and saves nothing. Another reader's session, a missing
    * one and one already deleted are all NOT_FOUND: a repeated delete changes nothing more.
    */
-  async delete(viewer: Viewer, sessionId: string): Promise<{ deletedSessionId: string }> {
-    const session = await this.loaders.session.load(sessionId);
-    if (!session || session.user_id !== viewer.id) throw notFound('Chat session', sessionId);
-    const { redis, counter, config, chatStore, logger } = this.deps;
-    await withSessionLock(
-      redis,
-      counter,
-      session.id,
-      { ttlMs: config.chat.lockTtlMs, waitMs: config.chat.lockWaitMs, registry: this.deps.locks },
-      async () => {
-        const row = await chatStore.deleteSession(session.id, viewer.id);
-        if (!row) throw notFound('Chat session', sessionId);
-        try {
-          await counter.time('redis', 'del', () => redis.del(sessionKey(session.id)));
-        } catch (err) {
-          // The context of a deleted session is never read again (every read checks the session
-          // row first); its TTL removes it.
-          logger.warn({ err: String(err) }, 'session context drop failed');
-        }
-      },
-    );
+  async delete(viewer: Viewer, rawSessionId: string): Promise<{ deletedSessionId: string }> {
+    const sessionId = parseId(rawSessionId, 'sessionId');
+    const session = await requireOwnSession(this.loaders.session, viewer, sessionId);
+    const { chatStore, context, locks } = this.deps;
+    await locks.withLock(session.id, async () => {
+      const row = await chatStore.deleteSession(session.id, viewer.id);
+      if (!row) throw notFound('Chat session', sessionId);
+      await context.drop(session.id);
+    });
     this.loaders.session.clear(session.id);
     return { deletedSessionId: session.id };
   }
@@ -125,17 +140,12 @@ export class ChatSessionService {
     viewer: Viewer,
     input: { characterId: string; title?: string | null | undefined },
   ): Promise<ChatSessionRow> {
-    const title = checkSessionTitle(input.title);
-    const character = await this.loaders.character.load(input.characterId);
-    if (!character) throw notFound('Character', input.characterId);
+    const { characterId, title } = parseNewSession(input);
+    const character = await this.loaders.character.load(characterId);
+    if (!character) throw notFound('Character', characterId);
     const book = await this.loaders.book.load(character.book_id);
     if (!book) throw notFound('Book', character.book_id);
-    if (book.processing_status !== 'completed') {
-      throw new AppError(
-        'FAILED_PRECONDITION',
-        `The book "${book.title}" is ${book.processing_status}; chats open once it is completed`,
-      );
-    }
+    requireCompletedBook(book, 'chat');
     const row = await this.deps.chatStore.createSession({
       user_id: viewer.id,
       character_id: character.id,
@@ -155,7 +165,7 @@ export class ChatSessionService {
     args: PageArgs,
     options: { count?: boolean } = {},
   ): Promise<Connection<MessageRow>> {
-    const { size, backward, cursor } = twoWayPage(args, this.deps.config.pageSize);
+    const { size, backward, cursor } = twoWayPage(args, this.deps.pageSize);
     const { rows, total } = await this.deps.chatStore.messagesPage({
       sessionId: session.id,
       limit: size + 1,
