@@ -15,12 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { KEYWORD_COVERAGE_POWER, RRF_K, reciprocalRankFusion } from '../src/chat/fusion.js';
 import { keywordSearch, searchQueries } from '../src/chat/keyword-query.js';
-import {
-  RELATED_WORD_WEIGHT,
-  RERANK_DEPTH,
-  RERANK_FUSED_WEIGHT,
-  rerankPassages,
-} from '../src/chat/rerank.js';
+import { RELATED_WORD_WEIGHT, RERANK_DEPTH, rerankPassages } from '../src/chat/rerank.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { contentWords } from '../src/providers/text.js';
@@ -143,7 +138,7 @@ async function main() {
     `chunks of ${config.ingestion.chunkTargetChars} characters with ${config.ingestion.chunkOverlapChars} overlap`,
     `${config.chat.candidates} candidates per retriever, ${config.chat.keep} kept`,
     `RRF k = ${RRF_K}, equal weights, keyword hits weighted by their share of the query's words (relative to the best hit's) to the power ${KEYWORD_COVERAGE_POWER}`,
-    `the fused top ${RERANK_DEPTH} reranked by ${RERANK_FUSED_WEIGHT} × fused score + ${(1 - RERANK_FUSED_WEIGHT).toFixed(1)} × BM25 over them, WordNet's related words at ${RELATED_WORD_WEIGHT}`,
+    `the fused top ${RERANK_DEPTH} reranked by ${config.chat.rerankFusedWeight} × fused score + ${(1 - config.chat.rerankFusedWeight).toFixed(1)} × BM25 over them, WordNet's related words at ${RELATED_WORD_WEIGHT}`,
   ].join(', ');
   const doc = [
     '# Retrieval evaluation',
@@ -262,7 +257,9 @@ async function main() {
     return {
       fused,
       rrf: rrf.map((p) => p.chunk),
-      plainRerank: rerankPassages(queries.keyword, rrf, K, null).map((p) => p.chunk),
+      plainRerank: rerankPassages(queries.keyword, rrf, K, null, {
+        fusedWeight: deps.config.chat.rerankFusedWeight,
+      }).map((p) => p.chunk),
       vector: vectorHits.map((h) => h.chunk),
       keyword: keywordHits.map((h) => h.chunk),
       bm25: [],

@@ -146,6 +146,7 @@ export function createDeps(base: BaseDeps): Deps {
         counter: base.counter,
         logger: base.logger,
         related: sharedWordNet().related,
+        rerankFusedWeight: base.config.chat.rerankFusedWeight,
       }),
     },
     progress,

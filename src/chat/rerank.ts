@@ -4,8 +4,16 @@ import type { RelatedWords } from './wordnet.js';
 
 /** How many of the fused passages the rerank reorders (the rest keep their fused order below). */
 export const RERANK_DEPTH = 10;
-/** The fused score's share of the reranked score; the rest is the lexical score. */
+/**
+ * The fused score's share of the reranked score (the rest is the lexical score) with the offline
+ * embedders, whose vectors order paraphrases poorly (measured with `npm run eval`)...
+ */
 export const RERANK_FUSED_WEIGHT = 0.3;
+/**
+ * ...and with an OpenAI-compatible embedder, whose order is better than word overlap can tell:
+ * there the rerank mostly breaks near ties of the fusion (`RETRIEVAL_RERANK_FUSED_WEIGHT` sets it).
+ */
+export const RERANK_FUSED_WEIGHT_STRONG = 0.7;
 /** A related word's match counts this much of the query word's own (WordNet, `wordnet.ts`). */
 export const RELATED_WORD_WEIGHT = 0.3;
 const K1 = 1.2;

@@ -31,6 +31,8 @@ export class HybridRetriever {
       logger: Logger;
       /** Related words for the rerank; null reranks by the query's own words only. */
       related: RelatedWords | null;
+      /** The fused score's share in the rerank (`RETRIEVAL_RERANK_FUSED_WEIGHT`). */
+      rerankFusedWeight: number;
     },
   ) {}
 
@@ -89,7 +91,9 @@ export class HybridRetriever {
       Math.max(options.keep, RERANK_DEPTH),
     );
     return {
-      passages: rerankPassages(queries.keyword, fused, options.keep, this.deps.related),
+      passages: rerankPassages(queries.keyword, fused, options.keep, this.deps.related, {
+        fusedWeight: this.deps.rerankFusedWeight,
+      }),
     };
   }
 }
