@@ -151,7 +151,7 @@ export interface Config {
     lockTtlMs: number;
     candidates: number;
     keep: number;
-    /** The fused score's share in the rerank of the fused top passages (1: no rerank). */
+    /** The fused score's share in the rerank of the fused top passages (1: the fused order kept). */
     rerankFusedWeight: number;
     promptTokenBudget: number;
     replyMaxTokens: number;

@@ -75,7 +75,13 @@ describe('rerankPassages', () => {
 
   it('keeps the fused order with fused weight 1, and keeps `keep`', () => {
     const ps = fused('a', 'storm', 'b');
-    expect(order(rerankPassages('storm', ps, 3, none, { fusedWeight: 1 }))).toEqual([0, 1, 2]);
+    const plain = rerankPassages('storm', ps, 3, none, { fusedWeight: 1 });
+    expect(order(plain)).toEqual([0, 1, 2]);
+    // Still scored in [0, 1]: the fused scores min-max scaled.
+    [1, 0.5, 0].forEach((x, i) => {
+      expect(plain[i]!.score).toBeCloseTo(x, 12);
+    });
+    expect(rerankPassages('storm', fused('storm'), 1, none)[0]!.score).toBe(1);
     expect(rerankPassages('storm', ps, 1, none)).toHaveLength(1);
     expect(rerankPassages('storm', [], 6, none)).toEqual([]);
   });

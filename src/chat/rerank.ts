@@ -98,7 +98,7 @@ export function rerankPassages(
   const depth = options.depth ?? RERANK_DEPTH;
   const a = options.fusedWeight ?? RERANK_FUSED_WEIGHT;
   const head = fused.slice(0, depth);
-  if (head.length < 2 || a >= 1) return fused.slice(0, keep);
+  if (head.length === 0) return [];
   const lexical = lexicalScores(
     query,
     head.map((p) => p.chunk.text),

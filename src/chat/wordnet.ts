@@ -11,7 +11,7 @@
  * the 21 MB of data files are never loaded whole. A word not found as is is looked up by the
  * base forms a regular English inflection gives (`clocks` → `clock`, `ignored` → `ignore`).
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { openSync, readFileSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const PARTS = ['noun', 'verb', 'adj', 'adv'] as const;
@@ -129,11 +129,6 @@ export class WordNet {
     this.cache.set(word, out);
     return out;
   };
-
-  close(): void {
-    for (const fd of this.files.values()) closeSync(fd);
-    this.files.clear();
-  }
 
   private load(): Map<Part, Map<string, number[]>> {
     if (!this.indexes) {
