@@ -7,6 +7,7 @@ import { QueryRewriter } from './chat/query-rewriter.js';
 import { HybridRetriever } from './chat/retrieval.js';
 import { SessionContextCache } from './chat/session-context.js';
 import { SessionLocks } from './chat/session-lock.js';
+import { sharedWordNet } from './chat/wordnet.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import {
@@ -145,6 +146,8 @@ export function createDeps(base: BaseDeps): Deps {
         embedder: base.embedder,
         counter: base.counter,
         logger: base.logger,
+        related: sharedWordNet().related,
+        rerankFusedWeight: base.config.chat.rerankFusedWeight,
       }),
     },
     progress,
