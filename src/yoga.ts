@@ -17,6 +17,7 @@ import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
 import { useOpsEndpoints } from './http/endpoints.js';
 import { Lifecycle } from './http/lifecycle.js';
+import { useMultipartSubscriptions } from './http/multipart-subscriptions.js';
 import { Readiness } from './http/readiness.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { selectOperation } from './observability/operation.js';
@@ -28,6 +29,7 @@ import { useBodyLimit } from './security/body-limit.js';
 import { CORS_CLOSED, corsPolicy } from './security/cors.js';
 import { useTextGuard, useVariablesDepthLimit } from './security/input-guard.js';
 import { limitSettings, useOperationLimits } from './security/limits.js';
+import { useMissingTokenOverGet } from './security/missing-token.js';
 import { useMultipartOnlyForUploads } from './security/multipart.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { useRequestParamsGuard } from './security/request-params.js';
@@ -126,6 +128,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       // A request that is not preflighted by browsers (GET, form, multipart or text/plain POST)
       // must carry a header no cross-site page can set without a preflight: the CSRF header, or
       // Authorization (not CORS-safelisted either, and every operation needs it anyway).
+      useMissingTokenOverGet(graphqlEndpoint),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
       ...(security.trustedDocuments && trusted
         ? [useTrustedDocuments(trusted)]
@@ -135,6 +138,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       useAuthGate(),
       useNoWritesOverGet(),
       useSubscriptionAccept(),
+      useMultipartSubscriptions(),
       useTextGuard(),
       useArgumentGuard(argumentChecks(config)),
       ...useOperationLimits(limitSettings(config), selectOperation),
