@@ -1,5 +1,6 @@
 import type { SignedInContext } from '../src/context.js';
 import { parseId } from '../src/errors.js';
+import { messageCursor } from '../src/services/chat-session-service.js';
 import type { TurnResult } from '../src/services/chat-turn-service.js';
 
 interface SendMessageArgs {
@@ -21,6 +22,9 @@ export const sendMessageStream = (_root: unknown, args: SendMessageArgs, ctx: Si
   ctx.services.turns.stream(ctx.viewer, turnInput(args));
 
 export const streamEvent = (event: StreamEvent) => event;
+
+export const turnEdges = (turn: TurnResult) =>
+  [turn.userMessage, turn.reply].map((node) => ({ cursor: messageCursor(node), node }));
 
 export const searchBook = (
   _root: unknown,
