@@ -19,6 +19,7 @@ import { useOpsEndpoints } from './http/endpoints.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { useMultipartSubscriptions } from './http/multipart-subscriptions.js';
 import { Readiness } from './http/readiness.js';
+import { useSseSingleConnectionRefusal } from './http/sse-single-connection.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { selectOperation } from './observability/operation.js';
 import { useObservability } from './observability/plugin.js';
@@ -128,6 +129,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       // A request that is not preflighted by browsers (GET, form, multipart or text/plain POST)
       // must carry a header no cross-site page can set without a preflight: the CSRF header, or
       // Authorization (not CORS-safelisted either, and every operation needs it anyway).
+      useSseSingleConnectionRefusal(graphqlEndpoint),
       useMissingTokenOverGet(graphqlEndpoint),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
       ...(security.trustedDocuments && trusted
