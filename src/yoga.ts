@@ -62,11 +62,13 @@ export type App = YogaServerInstance<Record<string, unknown>, Context>;
  * Error masking stays on: only AppErrors (stable `extensions.code`) reach clients unchanged.
  * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
  * /healthz, /readyz, /metrics (src/http); the body limit and UTF-8 check, the request parameters'
- * JSON, the variables depth limit, CSRF prevention, trusted documents, introspection off in
- * production, automatic persisted queries, multipart for uploads only, the auth gate, no writing
- * subscription over GET, the subscription Accept check, the text guard, the argument guard, the
- * operation limits and the per-viewer rate limits (src/security). Everything that refuses a
- * request does so before execution.
+ * JSON, the variables depth limit, graphql-sse's single connection mode refused, a GET without a
+ * token answered 401, CSRF prevention, trusted documents, introspection off in production,
+ * automatic persisted queries, multipart for uploads only, the auth gate, no writing subscription
+ * over GET, the subscription Accept check, multipart subscriptions for Apollo, the text guard, the
+ * argument guard, the operation limits and the per-viewer rate limits (src/security). Everything
+ * that refuses a request does so before execution. GraphQL over WebSocket (src/http/websocket.ts)
+ * runs each operation through this same app.
  */
 export function createApp(deps: Deps, options: AppOptions = {}): App {
   const { logger, config } = deps;
