@@ -348,4 +348,32 @@ describe('graphql-ws', () => {
     await webSocket.close();
     expect(await raw.closed).toEqual({ code: 1001, reason: 'Going away' });
   });
+
+  it('counts turns over the socket against the same per-reader rate limit as HTTP', async () => {
+    const { url } = await serve({ RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_MESSAGES: '1' });
+    const limited = randomUUID();
+    const limitedToken = await gw.token(limited);
+    const [character] = await gw.db.sql<{ id: string }[]>`
+      select id from characters where book_id = ${bookId} limit 1`;
+    const session = await gw.seed.session(limited, character!.id, bookId);
+    const c = createClient({
+      url,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${limitedToken}` },
+    });
+    clients.push(c);
+    const input = { input: { sessionId: session, content: 'Who are you?' } };
+    const first = await collect(c, STREAM, input);
+    expect(first.error).toBeNull();
+    const second = await collect(c, STREAM, input);
+    const errors = [
+      ...(Array.isArray(second.error) ? second.error : []),
+      ...second.results.flatMap((r) => r.errors ?? []),
+    ] as { extensions?: { code?: string } }[];
+    expect(errors.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED']);
+    const [row] = await gw.db.sql<{ n: number }[]>`
+      select count(*)::int as n from messages where session_id = ${session}`;
+    expect(row!.n).toBe(2);
+  });
 });
