@@ -246,7 +246,7 @@ const STATUS_CODES: Record<number, string> = {
 const CSRF_MESSAGE = 'Required CSRF header(s) not present';
 
 /** Gives an error without `extensions.code` the code its kind documents. */
-function withCode(error: GraphQLError): GraphQLError {
+export function withCode(error: GraphQLError): GraphQLError {
   if (error.extensions?.code) return error;
   const http = error.extensions?.http as { status?: number } | undefined;
   let code = 'INTERNAL_SERVER_ERROR';
