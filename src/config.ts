@@ -6,6 +6,7 @@ export const WORD_VECTOR_DIMENSION = 100;
  * `loadConfig` collects every problem and throws one ConfigError listing them all.
  */
 import { z } from 'zod';
+import { RERANK_FUSED_WEIGHT, RERANK_FUSED_WEIGHT_STRONG } from './chat/rerank.js';
 
 export const DEV_JWT_SECRET = 'falsafa-development-jwt-secret-change-me-0123456789';
 
@@ -81,8 +82,8 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(0).max(32).optional(),
   WORKER_HEARTBEAT_MS: intFromEnv(5000, 100, 600_000),
   WORKER_DEAD_AFTER_MS: intFromEnv(30_000, 500, 3_600_000),
-  CHUNK_TARGET_CHARS: intFromEnv(1200, 200, 20_000),
-  CHUNK_OVERLAP_CHARS: intFromEnv(200, 0, 5000),
+  CHUNK_TARGET_CHARS: intFromEnv(1500, 200, 20_000),
+  CHUNK_OVERLAP_CHARS: intFromEnv(250, 0, 5000),
   MAX_CHARACTERS_PER_BOOK: intFromEnv(8, 1, 50),
   SEED_DEMO: boolFromEnv(true),
 
@@ -91,6 +92,7 @@ const envSchema = z.object({
   SESSION_LOCK_TTL_MS: intFromEnv(30_000, 1000, 600_000),
   RETRIEVAL_CANDIDATES: intFromEnv(20, 1, 200),
   RETRIEVAL_KEEP: intFromEnv(6, 1, 50),
+  RETRIEVAL_RERANK_FUSED_WEIGHT: z.coerce.number().min(0).max(1).optional(),
   PROMPT_TOKEN_BUDGET: intFromEnv(6000, 500, 200_000),
   REPLY_MAX_TOKENS: intFromEnv(600, 16, 16_000),
 
@@ -173,6 +175,8 @@ export interface Config {
     lockTtlMs: number;
     candidates: number;
     keep: number;
+    /** The fused score's share in the rerank of the fused top passages (1: the fused order kept). */
+    rerankFusedWeight: number;
     promptTokenBudget: number;
     replyMaxTokens: number;
   };
@@ -226,19 +230,100 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const e = parseEnv(env);
+  const problems = crossChecks(e);
+  const corsOrigins = parseOrigins(e.CORS_ORIGINS, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    nodeEnv: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    dataDir: e.FALSAFA_DATA_DIR,
+    systemPromptDir: e.SYSTEM_PROMPT_STORAGE_PATH ?? `${e.FALSAFA_DATA_DIR}/system-prompts`,
+    storeTimeoutMs: e.STORE_TIMEOUT_MS,
+    cacheTtlSeconds: e.CACHE_TTL_SECONDS,
+    pageSize: { default: e.PAGE_SIZE_DEFAULT, max: e.PAGE_SIZE_MAX },
+    graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
+    ...storeSettings(e),
+    auth: authSettings(e),
+    embeddings: {
+      provider: e.EMBEDDING_PROVIDER,
+      baseUrl: e.EMBEDDING_BASE_URL,
+      apiKey: e.EMBEDDING_API_KEY,
+      model: e.EMBEDDING_MODEL,
+      // The word vectors have the size they were trained with.
+      dimension: e.EMBEDDING_PROVIDER === 'words' ? WORD_VECTOR_DIMENSION : e.EMBEDDING_DIMENSION,
+      timeoutMs: e.EMBEDDING_TIMEOUT_MS,
+      cacheDir: e.EMBEDDING_CACHE_DIR,
+    },
+    llm: {
+      provider: e.LLM_PROVIDER,
+      baseUrl: e.LLM_BASE_URL,
+      apiKey: e.LLM_API_KEY,
+      model: e.LLM_MODEL,
+      timeoutMs: e.LLM_TIMEOUT_MS,
+      streamDelayMs: e.LLM_LOCAL_STREAM_DELAY_MS,
+    },
+    worker: {
+      // Embedded mode runs one worker in the gateway process unless told otherwise.
+      concurrency:
+        e.WORKER_CONCURRENCY ?? (e.REDIS_URL === undefined || e.SUPABASE_URL === undefined ? 1 : 0),
+      heartbeatMs: e.WORKER_HEARTBEAT_MS,
+      deadAfterMs: e.WORKER_DEAD_AFTER_MS,
+    },
+    ingestion: {
+      chunkTargetChars: e.CHUNK_TARGET_CHARS,
+      chunkOverlapChars: e.CHUNK_OVERLAP_CHARS,
+      maxCharacters: e.MAX_CHARACTERS_PER_BOOK,
+    },
+    uploads: { maxBytes: e.UPLOAD_MAX_BYTES },
+    seedDemo: e.SEED_DEMO,
+    chat: {
+      messageMaxChars: e.MESSAGE_MAX_CHARS,
+      lockWaitMs: e.SESSION_LOCK_WAIT_MS,
+      lockTtlMs: e.SESSION_LOCK_TTL_MS,
+      candidates: e.RETRIEVAL_CANDIDATES,
+      keep: e.RETRIEVAL_KEEP,
+      // A strong embedder's order is trusted more: the rerank then mostly breaks near ties.
+      rerankFusedWeight:
+        e.RETRIEVAL_RERANK_FUSED_WEIGHT ??
+        (e.EMBEDDING_PROVIDER === 'openai' ? RERANK_FUSED_WEIGHT_STRONG : RERANK_FUSED_WEIGHT),
+      promptTokenBudget: e.PROMPT_TOKEN_BUDGET,
+      replyMaxTokens: e.REPLY_MAX_TOKENS,
+    },
+    responseCacheTtlMs: e.RESPONSE_CACHE_TTL_MS,
+    security: securitySettings(e, corsOrigins),
+    observability: {
+      metrics: {
+        enabled: e.METRICS_ENABLED,
+        ...(e.METRICS_TOKEN ? { token: e.METRICS_TOKEN } : {}),
+      },
+      tracing: tracingSettings(e),
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+type Env = z.output<typeof envSchema>;
+
+/** The environment parsed by the schema, or ConfigError with every problem it found. */
+function parseEnv(env: Record<string, string | undefined>): Env {
   const cleaned = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
   );
   const parsed = envSchema.safeParse(cleaned);
-  const problems: string[] = [];
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      problems.push(`${issue.path.join('.') || '(env)'}: ${issue.message}`);
-    }
-    throw new ConfigError(problems);
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`),
+    );
   }
-  const e = parsed.data;
+  return parsed.data;
+}
 
+/** The problems of settings that depend on each other (each alone passed the schema). */
+function crossChecks(e: Env): string[] {
+  const problems: string[] = [];
   const supabaseRemote = e.SUPABASE_URL !== undefined;
   if (supabaseRemote && !e.SUPABASE_SERVICE_ROLE_KEY) {
     problems.push('SUPABASE_SERVICE_ROLE_KEY: required when SUPABASE_URL is set');
@@ -281,37 +366,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.CHUNK_OVERLAP_CHARS >= e.CHUNK_TARGET_CHARS) {
     problems.push('CHUNK_OVERLAP_CHARS: must be smaller than CHUNK_TARGET_CHARS');
   }
-  const corsOrigins = parseOrigins(e.CORS_ORIGINS, problems);
-  if (problems.length > 0) throw new ConfigError(problems);
+  return problems;
+}
 
-  const jwtSecret = e.SUPABASE_JWT_SECRET ?? (supabaseRemote ? undefined : DEV_JWT_SECRET);
-  // With a real Supabase and no shared secret, verify with the project's published signing keys.
-  const jwksUrl =
-    e.SUPABASE_JWKS_URL ??
-    (supabaseRemote && !e.SUPABASE_JWT_SECRET
-      ? `${e.SUPABASE_URL!.replace(/\/$/, '')}/auth/v1/.well-known/jwks.json`
-      : undefined);
-
+/** Each store's mode: remote when its URL is set, embedded otherwise. */
+function storeSettings(
+  e: Env,
+): Pick<Config, 'supabase' | 'redis' | 'qdrant' | 'qdrantCollections' | 'typesense'> {
+  const supabaseRemote = e.SUPABASE_URL !== undefined;
+  const typesenseNodes = e.TYPESENSE_NODES ? splitList(e.TYPESENSE_NODES) : undefined;
   return {
-    nodeEnv: e.NODE_ENV,
-    host: e.HOST,
-    port: e.PORT,
-    logLevel: e.LOG_LEVEL,
-    dataDir: e.FALSAFA_DATA_DIR,
-    systemPromptDir: e.SYSTEM_PROMPT_STORAGE_PATH ?? `${e.FALSAFA_DATA_DIR}/system-prompts`,
-    storeTimeoutMs: e.STORE_TIMEOUT_MS,
-    cacheTtlSeconds: e.CACHE_TTL_SECONDS,
-    pageSize: { default: e.PAGE_SIZE_DEFAULT, max: e.PAGE_SIZE_MAX },
-    graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     supabase: supabaseRemote
       ? { mode: 'remote', url: e.SUPABASE_URL!, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY! }
       : { mode: 'embedded' },
-    auth: {
-      ...(jwtSecret ? { jwtSecret } : {}),
-      ...(jwksUrl ? { jwksUrl } : {}),
-      audience: e.SUPABASE_JWT_AUDIENCE,
-      usingDevSecret: jwtSecret === DEV_JWT_SECRET,
-    },
     redis: e.REDIS_URL ? { mode: 'remote', url: e.REDIS_URL } : { mode: 'embedded' },
     qdrant: e.QDRANT_URL
       ? {
@@ -344,93 +411,69 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             apiKey: e.TYPESENSE_API_KEY!,
           }
         : { mode: 'embedded' },
-    embeddings: {
-      provider: e.EMBEDDING_PROVIDER,
-      baseUrl: e.EMBEDDING_BASE_URL,
-      apiKey: e.EMBEDDING_API_KEY,
-      model: e.EMBEDDING_MODEL,
-      // The word vectors have the size they were trained with.
-      dimension: e.EMBEDDING_PROVIDER === 'words' ? WORD_VECTOR_DIMENSION : e.EMBEDDING_DIMENSION,
-      timeoutMs: e.EMBEDDING_TIMEOUT_MS,
-      cacheDir: e.EMBEDDING_CACHE_DIR,
-    },
-    llm: {
-      provider: e.LLM_PROVIDER,
-      baseUrl: e.LLM_BASE_URL,
-      apiKey: e.LLM_API_KEY,
-      model: e.LLM_MODEL,
-      timeoutMs: e.LLM_TIMEOUT_MS,
-      streamDelayMs: e.LLM_LOCAL_STREAM_DELAY_MS,
-    },
-    worker: {
-      // Embedded mode runs one worker in the gateway process unless told otherwise.
-      concurrency:
-        e.WORKER_CONCURRENCY ?? (e.REDIS_URL === undefined || e.SUPABASE_URL === undefined ? 1 : 0),
-      heartbeatMs: e.WORKER_HEARTBEAT_MS,
-      deadAfterMs: e.WORKER_DEAD_AFTER_MS,
-    },
-    ingestion: {
-      chunkTargetChars: e.CHUNK_TARGET_CHARS,
-      chunkOverlapChars: e.CHUNK_OVERLAP_CHARS,
-      maxCharacters: e.MAX_CHARACTERS_PER_BOOK,
-    },
-    uploads: { maxBytes: e.UPLOAD_MAX_BYTES },
-    seedDemo: e.SEED_DEMO,
-    chat: {
-      messageMaxChars: e.MESSAGE_MAX_CHARS,
-      lockWaitMs: e.SESSION_LOCK_WAIT_MS,
-      lockTtlMs: e.SESSION_LOCK_TTL_MS,
-      candidates: e.RETRIEVAL_CANDIDATES,
-      keep: e.RETRIEVAL_KEEP,
-      promptTokenBudget: e.PROMPT_TOKEN_BUDGET,
-      replyMaxTokens: e.REPLY_MAX_TOKENS,
-    },
-    responseCacheTtlMs: e.RESPONSE_CACHE_TTL_MS,
-    security: {
-      introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
-      suggestions: e.GRAPHQL_SUGGESTIONS ?? e.NODE_ENV !== 'production',
-      trustedDocuments: e.TRUSTED_DOCUMENTS,
-      apq: { ttlSeconds: e.APQ_TTL_SECONDS, maxQueryBytes: e.APQ_MAX_QUERY_BYTES },
-      cors: {
-        origins: corsOrigins ?? (e.NODE_ENV === 'production' ? [] : null),
-        credentials: e.CORS_CREDENTIALS,
-        maxAgeSeconds: e.CORS_MAX_AGE_SECONDS,
-      },
-      bodyLimitBytes: e.BODY_LIMIT_BYTES,
-      limits: {
-        depth: e.LIMIT_MAX_DEPTH,
-        aliases: e.LIMIT_MAX_ALIASES,
-        tokens: e.LIMIT_MAX_TOKENS,
-        directives: e.LIMIT_MAX_DIRECTIVES,
-        cost: e.LIMIT_MAX_COST,
-      },
-      rateLimit: e.RATE_LIMIT_ENABLED
-        ? {
-            windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
-            messages: e.RATE_LIMIT_MESSAGES,
-            sessions: e.RATE_LIMIT_SESSIONS,
-            processBook: e.RATE_LIMIT_PROCESS_BOOK,
-          }
-        : null,
-    },
-    observability: {
-      metrics: {
-        enabled: e.METRICS_ENABLED,
-        ...(e.METRICS_TOKEN ? { token: e.METRICS_TOKEN } : {}),
-      },
-      tracing: tracingSettings(e),
-    },
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
+}
+
+/** How access tokens are verified: the shared secret, or the project's published signing keys. */
+function authSettings(e: Env): Config['auth'] {
+  const supabaseRemote = e.SUPABASE_URL !== undefined;
+  const jwtSecret = e.SUPABASE_JWT_SECRET ?? (supabaseRemote ? undefined : DEV_JWT_SECRET);
+  const jwksUrl =
+    e.SUPABASE_JWKS_URL ??
+    (supabaseRemote && !e.SUPABASE_JWT_SECRET
+      ? `${e.SUPABASE_URL!.replace(/\/$/, '')}/auth/v1/.well-known/jwks.json`
+      : undefined);
+  return {
+    ...(jwtSecret ? { jwtSecret } : {}),
+    ...(jwksUrl ? { jwksUrl } : {}),
+    audience: e.SUPABASE_JWT_AUDIENCE,
+    usingDevSecret: jwtSecret === DEV_JWT_SECRET,
+  };
+}
+
+/** The request limits, CORS, APQ, trusted documents and rate limits. */
+function securitySettings(e: Env, corsOrigins: string[] | undefined): Config['security'] {
+  return {
+    introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+    suggestions: e.GRAPHQL_SUGGESTIONS ?? e.NODE_ENV !== 'production',
+    trustedDocuments: e.TRUSTED_DOCUMENTS,
+    apq: { ttlSeconds: e.APQ_TTL_SECONDS, maxQueryBytes: e.APQ_MAX_QUERY_BYTES },
+    cors: {
+      origins: corsOrigins ?? (e.NODE_ENV === 'production' ? [] : null),
+      credentials: e.CORS_CREDENTIALS,
+      maxAgeSeconds: e.CORS_MAX_AGE_SECONDS,
+    },
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    limits: {
+      depth: e.LIMIT_MAX_DEPTH,
+      aliases: e.LIMIT_MAX_ALIASES,
+      tokens: e.LIMIT_MAX_TOKENS,
+      directives: e.LIMIT_MAX_DIRECTIVES,
+      cost: e.LIMIT_MAX_COST,
+    },
+    rateLimit: e.RATE_LIMIT_ENABLED
+      ? {
+          windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+          messages: e.RATE_LIMIT_MESSAGES,
+          sessions: e.RATE_LIMIT_SESSIONS,
+          processBook: e.RATE_LIMIT_PROCESS_BOOK,
+        }
+      : null,
+  };
+}
+
+/** A comma-separated list, trimmed, empty items left out. */
+function splitList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 /** TYPESENSE_NODES: comma-separated `http(s)://host[:port][/path]` URLs, at least one. */
 function parseNodes(raw: string | undefined, problems: string[]): string[] | undefined {
   if (raw === undefined) return undefined;
-  const nodes = raw
-    .split(',')
-    .map((n) => n.trim())
-    .filter((n) => n !== '');
+  const nodes = splitList(raw);
   if (nodes.length === 0) problems.push('TYPESENSE_NODES: no URL given');
   for (const node of nodes) {
     let parsed: URL | null = null;
@@ -447,10 +490,7 @@ function parseNodes(raw: string | undefined, problems: string[]): string[] | und
 /** CORS_ORIGINS: comma-separated exact origins (`scheme://host[:port]`, no path). */
 function parseOrigins(raw: string | undefined, problems: string[]): string[] | undefined {
   if (raw === undefined) return undefined;
-  const origins = raw
-    .split(',')
-    .map((o) => o.trim())
-    .filter((o) => o !== '');
+  const origins = splitList(raw);
   for (const origin of origins) {
     let parsed: URL | null = null;
     try {
@@ -469,7 +509,7 @@ function parseOrigins(raw: string | undefined, problems: string[]): string[] | u
  * Tracing is on when OTEL_TRACES_EXPORTER is `otlp` or `console`, or an OTLP endpoint is given
  * (exporter unset), unless OTEL_SDK_DISABLED. The traces URL follows the OTLP/HTTP convention.
  */
-function tracingSettings(e: z.output<typeof envSchema>): Config['observability']['tracing'] {
+function tracingSettings(e: Env): Config['observability']['tracing'] {
   if (e.OTEL_SDK_DISABLED || e.OTEL_TRACES_EXPORTER === 'none') return null;
   const endpoint =
     e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??

@@ -116,7 +116,7 @@ function filterOf(conditions: Condition[]) {
  * UUIDv5 of book and chunk index, every search, count and delete filtered on the tenant-indexed
  * `book_id` payload, so no call for one book reaches another's points). Cosine, size
  * EMBEDDING_DIMENSION; payload = the chunk. Every call has the client's timeout; a transport
- * failure is SERVICE_UNAVAILABLE. The collection's metadata records which embedder made its
+ * failure is StoreUnavailable. The collection's metadata records which embedder made its
  * vectors (`{ embedder: name }`), so that vectors of two embedders never meet in one collection or
  * one search, even when their sizes agree.
  */
