@@ -1,5 +1,6 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Authenticator } from './auth.js';
+import { ChatPageVersions } from './cache/chat-page-cache.js';
 import { CatalogInvalidation } from './cache/invalidation.js';
 import { LocalTtlCache } from './cache/local-ttl-cache.js';
 import { ReadThroughCache } from './cache/read-through-cache.js';
@@ -63,6 +64,8 @@ export interface Deps extends BaseDeps {
   progress: ProgressBus;
   ingestion: IngestionService;
   invalidation: CatalogInvalidation;
+  /** Each chat session's version token, replaced by every write to it (chat page cache). */
+  chatPages: ChatPageVersions;
   /** The session locks this process holds. */
   locks: SessionLockRegistry;
   chat: {
@@ -82,13 +85,15 @@ export interface Deps extends BaseDeps {
 
 export function createDeps(base: BaseDeps): Deps {
   const catalogStore = new CatalogStore(base.supabase);
-  const chatStore = new ChatStore(base.supabase);
   const common = {
     redis: base.redis,
     counter: base.counter,
     logger: base.logger,
     ttlSeconds: base.config.cacheTtlSeconds,
   };
+  const chatPages = new ChatPageVersions(common);
+  const sessionWritten = (sessionId: string) => chatPages.bump(sessionId);
+  const chatStore = new ChatStore(base.supabase, sessionWritten);
   const caches: Deps['caches'] = {
     book: new ReadThroughCache({
       ...common,
@@ -135,7 +140,7 @@ export function createDeps(base: BaseDeps): Deps {
     queue,
     bookJobs: new BookJobs(jobStore, queue, base.logger),
     chat: {
-      turns: new ChatTurnStore(base.supabase),
+      turns: new ChatTurnStore(base.supabase, sessionWritten),
       context: new SessionContextCache({ ...common, chatStore, llm: base.llm }),
       rewriter: new QueryRewriter({ ...common, llm: base.llm }),
       retriever: new HybridRetriever({
@@ -149,6 +154,7 @@ export function createDeps(base: BaseDeps): Deps {
     progress,
     ingestion,
     invalidation,
+    chatPages,
     locks: new SessionLockRegistry(base.redis),
   };
 }

@@ -4,9 +4,17 @@ import { lockLost, notFound } from '../errors.js';
 import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from '../models.js';
 import { fromPostgrestError, pgrstQuote, unwrap } from './postgrest.js';
 
+/** Called with a session's id once a write to it (or to its messages) is committed. */
+export type SessionWritten = (sessionId: string) => Promise<void>;
+
+const nothing: SessionWritten = async () => {};
+
 /** Supabase I/O for chat sessions and messages. */
 export class ChatStore {
-  constructor(private readonly db: SupabaseClient) {}
+  constructor(
+    private readonly db: SupabaseClient,
+    private readonly written: SessionWritten = nothing,
+  ) {}
 
   async sessionsByIds(ids: readonly string[]): Promise<ChatSessionRow[]> {
     if (ids.length === 0) return [];
@@ -81,6 +89,7 @@ export class ChatStore {
       .eq('user_id', userId)
       .select('*');
     const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    if (row) await this.written(row.id);
     return row ?? null;
   }
 
@@ -96,6 +105,7 @@ export class ChatStore {
       .eq('user_id', userId)
       .select('*');
     const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    if (row) await this.written(row.id);
     return row ?? null;
   }
 
@@ -184,7 +194,10 @@ type SavedTurn = z.infer<typeof savedTurn>;
  * (a newer turn took the lock meanwhile) writes nothing and is LOCK_LOST.
  */
 export class ChatTurnStore {
-  constructor(private readonly db: SupabaseClient) {}
+  constructor(
+    private readonly db: SupabaseClient,
+    private readonly written: SessionWritten = nothing,
+  ) {}
 
   /** The session's next fencing number; taken once per lock acquisition, right after it. */
   async takeFence(sessionId: string): Promise<number> {
@@ -216,7 +229,9 @@ export class ChatTurnStore {
     });
     if (res.error?.code === 'PT409') throw lockLost();
     if (res.error?.code === 'P0002') throw notFound('Chat session', args.sessionId);
-    return unwrap(res, savedTurn, 'save_chat_turn');
+    const saved = unwrap(res, savedTurn, 'save_chat_turn');
+    if (!saved.replayed) await this.written(args.sessionId);
+    return saved;
   }
 
   /** The turn saved for a client message id: the reader's message and the reply after it. */
