@@ -177,7 +177,7 @@ describe('the chat page cache', () => {
     expect(theirPage.messages.totalCount).toBe(0);
   });
 
-  it('reads afresh once the session's version token has changed', async () => {
+  it("reads afresh once the session's version token has changed", async () => {
     const sessionId = await newSession();
     await page(here, sessionId);
     await page(here, sessionId);

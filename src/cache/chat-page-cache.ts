@@ -63,6 +63,12 @@ export class ChatPageVersions {
 
 const token = () => randomBytes(8).toString('hex');
 
+/** A cached answer: its data, and its JSON once a hit has serialised it. */
+interface CachedPage {
+  data: ExecutionResult['data'];
+  json: string | null;
+}
+
 /** Where a cacheable document takes its session id from: a variable or a literal. */
 type SessionIdSource = { variable: string } | { literal: string };
 
@@ -87,7 +93,7 @@ export function useChatPageCache(deps: {
   ttlMs: number;
 }): { plugin: Plugin; dispose: () => void } | null {
   if (deps.ttlMs <= 0) return null;
-  const entries = new LocalTtlCache<ExecutionResult>(deps.ttlMs, MAX_ENTRIES);
+  const entries = new LocalTtlCache<CachedPage>(deps.ttlMs, MAX_ENTRIES);
   let generation = 0;
   const stop = deps.invalidation.onChange(() => {
     generation++;
@@ -122,7 +128,13 @@ export function useChatPageCache(deps: {
         .digest('hex');
       const hit = entries.get(key);
       if (hit) {
-        setResult({ data: hit.data });
+        // Serialised once per entry: yoga uses a result's own `stringify` when it has one (the
+        // same JSON that JSON.stringify would give, since an entry holds data alone).
+        const result = {
+          data: hit.data,
+          stringify: () => (hit.json ??= JSON.stringify({ data: hit.data })),
+        };
+        setResult(result as ExecutionResult);
         return;
       }
       pending.set(context, { key, generation });
@@ -135,7 +147,7 @@ export function useChatPageCache(deps: {
       if (!result || Symbol.asyncIterator in result) return;
       const single = result as ExecutionResult;
       if (single.errors?.length || !single.data) return;
-      entries.set(miss.key, { data: single.data });
+      entries.set(miss.key, { data: single.data, json: null });
     },
   };
   return { plugin, dispose: stop };
