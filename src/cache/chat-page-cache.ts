@@ -63,10 +63,11 @@ export class ChatPageVersions {
 
 const token = () => randomBytes(8).toString('hex');
 
-/** A cached answer: its data, and its JSON once a hit has serialised it. */
+/** A cached answer: its data, and its JSON text and bytes once a hit has made them. */
 interface CachedPage {
   data: ExecutionResult['data'];
-  json: string | null;
+  json?: string;
+  bytes?: Uint8Array<ArrayBuffer>;
 }
 
 /** Where a cacheable document takes its session id from: a variable or a literal. */
@@ -101,9 +102,14 @@ export function useChatPageCache(deps: {
   });
   const documents = new Map<string, SessionIdSource | null>();
   const pending = new WeakMap<object, { key: string; generation: number }>();
+  // Requests answered from an entry, and how many operations each carried (a batch has several).
+  const hits = new WeakMap<Request, CachedPage>();
+  const operations = new WeakMap<Request, number>();
+  const json = (page: CachedPage) => (page.json ??= JSON.stringify({ data: page.data }));
 
   const plugin: Plugin = {
     async onParams({ params, request, context, setResult }) {
+      operations.set(request, (operations.get(request) ?? 0) + 1);
       if (typeof params.query !== 'string') return;
       const source = sessionIdSource(documents, params.query, params.operationName ?? undefined);
       if (!source) return;
@@ -130,14 +136,20 @@ export function useChatPageCache(deps: {
       if (hit) {
         // Serialised once per entry: yoga uses a result's own `stringify` when it has one (the
         // same JSON that JSON.stringify would give, since an entry holds data alone).
-        const result = {
-          data: hit.data,
-          stringify: () => (hit.json ??= JSON.stringify({ data: hit.data })),
-        };
+        const result = { data: hit.data, stringify: () => json(hit) };
         setResult(result as ExecutionResult);
+        hits.set(request, hit);
         return;
       }
       pending.set(context, { key, generation });
+    },
+    // A single answer from an entry is sent as the entry's UTF-8 bytes, encoded once, instead of
+    // its text encoded again on every write; the status and headers stay as yoga set them.
+    onResponse({ request, response, setResponse, fetchAPI }) {
+      const hit = hits.get(request);
+      if (!hit || operations.get(request) !== 1 || response.status !== 200) return;
+      hit.bytes ??= new TextEncoder().encode(json(hit));
+      setResponse(new fetchAPI.Response(hit.bytes, { status: 200, headers: response.headers }));
     },
     onExecutionResult({ result, context }) {
       const miss = pending.get(context);
@@ -147,7 +159,7 @@ export function useChatPageCache(deps: {
       if (!result || Symbol.asyncIterator in result) return;
       const single = result as ExecutionResult;
       if (single.errors?.length || !single.data) return;
-      entries.set(miss.key, { data: single.data, json: null });
+      entries.set(miss.key, { data: single.data });
     },
   };
   return { plugin, dispose: stop };
