@@ -71,11 +71,20 @@ const CONNECTION_ATTEMPTS = 3;
 
 interface StatementRow {
   total: string | null;
+  /** For an upsert, how many of its rows were inserted rather than updated. */
+  inserted?: string | null;
   page_total: string;
   body: string;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Ends a `Prefer: tx=rollback` transaction with ROLLBACK, carrying the statement's answer. */
+class RolledBack extends Error {
+  constructor(readonly row: StatementRow) {
+    super('rolled back on request');
+  }
+}
 
 function negotiate(accept: string | undefined): Media {
   if (!accept) return { singular: false, stripNulls: false, contentType: JSON_TYPE };
@@ -114,7 +123,7 @@ function notSingular(rows: number): RestError {
     406,
     'PGRST116',
     'JSON object requested, multiple (or no) rows returned',
-    `Results contain ${rows} rows, application/vnd.pgrst.object+json requires 1 row`,
+    `The result contains ${rows} rows`,
   );
 }
 
@@ -284,6 +293,7 @@ export class RestHandler {
     statement: { text: string; params: string[] },
     check?: (row: StatementRow) => void,
   ): Promise<StatementRow> {
+    const rollback = parsePrefer(request.headers.prefer).tx === 'rollback';
     // A connection cut before COMMIT was sent leaves nothing done (the server rolls the
     // transaction back), so the request is run again on a new pool, a few times at most; a cut
     // during COMMIT is not retried (its outcome is unknown).
@@ -306,10 +316,12 @@ export class RestHandler {
           const row = rows[0];
           if (!row) throw restError(500, 'PGRSTX00', 'statement returned no row');
           check?.(row);
+          if (rollback) throw new RolledBack(row);
           committing = true;
           return row;
         });
       } catch (error) {
+        if (error instanceof RolledBack) return error.row;
         if (!isConnectionLost(error)) throw error;
         this.pool.replace(sql);
         if (committing || attempt >= CONNECTION_ATTEMPTS) throw error;
@@ -385,7 +397,10 @@ export class RestHandler {
       'Content-Range': contentRange(lower, lower + pageTotal - 1, total),
     };
     preferenceApplied(
-      { ...prefs, applied: prefs.applied.filter((p) => p.startsWith('count=')) },
+      {
+        ...prefs,
+        applied: prefs.applied.filter((p) => p.startsWith('count=') || p.startsWith('tx=')),
+      },
       headers,
     );
     return { status, headers, body: request.method === 'HEAD' ? '' : row.body };
@@ -483,7 +498,9 @@ export class RestHandler {
       { text, params: ctx.params.values },
       this.singularCheck(media),
     );
-    const reply = this.mutationReply(prefs, media, row, 201, [1, 0]);
+    // PostgREST answers a merging upsert that only updated rows with 200, else 201.
+    const updatedOnly = prefs.resolution === 'merge-duplicates' && Number(row.inserted) === 0;
+    const reply = this.mutationReply(prefs, media, row, updatedOnly ? 200 : 201, [1, 0]);
     if (prefs.return === 'headers-only') {
       const created = JSON.parse(row.body || '[]') as Record<string, unknown>[];
       const first = created[0];

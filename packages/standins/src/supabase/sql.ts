@@ -36,6 +36,8 @@ export interface Relationship {
   fk: ForeignKey;
   target: Relation;
   toOne: boolean;
+  /** The source holds the foreign key (the target is its parent). */
+  manyToOne: boolean;
   /** The join condition, given the parent's and the child's aliases. */
   join(parent: string, child: string): string;
 }
@@ -66,11 +68,17 @@ function sameColumns(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((column) => b.includes(column));
 }
 
-function describeFk(fk: ForeignKey): string {
-  return `${fk.name} using ${fk.table}(${fk.columns.join(', ')}) and ${fk.refTable}(${fk.refColumns.join(', ')})`;
+/** A relationship as PostgREST names it: from the embedding side, then the embedded side. */
+function describeFk(fk: ForeignKey, toParent: boolean): string {
+  const child = `${fk.table}(${fk.columns.join(', ')})`;
+  const parent = `${fk.refTable}(${fk.refColumns.join(', ')})`;
+  return `${fk.name} using ${toParent ? `${child} and ${parent}` : `${parent} and ${child}`}`;
 }
 
-/** Finds the foreign-key relationship `source` → `target` (a table name or an FK column). */
+/**
+ * Finds the foreign-key relationship `source` → `target`: a table name, an FK column, or the
+ * FK constraint's name.
+ */
 export function resolveRelationship(
   catalog: Catalog,
   source: Relation,
@@ -81,8 +89,10 @@ export function resolveRelationship(
   for (const fk of catalog.foreignKeys) {
     const manyToOne =
       fk.table === source.name &&
-      (fk.refTable === target || (fk.columns.length === 1 && fk.columns[0] === target));
-    const oneToMany = fk.refTable === source.name && fk.table === target;
+      (fk.refTable === target ||
+        fk.name === target ||
+        (fk.columns.length === 1 && fk.columns[0] === target));
+    const oneToMany = fk.refTable === source.name && (fk.table === target || fk.name === target);
     const matchesHint =
       hint === undefined || hint === fk.name || (fk.columns.length === 1 && fk.columns[0] === hint);
     if (!matchesHint) continue;
@@ -93,6 +103,7 @@ export function resolveRelationship(
           fk,
           target: parent,
           toOne: true,
+          manyToOne: true,
           join: (p, c) =>
             fk.columns
               .map((col, i) => `${q(c)}.${q(fk.refColumns[i] as string)} = ${q(p)}.${q(col)}`)
@@ -107,6 +118,7 @@ export function resolveRelationship(
           fk,
           target: child,
           toOne: child.uniqueKeys.some((key) => sameColumns(key, fk.columns)),
+          manyToOne: false,
           join: (p, c) =>
             fk.columns
               .map((col, i) => `${q(c)}.${q(col)} = ${q(p)}.${q(fk.refColumns[i] as string)}`)
@@ -128,9 +140,9 @@ export function resolveRelationship(
   throw new RestError(300, {
     code: 'PGRST201',
     details: candidates.map((rel) => ({
-      cardinality: rel.toOne ? 'many-to-one' : 'one-to-many',
+      cardinality: rel.manyToOne ? 'many-to-one' : rel.toOne ? 'one-to-one' : 'one-to-many',
       embedding: `${source.name} with ${target}`,
-      relationship: describeFk(rel.fk),
+      relationship: describeFk(rel.fk, rel.manyToOne),
     })),
     hint: `Try changing '${target}' to one of the following: ${candidates.map((rel) => `'${target}!${rel.fk.name}'`).join(', ')}. Find the desired relationship in the 'details' key.`,
     message: `Could not embed because more than one relationship was found for '${source.name}' and '${target}'`,
@@ -451,6 +463,7 @@ function wrapMutation(
   relation: Relation,
   mutation: string,
   result: MutationResult,
+  countInserted = false,
 ): string {
   const source: Source = {
     from: `pgrst_source AS ${q(relation.name)}`,
@@ -462,11 +475,17 @@ function wrapMutation(
       ? 'SELECT 1 FROM pgrst_source'
       : `SELECT ${selectList(ctx, source, result.items, [])} FROM ${source.from}`;
   const body = result.items === null ? `''::text` : bodySql(result.body);
-  return `WITH pgrst_source AS (${mutation}) SELECT (SELECT count(*) FROM pgrst_source) AS total, count(*) AS page_total, ${body} AS body FROM (${inner}) pgrst_t`;
+  // An upsert's rows report whether they were inserted (xmax is 0 for a new row version).
+  const inserted = countInserted
+    ? '(SELECT count(*) FROM pgrst_source WHERE pgrst_inserted)'
+    : 'NULL::bigint';
+  return `WITH pgrst_source AS (${mutation}) SELECT (SELECT count(*) FROM pgrst_source) AS total, ${inserted} AS inserted, count(*) AS page_total, ${body} AS body FROM (${inner}) pgrst_t`;
 }
 
-function returning(relation: Relation, result: MutationResult): string {
-  return result.items === null ? 'RETURNING 1' : `RETURNING ${q(relation.name)}.*`;
+function returning(relation: Relation, result: MutationResult, countInserted = false): string {
+  const list = result.items === null ? ['1'] : [`${q(relation.name)}.*`];
+  if (countInserted) list.push(`(${q(relation.name)}.xmax = 0) AS pgrst_inserted`);
+  return `RETURNING ${list.join(', ')}`;
 }
 
 function target(relation: Relation): string {
@@ -518,8 +537,9 @@ export function buildInsert(ctx: BuildContext, plan: InsertPlan): string {
         ? ` ON CONFLICT (${targetCols}) DO UPDATE SET ${columns.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}`
         : ` ON CONFLICT (${targetCols}) DO NOTHING`;
   }
-  const insert = `INSERT INTO ${target(relation)}${columnList} ${values}${conflict} ${returning(relation, plan.result)}`;
-  return wrapMutation(ctx, relation, insert, plan.result);
+  const upsert = plan.onConflict !== undefined;
+  const insert = `INSERT INTO ${target(relation)}${columnList} ${values}${conflict} ${returning(relation, plan.result, upsert)}`;
+  return wrapMutation(ctx, relation, insert, plan.result, upsert);
 }
 
 /**

@@ -190,6 +190,12 @@ function parseSelectItem(raw: string): SelectItem {
   const colon = aliasColon(item);
   const alias = colon >= 0 ? parseIdentifier(item.slice(0, colon), 'alias') : undefined;
   const rest = colon >= 0 ? item.slice(colon + 1) : item;
+  if (/^(?:[^()]*\.)?(?:count|sum|avg|min|max)\(\)(?:::[^()]*)?$/.test(rest.trim())) {
+    throw parseError(
+      `failed to parse select parameter (${raw})`,
+      'aggregate functions are not supported',
+    );
+  }
   const open = rest.indexOf('(');
   if (open >= 0 && rest.endsWith(')') && !rest.startsWith('"')) {
     const [targetRaw = '', ...marks] = rest.slice(0, open).split('!');
@@ -436,6 +442,8 @@ export interface Preferences {
   count?: 'exact' | 'planned' | 'estimated';
   resolution?: 'merge-duplicates' | 'ignore-duplicates';
   missingDefault: boolean;
+  /** How the transaction ends (`tx=rollback` rolls it back after the answer is computed). */
+  tx?: 'commit' | 'rollback';
   /** The preferences honoured, for the Preference-Applied header. */
   applied: string[];
 }
@@ -458,6 +466,9 @@ export function parsePrefer(header: string | string[] | undefined): Preferences 
     } else if (name === 'resolution' && ['merge-duplicates', 'ignore-duplicates'].includes(value)) {
       prefs.resolution = value as NonNullable<Preferences['resolution']>;
       prefs.applied.push(`resolution=${value}`);
+    } else if (name === 'tx' && (value === 'commit' || value === 'rollback')) {
+      prefs.tx = value;
+      prefs.applied.push(`tx=${value}`);
     } else if (name === 'missing' && value === 'default') {
       prefs.missingDefault = true;
       prefs.applied.push('missing=default');
