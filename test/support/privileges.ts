@@ -792,12 +792,10 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
       rest: async (db, c) =>
         storageAnswer(
           c,
-          await db.storage
-            .from('books')
-            .upload(`${owner}/owned.md`, '# Replaced', {
-              contentType: 'text/markdown',
-              upsert: true,
-            }),
+          await db.storage.from('books').upload(`${owner}/owned.md`, '# Replaced', {
+            contentType: 'text/markdown',
+            upsert: true,
+          }),
         ),
       expect: { anon: 'refused', other: 'refused', owner: 1 },
     },

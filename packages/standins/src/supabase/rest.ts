@@ -66,6 +66,17 @@ interface Media extends BodyOptions {
   contentType: string;
 }
 
+/** A request on a table or view, parsed, with its statement's build context. */
+interface TableCall {
+  request: RestRequest;
+  auth: RequestAuth;
+  relation: Relation;
+  query: ParsedQuery;
+  prefs: Preferences;
+  media: Media;
+  ctx: BuildContext;
+}
+
 /** Tries of a request whose database connection was cut under it. */
 const CONNECTION_ATTEMPTS = 3;
 
@@ -264,13 +275,21 @@ export class RestHandler {
     }
   }
 
-  private async relation(name: string): Promise<{ catalog: Catalog; relation: Relation }> {
+  /** Looks `pick` up in the cached catalog, and once more in a fresh one on a miss. */
+  private async lookup<T>(
+    pick: (catalog: Catalog) => T | undefined,
+  ): Promise<{ catalog: Catalog; found: T | undefined }> {
     let catalog = await this.catalog.get();
-    let relation = catalog.relations.get(name);
-    if (!relation) {
+    let found = pick(catalog);
+    if (found === undefined) {
       catalog = await this.catalog.refresh();
-      relation = catalog.relations.get(name);
+      found = pick(catalog);
     }
+    return { catalog, found };
+  }
+
+  private async relation(name: string): Promise<{ catalog: Catalog; relation: Relation }> {
+    const { catalog, found: relation } = await this.lookup((c) => c.relations.get(name));
     if (!relation) {
       throw restError(
         404,
@@ -337,33 +356,35 @@ export class RestHandler {
     const { catalog, relation } = await this.relation(name);
     const prefs = parsePrefer(request.headers.prefer);
     const query = parseQuery(request.search);
+    if (request.method === 'OPTIONS') {
+      return { status: 200, headers: { Allow: 'OPTIONS,GET,HEAD,POST,PATCH,DELETE' }, body: '' };
+    }
+    if (!['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'].includes(request.method)) {
+      throw restError(405, 'PGRST117', `Unsupported HTTP method: ${request.method}`);
+    }
+    const call: TableCall = {
+      request,
+      auth,
+      relation,
+      query,
+      prefs,
+      media: negotiate(request.headers.accept),
+      ctx: this.context(catalog, query),
+    };
     switch (request.method) {
-      case 'GET':
-      case 'HEAD':
-        return this.read(request, auth, catalog, relation, query, prefs);
       case 'POST':
-        return this.insert(request, auth, catalog, relation, query, prefs);
+        return this.insert(call);
       case 'PATCH':
-        return this.update(request, auth, catalog, relation, query, prefs);
+        return this.update(call);
       case 'DELETE':
-        return this.remove(request, auth, catalog, relation, query, prefs);
-      case 'OPTIONS':
-        return { status: 200, headers: { Allow: 'OPTIONS,GET,HEAD,POST,PATCH,DELETE' }, body: '' };
+        return this.remove(call);
       default:
-        throw restError(405, 'PGRST117', `Unsupported HTTP method: ${request.method}`);
+        return this.read(call);
     }
   }
 
-  private async read(
-    request: RestRequest,
-    auth: RequestAuth,
-    catalog: Catalog,
-    relation: Relation,
-    query: ParsedQuery,
-    prefs: Preferences,
-  ): Promise<Omit<RestReply, 'resource'>> {
-    const media = negotiate(request.headers.accept);
-    const ctx = this.context(catalog, query);
+  private async read(call: TableCall): Promise<Omit<RestReply, 'resource'>> {
+    const { request, auth, relation, query, prefs, media, ctx } = call;
     const source: Source = {
       from: `"public".${quoteIdent(relation.name)} AS ${quoteIdent(relation.name)}`,
       alias: relation.name,
@@ -448,15 +469,8 @@ export class RestHandler {
     };
   }
 
-  private async insert(
-    request: RestRequest,
-    auth: RequestAuth,
-    catalog: Catalog,
-    relation: Relation,
-    query: ParsedQuery,
-    prefs: Preferences,
-  ): Promise<Omit<RestReply, 'resource'>> {
-    const media = negotiate(request.headers.accept);
+  private async insert(call: TableCall): Promise<Omit<RestReply, 'resource'>> {
+    const { request, auth, relation, query, prefs, media, ctx } = call;
     const payload = parseJsonBody(request.body);
     const rows = Array.isArray(payload) ? payload : [payload];
     if (!rows.every(isObject)) throw invalidBody('All elements must be JSON objects');
@@ -481,7 +495,6 @@ export class RestHandler {
         action: prefs.resolution === 'merge-duplicates' ? 'merge' : 'ignore',
       };
     }
-    const ctx = this.context(catalog, query);
     const result = this.mutationResult(query, prefs, relation, media);
     const text = buildInsert(ctx, {
       relation,
@@ -515,20 +528,12 @@ export class RestHandler {
     return reply;
   }
 
-  private async update(
-    request: RestRequest,
-    auth: RequestAuth,
-    catalog: Catalog,
-    relation: Relation,
-    query: ParsedQuery,
-    prefs: Preferences,
-  ): Promise<Omit<RestReply, 'resource'>> {
-    const media = negotiate(request.headers.accept);
+  private async update(call: TableCall): Promise<Omit<RestReply, 'resource'>> {
+    const { request, auth, relation, query, prefs, media, ctx } = call;
     const payload = parseJsonBody(request.body);
     if (!isObject(payload)) throw invalidBody('Expected a JSON object');
     const columns = query.columns ?? Object.keys(payload);
     checkColumns(relation, columns);
-    const ctx = this.context(catalog, query);
     const result = this.mutationResult(query, prefs, relation, media);
     const text = buildUpdate(ctx, { relation, columns, row: payload, shape: query.root, result });
     return this.runUpdateOrDelete(request, auth, text, ctx.params.values, media, prefs);
@@ -551,29 +556,16 @@ export class RestHandler {
     ]);
   }
 
-  private async remove(
-    request: RestRequest,
-    auth: RequestAuth,
-    catalog: Catalog,
-    relation: Relation,
-    query: ParsedQuery,
-    prefs: Preferences,
-  ): Promise<Omit<RestReply, 'resource'>> {
-    const media = negotiate(request.headers.accept);
-    const ctx = this.context(catalog, query);
+  private async remove(call: TableCall): Promise<Omit<RestReply, 'resource'>> {
+    const { request, auth, relation, query, prefs, media, ctx } = call;
     const result = this.mutationResult(query, prefs, relation, media);
     const text = buildDelete(ctx, { relation, shape: query.root, result });
     return this.runUpdateOrDelete(request, auth, text, ctx.params.values, media, prefs);
   }
 
   private async routines(name: string): Promise<{ catalog: Catalog; overloads: Routine[] }> {
-    let catalog = await this.catalog.get();
-    let overloads = catalog.routines.get(name);
-    if (!overloads) {
-      catalog = await this.catalog.refresh();
-      overloads = catalog.routines.get(name);
-    }
-    return { catalog, overloads: overloads ?? [] };
+    const { catalog, found } = await this.lookup((c) => c.routines.get(name));
+    return { catalog, overloads: found ?? [] };
   }
 
   private async rpc(

@@ -334,20 +334,32 @@ function childSource(ctx: BuildContext, rel: Relationship): Source {
   };
 }
 
+/** An embedded resource resolved under `parent`: its relationship, source, path and WHERE. */
+function embedScope(
+  ctx: BuildContext,
+  parent: Source,
+  embed: Extract<SelectItem, { kind: 'embed' }>,
+  parentPath: string[],
+) {
+  const rel = resolveRelationship(ctx.catalog, parent.relation, embed.target, embed.hint);
+  const child = childSource(ctx, rel);
+  const path = [...parentPath, embed.alias ?? embed.target];
+  const shape = shapeFor(ctx, path);
+  const where = whereClause([
+    rel.join(parent.alias, child.alias),
+    ...whereParts(ctx, child, embed.items, path, shape),
+  ]);
+  return { rel, child, path, shape, where };
+}
+
 function existsSql(
   ctx: BuildContext,
   parent: Source,
   embed: Extract<SelectItem, { kind: 'embed' }>,
   parentPath: string[],
 ): string {
-  const rel = resolveRelationship(ctx.catalog, parent.relation, embed.target, embed.hint);
-  const child = childSource(ctx, rel);
-  const path = [...parentPath, embed.alias ?? embed.target];
-  const parts = [
-    rel.join(parent.alias, child.alias),
-    ...whereParts(ctx, child, embed.items, path, shapeFor(ctx, path)),
-  ];
-  return `EXISTS (SELECT 1 FROM ${child.from}${whereClause(parts)})`;
+  const { child, where } = embedScope(ctx, parent, embed, parentPath);
+  return `EXISTS (SELECT 1 FROM ${child.from}${where})`;
 }
 
 function embedSql(
@@ -356,15 +368,8 @@ function embedSql(
   embed: Extract<SelectItem, { kind: 'embed' }>,
   parentPath: string[],
 ): string {
-  const rel = resolveRelationship(ctx.catalog, parent.relation, embed.target, embed.hint);
-  const child = childSource(ctx, rel);
-  const path = [...parentPath, embed.alias ?? embed.target];
-  const shape = shapeFor(ctx, path);
+  const { rel, child, path, shape, where } = embedScope(ctx, parent, embed, parentPath);
   const list = selectList(ctx, child, embed.items, path);
-  const where = whereClause([
-    rel.join(parent.alias, child.alias),
-    ...whereParts(ctx, child, embed.items, path, shape),
-  ]);
   const inner = `SELECT ${list} FROM ${child.from}${where}${orderClause(ctx, child, shape.order)}${rangeClause(ctx, shape)}`;
   return rel.toOne
     ? `(SELECT row_to_json(pgrst_e) FROM (${inner}) pgrst_e)`
