@@ -53,6 +53,10 @@ beforeAll(async () => {
     values ('Meditations', ${category}, 'completed'), ('Republic', ${category}, 'completed')
     returning id`;
   book = books[0]!.id;
+  await db.sql`
+    insert into public.characters (book_id, name, safe_name, system_prompt)
+    values (${book}, 'Marcus', 'marcus', 'You are Marcus.'),
+           (${book}, 'Rusticus', 'rusticus', 'You are Rusticus.')`;
   // Two foreign keys to the same table, for an embedding that needs a hint.
   await db.sql`create table public.book_pairs (
     id int primary key,
@@ -210,9 +214,40 @@ describe('embedding', () => {
   });
 });
 
-describe('unsupported select syntax', () => {
-  it('answers aggregate functions with a parse error instead of dropping them', async () => {
-    for (const select of ['id.count()', 'count()', 'title, characters(id.sum())']) {
+describe('select syntax', () => {
+  it('reads an alias inside an embedded resource', async () => {
+    const res = await service
+      .from('books')
+      .select('title, characters(who:name)')
+      .eq('id', book)
+      .order('name', { referencedTable: 'characters' })
+      .single();
+    expect(res).toMatchObject({
+      status: 200,
+      data: { title: 'Meditations', characters: [{ who: 'Marcus' }, { who: 'Rusticus' }] },
+    });
+  });
+
+  it('counts rows with count(), and embedded rows with a bare count', async () => {
+    const embedded = await service
+      .from('books')
+      .select('title, characters(count), named:characters(n:count())')
+      .order('title');
+    expect(embedded).toMatchObject({
+      status: 200,
+      data: [
+        { title: 'Meditations', characters: [{ count: 2 }], named: [{ n: 2 }] },
+        { title: 'Republic', characters: [{ count: 0 }], named: [{ n: 0 }] },
+      ],
+    });
+    const total = await service.from('books').select('count()');
+    expect(total).toMatchObject({ status: 200, data: [{ count: 2 }] });
+    const grouped = await service.from('characters').select('book_id, count()');
+    expect(grouped).toMatchObject({ status: 200, data: [{ book_id: book, count: 2 }] });
+  });
+
+  it('answers the other aggregate functions with a parse error instead of dropping them', async () => {
+    for (const select of ['id.count()', 'id.sum()', 'title, characters(id.max())']) {
       const res = await service.from('books').select(select);
       expect(res.status, select).toBe(400);
       expect(res.error, select).toMatchObject({

@@ -12,7 +12,7 @@ import {
   type Relation,
   type Routine,
 } from './catalog.js';
-import { RestError, restError } from './errors.js';
+import { parseError, RestError, restError } from './errors.js';
 import type { Condition, Field, OrderTerm, SelectItem, Shape } from './url.js';
 import { emptyShape } from './url.js';
 
@@ -370,10 +370,49 @@ function embedSql(
 ): string {
   const { rel, child, path, shape, where } = embedScope(ctx, parent, embed, parentPath);
   const list = selectList(ctx, child, embed.items, path);
-  const inner = `SELECT ${list} FROM ${child.from}${where}${orderClause(ctx, child, shape.order)}${rangeClause(ctx, shape)}`;
+  const inner = `SELECT ${list} FROM ${child.from}${where}${groupClause(child, embed.items, true)}${orderClause(ctx, child, shape.order)}${rangeClause(ctx, shape)}`;
   return rel.toOne
     ? `(SELECT row_to_json(pgrst_e) FROM (${inner}) pgrst_e)`
     : `(SELECT coalesce(json_agg(pgrst_e), '[]') FROM (${inner}) pgrst_e)`;
+}
+
+/** `count()`, or, inside an embed, a bare `count` where the relation has no such column. */
+function countAlias(source: Source, item: SelectItem, embedded: boolean): string | undefined {
+  if (item.kind === 'count') return item.alias ?? 'count';
+  if (
+    embedded &&
+    item.kind === 'field' &&
+    item.field.column === 'count' &&
+    item.field.path.length === 0 &&
+    item.cast === undefined &&
+    !source.relation.columnByName.has('count')
+  ) {
+    return item.alias ?? 'count';
+  }
+  return undefined;
+}
+
+/**
+ * ` GROUP BY` for a level that counts: its other columns, by position in the select list. A
+ * counting level cannot embed.
+ */
+function groupClause(source: Source, items: SelectItem[], embedded: boolean): string {
+  if (!items.some((item) => countAlias(source, item, embedded) !== undefined)) return '';
+  const positions: number[] = [];
+  let position = 0;
+  for (const item of items) {
+    if (countAlias(source, item, embedded) !== undefined) position += 1;
+    else if (item.kind === 'star') {
+      for (const _ of source.relation.columns) positions.push(++position);
+    } else if (item.kind === 'field') positions.push(++position);
+    else {
+      throw parseError(
+        'failed to parse select parameter',
+        'count() cannot be combined with embedded resources at the same level',
+      );
+    }
+  }
+  return positions.length > 0 ? ` GROUP BY ${positions.join(', ')}` : '';
 }
 
 /** The select list of one level, `expr AS "name", ...`. */
@@ -385,7 +424,10 @@ export function selectList(
 ): string {
   const parts: string[] = [];
   for (const item of items) {
-    if (item.kind === 'star') {
+    const count = countAlias(source, item, path.length > 0);
+    if (item.kind === 'count' || count !== undefined) {
+      parts.push(`count(*) AS ${q(count ?? 'count')}`);
+    } else if (item.kind === 'star') {
       for (const column of source.relation.columns) {
         parts.push(`${q(source.alias)}.${q(column.name)} AS ${q(column.name)}`);
       }
@@ -431,7 +473,7 @@ export function buildRead(ctx: BuildContext, plan: ReadPlan): string {
   const { source, items, shape } = plan;
   const where = whereClause(whereParts(ctx, source, items, [], shape));
   const list = selectList(ctx, source, items, []);
-  const page = `SELECT ${list} FROM ${source.from}${where}${orderClause(ctx, source, shape.order)}${rangeClause(ctx, shape)}`;
+  const page = `SELECT ${list} FROM ${source.from}${where}${groupClause(source, items, false)}${orderClause(ctx, source, shape.order)}${rangeClause(ctx, shape)}`;
   const total = plan.count ? `(SELECT count(*) FROM ${source.from}${where})` : 'NULL::bigint';
   return `SELECT ${total} AS total, count(*) AS page_total, ${bodySql(plan.body)} AS body FROM (${page}) pgrst_t`;
 }
