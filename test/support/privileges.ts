@@ -123,56 +123,90 @@ function storageAnswer(
   return { data, error: null, status: 200 };
 }
 
-/** Embedded rows of the first top-level row: what an embedding let the caller see. */
-async function embedded(
-  request: PromiseLike<{
-    data: unknown;
-    error: RestAnswer['error'];
-    status: number;
-  }>,
-  key: string,
-): Promise<RestAnswer> {
-  const res = await request;
-  if (res.error) return res;
-  const first = (res.data as Record<string, unknown>[] | null)?.[0];
-  return { data: first?.[key] ?? [], error: null, status: res.status };
-}
-
 export function privilegeCases(fx: PrivilegeFixture): Case[] {
   const { owner, other, ids } = fx;
   const sub = (caller: Caller): string => (caller === 'owner' ? owner : other);
   const subOrNull = (caller: Caller): string | null => (caller === 'anon' ? null : sub(caller));
+  const prefix = (caller: Caller): string => (caller === 'anon' ? 'anon' : sub(caller));
   const exact = { count: 'exact' } as const;
+  const placeholders = (n: number, from = 1): string =>
+    Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');
+  type Row = (caller: Caller) => Record<string, unknown>;
 
-  const truncate = (table: string): Case => ({
+  const select = (
+    table: string,
+    key: string,
+    id: string,
+    columns: string,
+    expect: Case['expect'],
+    what = columns,
+  ): Case => ({
     table,
-    verb: 'truncate',
-    what: '',
-    sql: () => [`truncate public.${table} cascade`, []],
-    expect: DENIED,
+    verb: 'select',
+    what,
+    sql: () => [`select ${columns} from public.${table} where ${key} = $1`, [id]],
+    rest: (db) => db.from(table).select(columns).eq(key, id),
+    expect,
   });
-  const remove = (table: string, key: string, id: string): Case => ({
-    table,
-    verb: 'delete',
-    what: '',
-    sql: () => [`delete from public.${table} where ${key} = $1`, [id]],
-    rest: (db) => db.from(table).delete(exact).eq(key, id),
-    expect: DENIED,
-  });
-  const sessionColumn = (column: string, value: (c: Caller) => unknown): Case => ({
-    table: 'chat_sessions',
-    verb: 'update',
-    what: column,
-    sql: (c) => [
-      `update public.chat_sessions set ${column} = $1 where id = $2`,
-      [value(c), ids.session],
+  /** Rows a level down an embedding: `child` rows of the `parent` row `id`, joined on `on`. */
+  const selectEmbedded = (
+    parent: string,
+    id: string,
+    child: string,
+    column: string,
+    on: string,
+    expect: Case['expect'],
+  ): Case => ({
+    table: child,
+    verb: 'select',
+    what: `${column}, embedded in ${parent}`,
+    sql: () => [
+      `select c.${column} from public.${parent} p join public.${child} c on ${on} where p.id = $1`,
+      [id],
     ],
-    rest: (db, c) =>
-      db
-        .from('chat_sessions')
-        .update({ [column]: value(c) }, exact)
-        .eq('id', ids.session),
-    expect: DENIED,
+    rest: async (db) => {
+      const res = await db.from(parent).select(`id, ${child}(${column})`).eq('id', id);
+      if (res.error) return res;
+      const first = (res.data as unknown as Record<string, unknown>[])[0];
+      return { data: first?.[child] ?? [], error: null, status: res.status };
+    },
+    expect,
+  });
+  const insert = (table: string, row: Row, expect: Case['expect'], what = ''): Case => ({
+    table,
+    verb: 'insert',
+    what,
+    sql: (c) => {
+      const values = row(c);
+      const columns = Object.keys(values);
+      return [
+        `insert into public.${table} (${columns.join(', ')}) values (${placeholders(columns.length)})`,
+        Object.values(values),
+      ];
+    },
+    rest: (db, c) => db.from(table).insert(row(c), exact),
+    expect,
+  });
+  const update = (
+    table: string,
+    key: string,
+    id: string,
+    patch: Row,
+    expect: Case['expect'] = DENIED,
+  ): Case => ({
+    table,
+    verb: 'update',
+    what: Object.keys(patch('owner')).join(', '),
+    sql: (c) => {
+      const values = patch(c);
+      const sets = Object.keys(values).map((column, i) => `${column} = $${i + 1}`);
+      return [
+        `update public.${table} set ${sets.join(', ')} where ${key} = $${sets.length + 1}`,
+        [...Object.values(values), id],
+      ];
+    },
+    rest: (db, c) => db.from(table).update(patch(c), exact).eq(key, id),
+    expect,
   });
   /** An upsert of an existing row: insert with its key, on conflict update `column`. */
   const upsert = (
@@ -187,13 +221,28 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
       verb: 'upsert',
       what: column,
       sql: () => [
-        `insert into public.${table} (${columns.join(', ')}) values (${columns.map((_, i) => `$${i + 1}`).join(', ')}) on conflict (${key}) do update set ${column} = excluded.${column}`,
-        columns.map((c) => row[c]),
+        `insert into public.${table} (${columns.join(', ')}) values (${placeholders(columns.length)}) on conflict (${key}) do update set ${column} = excluded.${column}`,
+        Object.values(row),
       ],
       rest: (db) => db.from(table).upsert(row, { onConflict: key, count: 'exact' }),
       expect: DENIED,
     };
   };
+  const remove = (table: string, key: string, id: string): Case => ({
+    table,
+    verb: 'delete',
+    what: '',
+    sql: () => [`delete from public.${table} where ${key} = $1`, [id]],
+    rest: (db) => db.from(table).delete(exact).eq(key, id),
+    expect: DENIED,
+  });
+  const truncate = (table: string): Case => ({
+    table,
+    verb: 'truncate',
+    what: '',
+    sql: () => [`truncate public.${table} cascade`, []],
+    expect: DENIED,
+  });
   const rpc = (table: string, fn: string, args: Record<string, unknown>, types: string[]): Case => {
     const names = Object.keys(args);
     return {
@@ -202,157 +251,70 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
       what: fn,
       sql: () => [
         `select public.${fn}(${names.map((n, i) => `${n} => $${i + 1}::${types[i]}`).join(', ')})`,
-        names.map((n) => args[n]),
+        Object.values(args),
       ],
       rest: (db) => db.rpc(fn, args),
       expect: DENIED,
     };
   };
+  const readers = (other: Outcome, owner: Outcome): Case['expect'] => ({
+    anon: 'denied',
+    other,
+    owner,
+  });
+  const newBook =
+    (status: string, path?: string): Row =>
+    (c) => ({
+      user_id: subOrNull(c),
+      title: 'New',
+      ...(path === undefined ? {} : { storage_path: path }),
+      processing_status: status,
+    });
+  const newSession =
+    (extra: Record<string, unknown> = {}, user: (c: Caller) => string | null = subOrNull): Row =>
+    (c) => ({ user_id: user(c), character_id: ids.character, book_id: ids.book, ...extra });
 
   return [
     // categories: read by readers, written by nobody.
-    {
-      table: 'categories',
-      verb: 'select',
-      what: '*',
-      sql: () => ['select * from public.categories where id = $1', [ids.category]],
-      rest: (db) => db.from('categories').select('*').eq('id', ids.category),
-      expect: { anon: 'denied', other: 1, owner: 1 },
-    },
-    {
-      table: 'categories',
-      verb: 'insert',
-      what: '',
-      sql: () => ["insert into public.categories (name) values ('Mine')", []],
-      rest: (db) => db.from('categories').insert({ name: 'Mine' }, exact),
-      expect: DENIED,
-    },
-    {
-      table: 'categories',
-      verb: 'update',
-      what: 'name',
-      sql: () => ["update public.categories set name = 'Renamed' where id = $1", [ids.category]],
-      rest: (db) => db.from('categories').update({ name: 'Renamed' }, exact).eq('id', ids.category),
-      expect: DENIED,
-    },
+    select('categories', 'id', ids.category, '*', readers(1, 1)),
+    insert('categories', () => ({ name: 'Mine' }), DENIED),
+    update('categories', 'id', ids.category, () => ({ name: 'Renamed' })),
     upsert('categories', 'id', { id: ids.category, name: 'Renamed' }, 'name'),
     remove('categories', 'id', ids.category),
     truncate('categories'),
 
     // books: the whole catalog is readable; a reader inserts their own pending book on their
     // own file; nobody else writes.
-    {
-      table: 'books',
-      verb: 'select',
-      what: '*',
-      sql: () => ['select * from public.books where id = $1', [ids.book]],
-      rest: (db) => db.from('books').select('*').eq('id', ids.book),
-      expect: { anon: 'denied', other: 1, owner: 1 },
-    },
-    {
-      table: 'books',
-      verb: 'insert',
-      what: 'own row, own file',
-      sql: (c) => [
-        "insert into public.books (user_id, title, storage_path, processing_status) values ($1, 'New', $2, 'pending')",
-        [subOrNull(c), `${c === 'anon' ? 'anon' : sub(c)}/new.md`],
-      ],
-      rest: (db, c) =>
-        db.from('books').insert(
-          {
-            user_id: subOrNull(c),
-            title: 'New',
-            storage_path: `${c === 'anon' ? 'anon' : sub(c)}/new.md`,
-            processing_status: 'pending',
-          },
-          exact,
-        ),
-      expect: { anon: 'denied', other: 1, owner: 1 },
-    },
-    {
-      table: 'books',
-      verb: 'insert',
-      what: "own row, the owner's file",
-      sql: (c) => [
-        "insert into public.books (user_id, title, storage_path, processing_status) values ($1, 'New', $2, 'pending')",
-        [subOrNull(c), `${owner}/private.md`],
-      ],
-      rest: (db, c) =>
-        db.from('books').insert(
-          {
-            user_id: subOrNull(c),
-            title: 'New',
-            storage_path: `${owner}/private.md`,
-            processing_status: 'pending',
-          },
-          exact,
-        ),
-      expect: { anon: 'denied', other: 'refused', owner: 1 },
-    },
-    {
-      table: 'books',
-      verb: 'insert',
-      what: "the owner's row",
-      sql: () => [
-        "insert into public.books (user_id, title, processing_status) values ($1, 'New', 'pending')",
-        [owner],
-      ],
-      rest: (db) =>
-        db
-          .from('books')
-          .insert({ user_id: owner, title: 'New', processing_status: 'pending' }, exact),
-      expect: { anon: 'denied', other: 'refused', owner: 1 },
-    },
-    {
-      table: 'books',
-      verb: 'insert',
-      what: 'already completed',
-      sql: (c) => [
-        "insert into public.books (user_id, title, processing_status) values ($1, 'New', 'completed')",
-        [subOrNull(c)],
-      ],
-      rest: (db, c) =>
-        db
-          .from('books')
-          .insert({ user_id: subOrNull(c), title: 'New', processing_status: 'completed' }, exact),
-      expect: { anon: 'denied', other: 'refused', owner: 'refused' },
-    },
-    {
-      table: 'books',
-      verb: 'insert',
-      what: 'id',
-      sql: (c) => [
-        "insert into public.books (id, user_id, title) values ($1, $2, 'New')",
-        [randomUUID(), subOrNull(c)],
-      ],
-      rest: (db, c) =>
-        db.from('books').insert({ id: randomUUID(), user_id: subOrNull(c), title: 'New' }, exact),
-      expect: DENIED,
-    },
-    ...['title', 'storage_path', 'processing_status', 'user_id'].map(
-      (column): Case => ({
-        table: 'books',
-        verb: 'update',
-        what: column,
-        sql: () => [`update public.books set ${column} = ${column} where id = $1`, [ids.book]],
-        rest: (db, c) =>
-          db
-            .from('books')
-            .update(
-              {
-                [column]: {
-                  title: 'Owned',
-                  storage_path: `${owner}/owned.md`,
-                  processing_status: 'completed',
-                  user_id: c === 'anon' ? owner : sub(c),
-                }[column],
-              },
-              exact,
-            )
-            .eq('id', ids.book),
-        expect: DENIED,
-      }),
+    select('books', 'id', ids.book, '*', readers(1, 1)),
+    insert(
+      'books',
+      (c) => newBook('pending', `${prefix(c)}/new.md`)(c),
+      readers(1, 1),
+      'own row, own file',
     ),
+    insert(
+      'books',
+      newBook('pending', `${owner}/private.md`),
+      readers('refused', 1),
+      "own row, the owner's file",
+    ),
+    insert(
+      'books',
+      (c) => ({ ...newBook('pending')(c), user_id: owner }),
+      readers('refused', 1),
+      "the owner's row",
+    ),
+    insert('books', newBook('completed'), readers('refused', 'refused'), 'already completed'),
+    insert(
+      'books',
+      (c) => ({ id: randomUUID(), user_id: subOrNull(c), title: 'New' }),
+      DENIED,
+      'id',
+    ),
+    update('books', 'id', ids.book, () => ({ title: 'Owned' })),
+    update('books', 'id', ids.book, () => ({ storage_path: `${owner}/owned.md` })),
+    update('books', 'id', ids.book, () => ({ processing_status: 'completed' })),
+    update('books', 'id', ids.book, (c) => ({ user_id: c === 'anon' ? owner : sub(c) })),
     upsert(
       'books',
       'id',
@@ -363,73 +325,22 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
     truncate('books'),
 
     // characters: readable without their system prompt; written by nobody.
-    {
-      table: 'characters',
-      verb: 'select',
-      what: 'public columns',
-      sql: () => [
-        'select id, book_id, name, safe_name, description, personality, avatar_url, created_at from public.characters where id = $1',
-        [ids.character],
-      ],
-      rest: (db) =>
-        db
-          .from('characters')
-          .select('id, book_id, name, safe_name, description, personality, avatar_url, created_at')
-          .eq('id', ids.character),
-      expect: { anon: 'denied', other: 1, owner: 1 },
-    },
-    {
-      table: 'characters',
-      verb: 'select',
-      what: 'system_prompt',
-      sql: () => ['select system_prompt from public.characters where id = $1', [ids.character]],
-      rest: (db) => db.from('characters').select('system_prompt').eq('id', ids.character),
-      expect: DENIED,
-    },
-    {
-      table: 'characters',
-      verb: 'select',
-      what: 'system_prompt, embedded in its book',
-      sql: () => [
-        'select c.system_prompt from public.books b join public.characters c on c.book_id = b.id where b.id = $1',
-        [ids.book],
-      ],
-      rest: (db) =>
-        embedded(
-          db.from('books').select('id, characters(system_prompt)').eq('id', ids.book),
-          'characters',
-        ),
-      expect: DENIED,
-    },
-    {
-      table: 'characters',
-      verb: 'insert',
-      what: '',
-      sql: () => [
-        "insert into public.characters (book_id, name, safe_name, system_prompt) values ($1, 'X', 'x', 'You are X.')",
-        [ids.book],
-      ],
-      rest: (db) =>
-        db
-          .from('characters')
-          .insert(
-            { book_id: ids.book, name: 'X', safe_name: 'x', system_prompt: 'You are X.' },
-            exact,
-          ),
-      expect: DENIED,
-    },
-    {
-      table: 'characters',
-      verb: 'update',
-      what: 'system_prompt',
-      sql: () => [
-        "update public.characters set system_prompt = 'Obey me.' where id = $1",
-        [ids.character],
-      ],
-      rest: (db) =>
-        db.from('characters').update({ system_prompt: 'Obey me.' }, exact).eq('id', ids.character),
-      expect: DENIED,
-    },
+    select(
+      'characters',
+      'id',
+      ids.character,
+      'id, book_id, name, safe_name, description, personality, avatar_url, created_at',
+      readers(1, 1),
+      'public columns',
+    ),
+    select('characters', 'id', ids.character, 'system_prompt', DENIED),
+    selectEmbedded('books', ids.book, 'characters', 'system_prompt', 'c.book_id = p.id', DENIED),
+    insert(
+      'characters',
+      () => ({ book_id: ids.book, name: 'X', safe_name: 'x', system_prompt: 'You are X.' }),
+      DENIED,
+    ),
+    update('characters', 'id', ids.character, () => ({ system_prompt: 'Obey me.' })),
     upsert(
       'characters',
       'id',
@@ -446,97 +357,22 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
     truncate('characters'),
 
     // chat_sessions: a reader reads and creates their own, and renames it (title only).
-    {
-      table: 'chat_sessions',
-      verb: 'select',
-      what: '*',
-      sql: () => ['select * from public.chat_sessions where id = $1', [ids.session]],
-      rest: (db) => db.from('chat_sessions').select('*').eq('id', ids.session),
-      expect: { anon: 'denied', other: 0, owner: 1 },
-    },
-    {
-      table: 'chat_sessions',
-      verb: 'select',
-      what: 'embedded in its book',
-      sql: () => [
-        'select s.id from public.books b join public.chat_sessions s on s.book_id = b.id where b.id = $1',
-        [ids.book],
-      ],
-      rest: (db) =>
-        embedded(
-          db.from('books').select('id, chat_sessions(id)').eq('id', ids.book),
-          'chat_sessions',
-        ),
-      expect: { anon: 'denied', other: 0, owner: 1 },
-    },
-    {
-      table: 'chat_sessions',
-      verb: 'insert',
-      what: 'own row',
-      sql: (c) => [
-        "insert into public.chat_sessions (user_id, character_id, book_id, title) values ($1, $2, $3, 'Mine')",
-        [subOrNull(c), ids.character, ids.book],
-      ],
-      rest: (db, c) =>
-        db.from('chat_sessions').insert(
-          {
-            user_id: subOrNull(c),
-            character_id: ids.character,
-            book_id: ids.book,
-            title: 'Mine',
-          },
-          exact,
-        ),
-      expect: { anon: 'denied', other: 1, owner: 1 },
-    },
-    {
-      table: 'chat_sessions',
-      verb: 'insert',
-      what: "the owner's row",
-      sql: () => [
-        'insert into public.chat_sessions (user_id, character_id, book_id) values ($1, $2, $3)',
-        [owner, ids.character, ids.book],
-      ],
-      rest: (db) =>
-        db
-          .from('chat_sessions')
-          .insert({ user_id: owner, character_id: ids.character, book_id: ids.book }, exact),
-      expect: { anon: 'denied', other: 'refused', owner: 1 },
-    },
-    {
-      table: 'chat_sessions',
-      verb: 'insert',
-      what: 'message_count',
-      sql: (c) => [
-        'insert into public.chat_sessions (user_id, character_id, book_id, message_count) values ($1, $2, $3, 9999)',
-        [subOrNull(c), ids.character, ids.book],
-      ],
-      rest: (db, c) =>
-        db.from('chat_sessions').insert(
-          {
-            user_id: subOrNull(c),
-            character_id: ids.character,
-            book_id: ids.book,
-            message_count: 9999,
-          },
-          exact,
-        ),
-      expect: DENIED,
-    },
-    {
-      table: 'chat_sessions',
-      verb: 'update',
-      what: 'title',
-      sql: () => ["update public.chat_sessions set title = 'Renamed' where id = $1", [ids.session]],
-      rest: (db) =>
-        db.from('chat_sessions').update({ title: 'Renamed' }, exact).eq('id', ids.session),
-      expect: { anon: 'denied', other: 0, owner: 1 },
-    },
-    sessionColumn('message_count', () => 9999),
-    sessionColumn('preview', () => 'forged'),
-    sessionColumn('book_id', () => ids.book),
-    sessionColumn('character_id', () => ids.character),
-    sessionColumn('user_id', sub),
+    select('chat_sessions', 'id', ids.session, '*', readers(0, 1)),
+    selectEmbedded('books', ids.book, 'chat_sessions', 'id', 'c.book_id = p.id', readers(0, 1)),
+    insert('chat_sessions', newSession({ title: 'Mine' }), readers(1, 1), 'own row'),
+    insert(
+      'chat_sessions',
+      newSession({}, () => owner),
+      readers('refused', 1),
+      "the owner's row",
+    ),
+    insert('chat_sessions', newSession({ message_count: 9999 }), DENIED, 'message_count'),
+    update('chat_sessions', 'id', ids.session, () => ({ title: 'Renamed' }), readers(0, 1)),
+    update('chat_sessions', 'id', ids.session, () => ({ message_count: 9999 })),
+    update('chat_sessions', 'id', ids.session, () => ({ preview: 'forged' })),
+    update('chat_sessions', 'id', ids.session, () => ({ book_id: ids.book })),
+    update('chat_sessions', 'id', ids.session, () => ({ character_id: ids.character })),
+    update('chat_sessions', 'id', ids.session, (c) => ({ user_id: sub(c) })),
     upsert(
       'chat_sessions',
       'id',
@@ -553,51 +389,21 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
     truncate('chat_sessions'),
 
     // messages: a reader reads the messages of their own sessions; only the backend writes.
-    {
-      table: 'messages',
-      verb: 'select',
-      what: '*',
-      sql: () => ['select * from public.messages where id = $1', [ids.message]],
-      rest: (db) => db.from('messages').select('*').eq('id', ids.message),
-      expect: { anon: 'denied', other: 0, owner: 1 },
-    },
-    {
-      table: 'messages',
-      verb: 'select',
-      what: 'embedded in their session',
-      sql: () => [
-        'select m.id from public.chat_sessions s join public.messages m on m.session_id = s.id where s.id = $1',
-        [ids.session],
-      ],
-      rest: (db) =>
-        embedded(
-          db.from('chat_sessions').select('id, messages(id)').eq('id', ids.session),
-          'messages',
-        ),
-      expect: { anon: 'denied', other: 0, owner: 2 },
-    },
-    {
-      table: 'messages',
-      verb: 'insert',
-      what: '',
-      sql: () => [
-        "insert into public.messages (session_id, role, content) values ($1, 'assistant', 'forged')",
-        [ids.session],
-      ],
-      rest: (db) =>
-        db
-          .from('messages')
-          .insert({ session_id: ids.session, role: 'assistant', content: 'forged' }, exact),
-      expect: DENIED,
-    },
-    {
-      table: 'messages',
-      verb: 'update',
-      what: 'content',
-      sql: () => ["update public.messages set content = 'forged' where id = $1", [ids.message]],
-      rest: (db) => db.from('messages').update({ content: 'forged' }, exact).eq('id', ids.message),
-      expect: DENIED,
-    },
+    select('messages', 'id', ids.message, '*', readers(0, 1)),
+    selectEmbedded(
+      'chat_sessions',
+      ids.session,
+      'messages',
+      'id',
+      'c.session_id = p.id',
+      readers(0, 2),
+    ),
+    insert(
+      'messages',
+      () => ({ session_id: ids.session, role: 'assistant', content: 'forged' }),
+      DENIED,
+    ),
+    update('messages', 'id', ids.message, () => ({ content: 'forged' })),
     upsert(
       'messages',
       'id',
@@ -620,72 +426,16 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
     ),
 
     // chat_turn_fences and book_jobs: the backend's own bookkeeping, no reader reaches them.
-    {
-      table: 'chat_turn_fences',
-      verb: 'select',
-      what: '*',
-      sql: () => ['select * from public.chat_turn_fences where session_id = $1', [ids.session]],
-      rest: (db) => db.from('chat_turn_fences').select('*').eq('session_id', ids.session),
-      expect: DENIED,
-    },
-    {
-      table: 'chat_turn_fences',
-      verb: 'insert',
-      what: '',
-      sql: () => [
-        'insert into public.chat_turn_fences (session_id, fence) values ($1, 99)',
-        [ids.session],
-      ],
-      rest: (db) =>
-        db.from('chat_turn_fences').insert({ session_id: ids.session, fence: 99 }, exact),
-      expect: DENIED,
-    },
-    {
-      table: 'chat_turn_fences',
-      verb: 'update',
-      what: 'fence',
-      sql: () => [
-        'update public.chat_turn_fences set fence = 99 where session_id = $1',
-        [ids.session],
-      ],
-      rest: (db) =>
-        db.from('chat_turn_fences').update({ fence: 99 }, exact).eq('session_id', ids.session),
-      expect: DENIED,
-    },
+    select('chat_turn_fences', 'session_id', ids.session, '*', DENIED),
+    insert('chat_turn_fences', () => ({ session_id: ids.session, fence: 99 }), DENIED),
+    update('chat_turn_fences', 'session_id', ids.session, () => ({ fence: 99 })),
     upsert('chat_turn_fences', 'session_id', { session_id: ids.session, fence: 99 }, 'fence'),
     remove('chat_turn_fences', 'session_id', ids.session),
     truncate('chat_turn_fences'),
     rpc('chat_turn_fences', 'take_chat_turn_fence', { p_session_id: ids.session }, ['uuid']),
-    {
-      table: 'book_jobs',
-      verb: 'select',
-      what: '*',
-      sql: () => ['select * from public.book_jobs where book_id = $1', [ids.book]],
-      rest: (db) => db.from('book_jobs').select('*').eq('book_id', ids.book),
-      expect: DENIED,
-    },
-    {
-      table: 'book_jobs',
-      verb: 'insert',
-      what: '',
-      sql: () => [
-        "insert into public.book_jobs (book_id, job_id, state) values ($1, 'forged', 'queued')",
-        [ids.book],
-      ],
-      rest: (db) =>
-        db
-          .from('book_jobs')
-          .insert({ book_id: ids.book, job_id: 'forged', state: 'queued' }, exact),
-      expect: DENIED,
-    },
-    {
-      table: 'book_jobs',
-      verb: 'update',
-      what: 'state',
-      sql: () => ["update public.book_jobs set state = 'queued' where book_id = $1", [ids.book]],
-      rest: (db) => db.from('book_jobs').update({ state: 'queued' }, exact).eq('book_id', ids.book),
-      expect: DENIED,
-    },
+    select('book_jobs', 'book_id', ids.book, '*', DENIED),
+    insert('book_jobs', () => ({ book_id: ids.book, job_id: 'forged', state: 'queued' }), DENIED),
+    update('book_jobs', 'book_id', ids.book, () => ({ state: 'queued' })),
     upsert(
       'book_jobs',
       'book_id',
@@ -734,16 +484,14 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
       what: 'own prefix',
       sql: (c) => [
         "insert into storage.objects (bucket_id, name) values ('books', $1)",
-        [`${c === 'anon' ? 'anon' : sub(c)}/new.md`],
+        [`${prefix(c)}/new.md`],
       ],
       rest: async (db, c) =>
         storageAnswer(
           c,
-          await db.storage
-            .from('books')
-            .upload(`${c === 'anon' ? 'anon' : sub(c)}/new.md`, 'text', {
-              contentType: 'text/markdown',
-            }),
+          await db.storage.from('books').upload(`${prefix(c)}/new.md`, 'text', {
+            contentType: 'text/markdown',
+          }),
         ),
       expect: { anon: 'refused', other: 1, owner: 1 },
     },
