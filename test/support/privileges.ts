@@ -433,6 +433,12 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
     remove('chat_turn_fences', 'session_id', ids.session),
     truncate('chat_turn_fences'),
     rpc('chat_turn_fences', 'take_chat_turn_fence', { p_session_id: ids.session }, ['uuid']),
+    rpc(
+      'chat_turn_fences',
+      'begin_chat_turn',
+      { p_session_id: ids.session, p_client_message_id: null },
+      ['uuid', 'uuid'],
+    ),
     select('book_jobs', 'book_id', ids.book, '*', DENIED),
     insert('book_jobs', () => ({ book_id: ids.book, job_id: 'forged', state: 'queued' }), DENIED),
     update('book_jobs', 'book_id', ids.book, () => ({ state: 'queued' })),
