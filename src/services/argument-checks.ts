@@ -1,3 +1,4 @@
+import { checkPositionShape } from '../chat/reading-position.js';
 import type { Config } from '../config.js';
 import { parseId } from '../errors.js';
 import { checkBookInput } from './book-upload-service.js';
@@ -7,6 +8,7 @@ import { checkNodeIds } from './node-service.js';
 import { forwardPage, type PageArgs, twoWayPage } from './pagination.js';
 
 type Args = Record<string, unknown>;
+type PositionArg = { chapter?: number | null; percent?: number | null } | null;
 export type ArgumentCheck = (args: Args) => void;
 
 /**
@@ -54,9 +56,14 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       twoWayPage(a as PageArgs, pages);
     },
     'Mutation.createChatSession': (a) => {
-      const input = a.input as { characterId: string; title?: string | null };
+      const input = a.input as {
+        characterId: string;
+        title?: string | null;
+        readingPosition?: PositionArg;
+      };
       parseId(input.characterId, 'characterId');
       checkSessionTitle(input.title);
+      if (input.readingPosition) checkPositionShape(input.readingPosition);
     },
     'Mutation.createBook': (a) => {
       checkBookInput(
@@ -73,6 +80,11 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       checkNewTitle(input.title);
     },
     'Mutation.sendMessage': turn,
+    'Mutation.setReadingPosition': (a) => {
+      const input = a.input as { sessionId: string; readingPosition?: PositionArg };
+      parseId(input.sessionId, 'sessionId');
+      if (input.readingPosition) checkPositionShape(input.readingPosition);
+    },
     'Subscription.bookProcessing': id('bookId'),
     'Subscription.sendMessageStream': turn,
   };

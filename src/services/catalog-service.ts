@@ -1,3 +1,4 @@
+import { type Chapter, chaptersOf } from '../chat/reading-position.js';
 import type { Deps } from '../deps.js';
 import { notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
@@ -30,6 +31,12 @@ export class CatalogService {
 
   book(id: string): Promise<BookRow | null> {
     return this.loaders.book.load(id);
+  }
+
+  /** A completed book's chapters, as reading positions number them; none before it completes. */
+  async chapters(book: BookRow): Promise<Chapter[]> {
+    if (book.processing_status !== 'completed') return [];
+    return chaptersOf(await this.deps.vectors.outline(book.id));
   }
 
   /** The book, or NOT_FOUND. */

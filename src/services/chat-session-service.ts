@@ -7,6 +7,11 @@ import type { Loaders } from '../loaders.js';
 import type { ChatSessionRow, MessageRow } from '../models.js';
 import { isBlank } from '../util/text.js';
 import {
+  checkPositionShape,
+  type ResolvedPosition,
+  resolvePosition,
+} from '../chat/reading-position.js';
+import {
   type Connection,
   encodeCursor,
   forwardPage,
@@ -16,6 +21,8 @@ import {
 } from './pagination.js';
 
 const SESSION_TITLE_MAX = 200;
+
+type PositionArg = { chapter?: number | null; percent?: number | null };
 
 /**
  * A title a reader gives a session, trimmed: something visible in it, and at most
@@ -121,11 +128,63 @@ export class ChatSessionService {
     return { deletedSessionId: session.id };
   }
 
+  /**
+   * Sets or clears (null) the reading position of the viewer's session: checked against the book
+   * (BAD_USER_INPUT when out of range, nothing saved), saved under the session lock (a turn under
+   * way is waited for, then SESSION_BUSY), and the session's cached context is dropped, so the
+   * next turn rebuilds it without the replies that cite past the new position.
+   */
+  async setReadingPosition(
+    viewer: Viewer,
+    input: { sessionId: string; readingPosition: PositionArg | null | undefined },
+  ): Promise<ChatSessionRow> {
+    if (input.readingPosition) checkPositionShape(input.readingPosition);
+    const session = await this.session(viewer, input.sessionId);
+    const position = input.readingPosition
+      ? await this.resolvePosition(session.book_id, input.readingPosition)
+      : null;
+    const { redis, counter, chatStore, logger, config } = this.deps;
+    const lockOptions = {
+      ttlMs: config.chat.lockTtlMs,
+      waitMs: config.chat.lockWaitMs,
+      registry: this.deps.locks,
+    };
+    const row = await withSessionLock(redis, counter, session.id, lockOptions, async () => {
+      const updated = await chatStore.setReadingPosition(session.id, viewer.id, {
+        reading_chapter: position?.chapter ?? null,
+        reading_percent: position?.percent ?? null,
+        reading_max_chunk_index: position?.maxChunkIndex ?? null,
+      });
+      if (!updated) throw notFound('Chat session', input.sessionId);
+      try {
+        await counter.time('redis', 'del', () => redis.del(sessionKey(session.id)));
+      } catch (err) {
+        // A context left behind would carry the old position's replies: refuse to go on.
+        logger.warn({ err: String(err) }, 'session context drop failed');
+        throw err;
+      }
+      return updated;
+    });
+    this.loaders.session.clear(row.id).prime(row.id, row);
+    return row;
+  }
+
+  /** A reading position checked against the book's chapters and length. */
+  private async resolvePosition(bookId: string, input: PositionArg): Promise<ResolvedPosition> {
+    checkPositionShape(input);
+    return resolvePosition(input, await this.deps.vectors.outline(bookId));
+  }
+
   async create(
     viewer: Viewer,
-    input: { characterId: string; title?: string | null | undefined },
+    input: {
+      characterId: string;
+      title?: string | null | undefined;
+      readingPosition?: PositionArg | null | undefined;
+    },
   ): Promise<ChatSessionRow> {
     const title = checkSessionTitle(input.title);
+    if (input.readingPosition) checkPositionShape(input.readingPosition);
     const character = await this.loaders.character.load(input.characterId);
     if (!character) throw notFound('Character', input.characterId);
     const book = await this.loaders.book.load(character.book_id);
@@ -136,18 +195,26 @@ export class ChatSessionService {
         `The book "${book.title}" is ${book.processing_status}; chats open once it is completed`,
       );
     }
+    const position = input.readingPosition
+      ? await this.resolvePosition(book.id, input.readingPosition)
+      : null;
     const row = await this.deps.chatStore.createSession({
       user_id: viewer.id,
       character_id: character.id,
       book_id: character.book_id,
       title: title ?? `Chat with ${character.name}`,
+      ...(position && {
+        reading_chapter: position.chapter,
+        reading_percent: position.percent,
+        reading_max_chunk_index: position.maxChunkIndex,
+      }),
     });
     this.loaders.session.prime(row.id, row);
     return row;
   }
 
   /**
-   * Messages in time order. `first`/`after` pages forward from the oldest; `last`/`before` pages
+   * Messages of the branch the session shows, in time order. `first`/`after` pages forward from the oldest; `last`/`before` pages
    * back from the newest (the chat page asks for `last: 50`).
    */
   async messages(
@@ -158,6 +225,7 @@ export class ChatSessionService {
     const { size, backward, cursor } = twoWayPage(args, this.deps.config.pageSize);
     const { rows, total } = await this.deps.chatStore.messagesPage({
       sessionId: session.id,
+      branchId: session.current_branch_id,
       limit: size + 1,
       direction: backward ? 'backward' : 'forward',
       cursor,

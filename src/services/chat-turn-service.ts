@@ -85,6 +85,9 @@ export class ChatTurnService {
         // older holder that commits after this is refused, and one that committed before it is
         // seen by the reads below.
         const fence = await chat.turns.takeFence(session.id);
+        // The session as it is under the lock: its reading position and branch may have changed
+        // since it was loaded (each changes under this lock only).
+        const [current = session] = await this.deps.chatStore.sessionsByIds([session.id]);
         // Under the lock, so a concurrent retry of the same message cannot answer twice. The
         // context cache is read alongside; a miss is rebuilt only once this is not a replay
         // (the rebuild may ask the model for a summary, and a replay calls no model).
@@ -105,7 +108,15 @@ export class ChatTurnService {
         }
 
         const context =
-          cached ?? (await chat.context.load(session.id, { from: 'store', cacheRebuilt: false }));
+          cached ??
+          (await chat.context.load(session.id, {
+            from: 'store',
+            cacheRebuilt: false,
+            view: {
+              branchId: current.current_branch_id,
+              maxChunkIndex: current.reading_max_chunk_index,
+            },
+          }));
         const queries = await chat.rewriter.rewrite(
           character.id,
           character.name,
@@ -115,6 +126,7 @@ export class ChatTurnService {
         const { passages } = await chat.retriever.retrieve(book.id, queries, {
           candidates: config.chat.candidates,
           keep: config.chat.keep,
+          maxChunkIndex: current.reading_max_chunk_index,
         });
         const prompt = buildPrompt({
           character,
@@ -123,6 +135,10 @@ export class ChatTurnService {
           passages,
           message: content,
           budget: config.chat.promptTokenBudget,
+          readingPosition: {
+            chapter: current.reading_chapter,
+            percent: current.reading_percent,
+          },
         });
         const replyText = await this.generate(
           prompt.messages,

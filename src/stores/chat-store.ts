@@ -1,6 +1,6 @@
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
-import { lockLost, notFound } from '../errors.js';
+import { badInput, lockLost, notFound } from '../errors.js';
 import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from '../models.js';
 import { fromPostgrestError, pgrstQuote, unwrap } from './postgrest.js';
 
@@ -67,6 +67,9 @@ export class ChatStore {
     character_id: string;
     book_id: string;
     title: string | null;
+    reading_chapter?: number | null;
+    reading_percent?: number | null;
+    reading_max_chunk_index?: number | null;
   }): Promise<ChatSessionRow> {
     const res = await this.db.from('chat_sessions').insert(row).select('*').single();
     return unwrap(res, chatSessionRow, 'chat_sessions');
@@ -82,6 +85,38 @@ export class ChatStore {
       .select('*');
     const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
     return row ?? null;
+  }
+
+  /** Sets a session's reading position (all null: none), if it is the reader's; else null. */
+  async setReadingPosition(
+    id: string,
+    userId: string,
+    position: {
+      reading_chapter: number | null;
+      reading_percent: number | null;
+      reading_max_chunk_index: number | null;
+    },
+  ): Promise<ChatSessionRow | null> {
+    const res = await this.db
+      .from('chat_sessions')
+      .update(position)
+      .eq('id', id)
+      .eq('user_id', userId)
+      .select('*');
+    const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    return row ?? null;
+  }
+
+  /** Every version of a message (the first one and its alternatives), oldest first. */
+  async versionsOf(message: MessageRow): Promise<MessageRow[]> {
+    const root = message.alternative_of ?? message.id;
+    const res = await this.db
+      .from('messages')
+      .select('*')
+      .eq('session_id', message.session_id)
+      .or(`id.eq.${root},alternative_of.eq.${root}`)
+      .order('created_at');
+    return unwrap(res, z.array(messageRow), 'messages');
   }
 
   /**
@@ -106,29 +141,41 @@ export class ChatStore {
    */
   async messagesPage(args: {
     sessionId: string;
+    /** The branch to read (null or absent: the session's original one). */
+    branchId?: string | null | undefined;
     limit: number;
     direction: 'forward' | 'backward';
     cursor?: string | undefined;
     count?: boolean | undefined;
   }): Promise<Page<MessageRow>> {
     const forward = args.direction === 'forward';
+    const branchId = args.branchId ?? null;
+    // The original branch is a plain filter; any other is its chain of forks, which
+    // chat_branch_messages walks (PostgREST filters, orders and counts its rows like a table's).
+    const read = (options: { count?: 'exact'; head?: boolean }, columns: string) =>
+      branchId === null
+        ? this.db
+            .from('messages')
+            .select(columns, options)
+            .eq('session_id', args.sessionId)
+            .is('branch_id', null)
+        : this.db
+            .rpc(
+              'chat_branch_messages',
+              { p_session_id: args.sessionId, p_branch_id: branchId },
+              { get: true, ...options },
+            )
+            .select(columns);
     const res = await withTotal(
       args.count === true,
       !!args.cursor,
       (count) => {
-        let q = this.db
-          .from('messages')
-          .select('*', count ? { count: 'exact' } : {})
-          .eq('session_id', args.sessionId);
+        let q = read(count ? { count: 'exact' } : {}, '*');
         if (args.cursor)
           q = forward ? q.gt('created_at', args.cursor) : q.lt('created_at', args.cursor);
         return q.order('created_at', { ascending: forward }).limit(args.limit);
       },
-      () =>
-        this.db
-          .from('messages')
-          .select('id', { count: 'exact', head: true })
-          .eq('session_id', args.sessionId),
+      () => read({ count: 'exact', head: true }, 'id'),
     );
     const rows = unwrap(res.page, z.array(messageRow), 'messages');
     return { rows: forward ? rows : rows.reverse(), total: res.total };
@@ -219,7 +266,10 @@ export class ChatTurnStore {
     return unwrap(res, savedTurn, 'save_chat_turn');
   }
 
-  /** The turn saved for a client message id: the reader's message and the reply after it. */
+  /**
+   * The turn saved for a client message id: the reader's message and the reply after it on its
+   * branch; for a regenerated reply (the key is on the reply), the reader's message it answers.
+   */
   async findTurn(
     sessionId: string,
     clientMessageId: string,
@@ -230,17 +280,95 @@ export class ChatTurnStore {
       .eq('session_id', sessionId)
       .eq('client_message_id', clientMessageId)
       .limit(1);
-    const [user] = unwrap(res, z.array(messageRow), 'messages');
-    if (!user) return null;
-    const next = await this.db
-      .from('messages')
-      .select('*')
-      .eq('session_id', sessionId)
-      .eq('role', 'assistant')
-      .gt('created_at', user.created_at)
-      .order('created_at')
-      .limit(1);
-    const [reply] = unwrap(next, z.array(messageRow), 'messages');
-    return { user, reply: reply ?? null };
+    const [saved] = unwrap(res, z.array(messageRow), 'messages');
+    if (!saved) return null;
+    if (saved.role === 'assistant') {
+      const [root] = saved.alternative_of ? await this.rows([saved.alternative_of]) : [saved];
+      const user = root ? await this.neighbour(root, 'before') : null;
+      return user ? { user, reply: saved } : null;
+    }
+    return { user: saved, reply: await this.neighbour(saved, 'after', 'assistant') };
   }
+
+  private async rows(ids: string[]): Promise<MessageRow[]> {
+    const res = await this.db.from('messages').select('*').in('id', ids);
+    return unwrap(res, z.array(messageRow), 'messages');
+  }
+
+  /** The message right before or after `m` among those of its own branch. */
+  private async neighbour(
+    m: MessageRow,
+    side: 'before' | 'after',
+    role?: MessageRow['role'],
+  ): Promise<MessageRow | null> {
+    let q = this.db.from('messages').select('*').eq('session_id', m.session_id);
+    q = m.branch_id === null ? q.is('branch_id', null) : q.eq('branch_id', m.branch_id);
+    if (role) q = q.eq('role', role);
+    q = side === 'after' ? q.gt('created_at', m.created_at) : q.lt('created_at', m.created_at);
+    const res = await q.order('created_at', { ascending: side === 'after' }).limit(1);
+    const [row] = unwrap(res, z.array(messageRow), 'messages');
+    return row ?? null;
+  }
+
+  /**
+   * A regenerated reply (`kind: 'regenerate'`, `targetId` the reply) or an edited reader message
+   * with its reply (`edit`, `targetId` the reader's message), saved by `save_chat_fork` in one
+   * fenced transaction on a new branch that the session then shows. A replay of a saved
+   * `clientMessageId` returns it and writes nothing.
+   */
+  async saveFork(args: {
+    sessionId: string;
+    userId: string;
+    fence: number;
+    kind: 'regenerate' | 'edit';
+    targetId: string;
+    userContent: string | null;
+    replyContent: string;
+    citations: unknown[];
+    clientMessageId: string | null;
+    previewLength: number;
+  }): Promise<SavedTurn> {
+    const res = await this.db.rpc('save_chat_fork', {
+      p_session_id: args.sessionId,
+      p_user_id: args.userId,
+      p_fence: args.fence,
+      p_kind: args.kind,
+      p_target_id: args.targetId,
+      p_user_content: args.userContent,
+      p_reply_content: args.replyContent,
+      p_citations: args.citations,
+      p_client_message_id: args.clientMessageId,
+      p_preview_length: args.previewLength,
+    });
+    forkErrors(res.error, args.sessionId, args.targetId);
+    return unwrap(res, savedTurn, 'save_chat_fork');
+  }
+
+  /** Makes the branch holding `messageId` the one the session shows (fenced); the session after. */
+  async selectBranch(args: {
+    sessionId: string;
+    userId: string;
+    fence: number;
+    messageId: string;
+    previewLength: number;
+  }): Promise<ChatSessionRow> {
+    const res = await this.db.rpc('select_chat_branch', {
+      p_session_id: args.sessionId,
+      p_user_id: args.userId,
+      p_fence: args.fence,
+      p_message_id: args.messageId,
+      p_preview_length: args.previewLength,
+    });
+    forkErrors(res.error, args.sessionId, args.messageId);
+    return unwrap(res, chatSessionRow, 'select_chat_branch');
+  }
+}
+
+/** The branch functions' refusals as the gateway's errors (anything else is left to `unwrap`). */
+function forkErrors(error: PostgrestError | null, sessionId: string, messageId: string): void {
+  if (!error) return;
+  if (error.code === 'PT409') throw lockLost();
+  if (error.code === 'P0002') throw notFound('Chat session', sessionId);
+  if (error.code === 'PT404') throw notFound('Message', messageId);
+  if (error.code === 'PT422') throw badInput(error.message, 'messageId');
 }

@@ -1,5 +1,5 @@
 import { QdrantClient } from '@qdrant/js-client-rest';
-import type { ChunkPayload, RetrievedChunk } from './chunks.js';
+import type { ChunkOutline, ChunkPayload, RetrievedChunk } from './chunks.js';
 import type { StoreCallCounter } from './metrics.js';
 import { callStore } from './store-call.js';
 
@@ -144,6 +144,34 @@ export class VectorStore {
   async count(bookId: string): Promise<number> {
     const res = await this.call('count', () => this.client.count(bookId, { exact: true }));
     return res.count;
+  }
+
+  /** Every chunk's index, chapter and end offset (no text, no vector), in chunk order. */
+  async outline(bookId: string): Promise<ChunkOutline[]> {
+    const out: ChunkOutline[] = [];
+    let offset: number | undefined;
+    for (;;) {
+      const page = await this.call('scroll', () =>
+        this.client.scroll(bookId, {
+          limit: 1000,
+          with_payload: ['chunk_index', 'chapter', 'end'],
+          with_vector: false,
+          ...(offset !== undefined ? { offset } : {}),
+        }),
+      );
+      for (const p of page.points) {
+        const payload = (p.payload ?? {}) as Partial<ChunkPayload>;
+        out.push({
+          chunk_index: Number(payload.chunk_index ?? p.id),
+          chapter: typeof payload.chapter === 'string' ? payload.chapter : null,
+          end: Number(payload.end ?? 0),
+        });
+      }
+      const next = page.next_page_offset;
+      if (typeof next !== 'number') break;
+      offset = next;
+    }
+    return out.sort((a, b) => a.chunk_index - b.chunk_index);
   }
 
   /** Nearest chunks to a vector, best first, ranks from 1. */
