@@ -37,7 +37,8 @@ const ReadingPosition = builder
       chapter: t.exposeInt('chapter', { nullable: true }),
       percent: t.exposeFloat('percent', { nullable: true }),
       lastChunkIndex: t.exposeInt('lastChunkIndex', {
-        description: 'The last passage (chunk) read in full; -1 when none is. No citation goes past it',
+        description:
+          'The last passage (chunk) read in full; -1 when none is. No citation goes past it',
       }),
     }),
   });

@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import { BookProcessingService } from './services/book-processing-service.js';
 import { BookUploadService } from './services/book-upload-service.js';
 import { CatalogService } from './services/catalog-service.js';
+import { ChatBranchService } from './services/chat-branch-service.js';
 import { ChatSessionService } from './services/chat-session-service.js';
 import { ChatTurnService } from './services/chat-turn-service.js';
 import { NodeService } from './services/node-service.js';
@@ -28,6 +29,7 @@ export interface Context {
     sessions: ChatSessionService;
     processing: BookProcessingService;
     turns: ChatTurnService;
+    branches: ChatBranchService;
     uploads: BookUploadService;
     nodes: NodeService;
   };
@@ -47,6 +49,7 @@ export function makeContextFactory(deps: Deps) {
     const viewer = auth.ok ? auth.viewer : null;
     const catalog = new CatalogService(deps, loaders);
     const processing = new BookProcessingService(deps, loaders);
+    const turns = new ChatTurnService(deps, loaders);
     return {
       request,
       requestId,
@@ -59,7 +62,8 @@ export function makeContextFactory(deps: Deps) {
         catalog,
         sessions: new ChatSessionService(deps, loaders),
         processing,
-        turns: new ChatTurnService(deps, loaders),
+        turns,
+        branches: new ChatBranchService(deps, loaders, turns),
         uploads: new BookUploadService(deps, catalog, processing),
         nodes: new NodeService(deps, loaders),
       },

@@ -138,9 +138,7 @@ describe('retrieval bounded by the reading position', () => {
     // With no position at all, the whole book is searched too.
     const whole = await newSession();
     expect(whole.position).toBeNull();
-    expect((await ask(whole.id)).citations.some((c) => c.chapter === lastChapter.title)).toBe(
-      true,
-    );
+    expect((await ask(whole.id)).citations.some((c) => c.chapter === lastChapter.title)).toBe(true);
   });
 
   it('no citation ever lies past the position, by chapter or by percent', async () => {
@@ -154,7 +152,8 @@ describe('retrieval bounded by the reading position', () => {
       const s = await newSession(position);
       const bound = s.position!.lastChunkIndex;
       for (const q of questions) {
-        for (const c of (await ask(s.id, q)).citations) expect(c.chunkIndex).toBeLessThanOrEqual(bound);
+        for (const c of (await ask(s.id, q)).citations)
+          expect(c.chunkIndex).toBeLessThanOrEqual(bound);
       }
     }
   });
@@ -164,7 +163,11 @@ describe('retrieval bounded by the reading position', () => {
     const outline = await gw.deps.vectors.outline(bookId);
     const length = Math.max(...outline.map((c) => c.end));
     const read = outline.filter((c) => c.end <= length / 2).map((c) => c.chunk_index);
-    expect(half.position).toEqual({ chapter: null, percent: 50, lastChunkIndex: Math.max(...read) });
+    expect(half.position).toEqual({
+      chapter: null,
+      percent: 50,
+      lastChunkIndex: Math.max(...read),
+    });
     expect((await newSession({ percent: 0 })).position?.lastChunkIndex).toBe(-1);
     expect((await newSession({ percent: 100 })).position?.lastChunkIndex).toBe(
       Math.max(...outline.map((c) => c.chunk_index)),

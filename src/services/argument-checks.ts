@@ -2,6 +2,7 @@ import { checkPositionShape } from '../chat/reading-position.js';
 import type { Config } from '../config.js';
 import { parseId } from '../errors.js';
 import { checkBookInput } from './book-upload-service.js';
+import { checkClientMessageId } from './chat-branch-service.js';
 import { checkNewTitle, checkSessionTitle } from './chat-session-service.js';
 import { checkSearch, checkTurnInput } from './chat-turn-service.js';
 import { checkNodeIds } from './node-service.js';
@@ -80,6 +81,19 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       checkNewTitle(input.title);
     },
     'Mutation.sendMessage': turn,
+    'Mutation.regenerateReply': (a) => {
+      const input = a.input as { messageId: string; clientMessageId?: string | null };
+      parseId(input.messageId, 'messageId');
+      checkClientMessageId(input.clientMessageId);
+    },
+    'Mutation.editMessage': (a) => {
+      const input = a.input as { messageId: string; content: string; clientMessageId?: string };
+      parseId(input.messageId, 'messageId');
+      checkTurnInput(input, config.chat.messageMaxChars);
+    },
+    'Mutation.selectBranch': (a) => {
+      parseId((a.input as { messageId: string }).messageId, 'messageId');
+    },
     'Mutation.setReadingPosition': (a) => {
       const input = a.input as { sessionId: string; readingPosition?: PositionArg };
       parseId(input.sessionId, 'sessionId');

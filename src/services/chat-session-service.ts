@@ -1,4 +1,9 @@
 import type { Viewer } from '../auth.js';
+import {
+  checkPositionShape,
+  type ResolvedPosition,
+  resolvePosition,
+} from '../chat/reading-position.js';
 import { sessionKey } from '../chat/session-context.js';
 import { withSessionLock } from '../chat/session-lock.js';
 import type { Deps } from '../deps.js';
@@ -6,11 +11,6 @@ import { AppError, badInput, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { ChatSessionRow, MessageRow } from '../models.js';
 import { isBlank } from '../util/text.js';
-import {
-  checkPositionShape,
-  type ResolvedPosition,
-  resolvePosition,
-} from '../chat/reading-position.js';
 import {
   type Connection,
   encodeCursor,

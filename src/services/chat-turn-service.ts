@@ -2,12 +2,19 @@ import type { Viewer } from '../auth.js';
 import type { FusedPassage } from '../chat/fusion.js';
 import { searchQueries } from '../chat/keyword-query.js';
 import { buildPrompt } from '../chat/prompt.js';
-import { SessionContextCache } from '../chat/session-context.js';
+import { type SessionContext, SessionContextCache } from '../chat/session-context.js';
 import { withSessionLock } from '../chat/session-lock.js';
 import type { Deps } from '../deps.js';
 import { AppError, badInput, isUuid, notFound } from '../errors.js';
 import type { Loaders } from '../loaders.js';
-import type { ChatSessionRow, CitationValue, GeneratedBy, MessageRow } from '../models.js';
+import type {
+  BookRow,
+  CharacterRow,
+  ChatSessionRow,
+  CitationValue,
+  GeneratedBy,
+  MessageRow,
+} from '../models.js';
 import { LlmUnavailableError } from '../providers/types.js';
 import { isBlank } from '../util/text.js';
 
@@ -29,7 +36,7 @@ export interface SearchPassage {
   keywordRank: number | null;
 }
 
-const PREVIEW_LENGTH = 160;
+export const PREVIEW_LENGTH = 160;
 
 /**
  * One chat turn, end to end (the chat-turn flow of the README): check the input and the session, take
@@ -117,45 +124,22 @@ export class ChatTurnService {
               maxChunkIndex: current.reading_max_chunk_index,
             },
           }));
-        const queries = await chat.rewriter.rewrite(
-          character.id,
-          character.name,
-          content,
-          context.messages,
-        );
-        const { passages } = await chat.retriever.retrieve(book.id, queries, {
-          candidates: config.chat.candidates,
-          keep: config.chat.keep,
-          maxChunkIndex: current.reading_max_chunk_index,
-        });
-        const prompt = buildPrompt({
+        const answer = await this.answer({
+          session: current,
           character,
           book,
           context,
-          passages,
-          message: content,
-          budget: config.chat.promptTokenBudget,
-          readingPosition: {
-            chapter: current.reading_chapter,
-            percent: current.reading_percent,
-          },
-        });
-        const replyText = await this.generate(
-          prompt.messages,
-          prompt.passages,
-          character.name,
           content,
           onDelta,
-        );
-
+        });
         await lock.assertHeld();
         const turn = await chat.turns.saveTurn({
           sessionId: session.id,
           userId: viewer.id,
           fence,
           userContent: content,
-          replyContent: replyText,
-          citations: prompt.passages.map((p) => toCitation(p, generatedBy(this.deps.llm))),
+          replyContent: answer.text,
+          citations: answer.citations,
           clientMessageId,
           previewLength: PREVIEW_LENGTH,
         });
@@ -175,6 +159,54 @@ export class ChatTurnService {
         };
       },
     );
+  }
+
+  /**
+   * The character's reply to `content` after `context`: the message rewritten into two queries,
+   * passages retrieved up to the session's reading position, the prompt (which tells where the
+   * reader is), generation. Writes nothing.
+   */
+  async answer(input: {
+    session: ChatSessionRow;
+    character: CharacterRow;
+    book: BookRow;
+    context: SessionContext;
+    content: string;
+    onDelta?: ((text: string) => void) | undefined;
+  }): Promise<{ text: string; citations: CitationValue[] }> {
+    const { config, chat } = this.deps;
+    const { session, character, book, context, content } = input;
+    const queries = await chat.rewriter.rewrite(
+      character.id,
+      character.name,
+      content,
+      context.messages,
+    );
+    const { passages } = await chat.retriever.retrieve(book.id, queries, {
+      candidates: config.chat.candidates,
+      keep: config.chat.keep,
+      maxChunkIndex: session.reading_max_chunk_index,
+    });
+    const prompt = buildPrompt({
+      character,
+      book,
+      context,
+      passages,
+      message: content,
+      budget: config.chat.promptTokenBudget,
+      readingPosition: { chapter: session.reading_chapter, percent: session.reading_percent },
+    });
+    const text = await this.generate(
+      prompt.messages,
+      prompt.passages,
+      character.name,
+      content,
+      input.onDelta,
+    );
+    return {
+      text,
+      citations: prompt.passages.map((p) => toCitation(p, generatedBy(this.deps.llm))),
+    };
   }
 
   private async generate(

@@ -283,16 +283,26 @@ export class ChatTurnStore {
     const [saved] = unwrap(res, z.array(messageRow), 'messages');
     if (!saved) return null;
     if (saved.role === 'assistant') {
-      const [root] = saved.alternative_of ? await this.rows([saved.alternative_of]) : [saved];
-      const user = root ? await this.neighbour(root, 'before') : null;
+      const user = await this.questionOf(saved);
       return user ? { user, reply: saved } : null;
     }
     return { user: saved, reply: await this.neighbour(saved, 'after', 'assistant') };
   }
 
-  private async rows(ids: string[]): Promise<MessageRow[]> {
-    const res = await this.db.from('messages').select('*').in('id', ids);
-    return unwrap(res, z.array(messageRow), 'messages');
+  /**
+   * The reader's message a reply answers: the one right before the reply's first version on that
+   * version's branch (a reply and its question are always saved together, one after the other).
+   */
+  async questionOf(reply: MessageRow): Promise<MessageRow | null> {
+    let root = reply;
+    if (reply.alternative_of) {
+      const res = await this.db.from('messages').select('*').eq('id', reply.alternative_of);
+      const [first] = unwrap(res, z.array(messageRow), 'messages');
+      if (!first) return null;
+      root = first;
+    }
+    const user = await this.neighbour(root, 'before');
+    return user?.role === 'user' ? user : null;
   }
 
   /** The message right before or after `m` among those of its own branch. */
