@@ -202,7 +202,7 @@ describe('setting the position', () => {
       expect(codeOf(created), JSON.stringify(position)).toBe('BAD_USER_INPUT');
     }
     // Not a number at all (JSON has no NaN): refused by the variable's type.
-    for (const raw of ['NaN', 'Infinity', 1e400]) {
+    for (const raw of ['NaN', 'Infinity', '1e400']) {
       expect(codeOf(await setPosition(s.id, { percent: raw }))).toBe('BAD_USER_INPUT');
     }
     expect(await storedPosition(s.id)).toEqual(stored);
