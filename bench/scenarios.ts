@@ -602,16 +602,10 @@ export const TURN_LEAST: {
     why: 'chat:lock SET NX PX',
   },
   {
-    step: 'fence take',
+    step: 'fence take and replay check (one call)',
     warm: { supabase: 1 },
     cold: { supabase: 1 },
-    why: "take_chat_turn_fence RPC: this holding's fencing number, which save_chat_turn checks",
-  },
-  {
-    step: 'replay check (clientMessageId)',
-    warm: { supabase: 1 },
-    cold: { supabase: 1 },
-    why: 'a retried message must not be answered twice',
+    why: "begin_chat_turn RPC: this holding's fencing number, which save_chat_turn checks, and the turn saved with the clientMessageId (a retried message must not be answered twice)",
   },
   {
     step: 'session context read',
@@ -685,7 +679,7 @@ const INDEPENDENT_PAIRS: { a: string; b: string; aOp?: string; note: string; fix
     fix: 'run both searches together',
   },
   {
-    a: 'replay check (clientMessageId)',
+    a: 'fence take and replay check (one call)',
     b: 'session context read',
     note: 'both need only the lock',
     fix: 'read them together',

@@ -65,8 +65,7 @@ export class CallTracer {
     this.wrap(d.catalogStore, 'categories', 'categories');
     this.wrap(d.catalogStore, 'charactersOfBooks', "book's characters");
     this.wrap(d.chatStore, 'messagesPage', 'messages page');
-    this.wrap(d.chat.turns, 'takeFence', 'fence take');
-    this.wrap(d.chat.turns, 'findTurn', 'replay check (clientMessageId)');
+    this.wrap(d.chat.turns, 'beginTurn', 'fence take and replay check (one call)');
     this.wrap(d.chat.context, 'load', 'session context read');
     this.wrap(d.chat.context, 'store', 'session context write');
     this.wrap(d.chat.rewriter, 'rewrite', 'query rewrite (cache, else model)');

@@ -1,6 +1,5 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Context, SignedInContext } from '../src/context.js';
-import { parseId } from '../src/errors.js';
 import { selectsField } from '../src/graphql-selection.js';
 import type { ChatSessionRow } from '../src/models.js';
 import type { PageArgs } from '../src/services/pagination.js';
@@ -8,7 +7,7 @@ import type { PageArgs } from '../src/services/pagination.js';
 export const viewer = (_root: unknown, _args: unknown, ctx: SignedInContext) => ctx.viewer;
 
 export const chatSession = (_root: unknown, args: { id: string }, ctx: SignedInContext) =>
-  ctx.services.sessions.session(ctx.viewer, parseId(args.id));
+  ctx.services.sessions.session(ctx.viewer, args.id);
 
 export const chatSessions = (
   _root: unknown,
@@ -23,38 +22,25 @@ export const createChatSession = (
   _root: unknown,
   args: { input: { characterId: string; title?: string | null; readingPosition?: PositionArg } },
   ctx: SignedInContext,
-) =>
-  ctx.services.sessions.create(ctx.viewer, {
-    characterId: parseId(args.input.characterId, 'characterId'),
-    title: args.input.title,
-    readingPosition: args.input.readingPosition,
-  });
+) => ctx.services.sessions.create(ctx.viewer, args.input);
 
 export const setReadingPosition = (
   _root: unknown,
   args: { input: { sessionId: string; readingPosition?: PositionArg } },
   ctx: SignedInContext,
-) =>
-  ctx.services.sessions.setReadingPosition(ctx.viewer, {
-    sessionId: parseId(args.input.sessionId, 'sessionId'),
-    readingPosition: args.input.readingPosition,
-  });
+) => ctx.services.sessions.setReadingPosition(ctx.viewer, args.input);
 
 export const renameChatSession = (
   _root: unknown,
   args: { input: { sessionId: string; title: string } },
   ctx: SignedInContext,
-) =>
-  ctx.services.sessions.rename(ctx.viewer, {
-    sessionId: parseId(args.input.sessionId, 'sessionId'),
-    title: args.input.title,
-  });
+) => ctx.services.sessions.rename(ctx.viewer, args.input);
 
 export const deleteChatSession = (
   _root: unknown,
   args: { input: { sessionId: string } },
   ctx: SignedInContext,
-) => ctx.services.sessions.delete(ctx.viewer, parseId(args.input.sessionId, 'sessionId'));
+) => ctx.services.sessions.delete(ctx.viewer, args.input.sessionId);
 
 export const sessionCharacter = async (session: ChatSessionRow, _args: unknown, ctx: Context) => {
   const row = await ctx.services.catalog.character(session.character_id);

@@ -1,29 +1,15 @@
 import type { SignedInContext } from '../src/context.js';
-import { parseId } from '../src/errors.js';
-import type { TurnResult } from '../src/services/chat-turn-service.js';
-
-interface SendMessageArgs {
-  input: { sessionId: string; content: string; clientMessageId?: string | null };
-}
+import type { TurnInput, TurnResult } from '../src/services/chat-turn-service.js';
 
 type StreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
 
-const turnInput = (args: SendMessageArgs) => ({
-  sessionId: parseId(args.input.sessionId, 'sessionId'),
-  content: args.input.content,
-  clientMessageId: args.input.clientMessageId ?? null,
-});
+export const sendMessage = (_root: unknown, args: { input: TurnInput }, ctx: SignedInContext) =>
+  ctx.services.turns.send(ctx.viewer, args.input);
 
-export const sendMessage = (_root: unknown, args: SendMessageArgs, ctx: SignedInContext) =>
-  ctx.services.turns.send(ctx.viewer, turnInput(args));
-
-export const sendMessageStream = (_root: unknown, args: SendMessageArgs, ctx: SignedInContext) =>
-  ctx.services.turns.stream(ctx.viewer, turnInput(args));
+export const sendMessageStream = (
+  _root: unknown,
+  args: { input: TurnInput },
+  ctx: SignedInContext,
+) => ctx.services.turns.stream(ctx.viewer, args.input);
 
 export const streamEvent = (event: StreamEvent) => event;
-
-export const searchBook = (
-  _root: unknown,
-  args: { bookId: string; query: string; limit?: number | null },
-  ctx: SignedInContext,
-) => ctx.services.turns.search(parseId(args.bookId, 'bookId'), args.query, args.limit);

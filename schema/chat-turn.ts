@@ -1,5 +1,5 @@
 import * as r from '../resolvers/turns.js';
-import type { SearchPassage, TurnResult } from '../src/services/chat-turn-service.js';
+import type { TurnResult } from '../src/services/chat-turn-service.js';
 import { builder } from './builder.js';
 import { ChatSession, Message } from './refs.js';
 
@@ -46,28 +46,6 @@ const ChatStreamEvent = builder.unionType('ChatStreamEvent', {
   resolveType: (e) => (e.kind === 'delta' ? MessageDelta : TurnCompleted),
 });
 
-const Passage = builder.objectRef<SearchPassage>('Passage').implement({
-  description: 'A passage of a book found by hybrid retrieval',
-  fields: (t) => ({
-    chunkIndex: t.exposeInt('chunkIndex'),
-    text: t.exposeString('text'),
-    chapter: t.exposeString('chapter', { nullable: true }),
-    start: t.exposeInt('start', {
-      description: 'Character offset of the passage in the book text',
-    }),
-    end: t.exposeInt('end'),
-    score: t.exposeFloat('score', { description: 'Reciprocal rank fusion score' }),
-    vectorRank: t.exposeInt('vectorRank', {
-      nullable: true,
-      description: 'Rank in the vector list, from 1',
-    }),
-    keywordRank: t.exposeInt('keywordRank', {
-      nullable: true,
-      description: 'Rank in the keyword list, from 1',
-    }),
-  }),
-});
-
 builder.mutationFields((t) => ({
   sendMessage: t.withAuth({ signedIn: true }).field({
     type: SendMessagePayload,
@@ -86,18 +64,5 @@ builder.subscriptionFields((t) => ({
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     subscribe: r.sendMessageStream,
     resolve: r.streamEvent,
-  }),
-}));
-
-builder.queryFields((t) => ({
-  searchBook: t.withAuth({ signedIn: true }).field({
-    type: [Passage],
-    description: "Hybrid retrieval over a completed book, with each retriever's rank",
-    args: {
-      bookId: t.arg.id({ required: true }),
-      query: t.arg.string({ required: true }),
-      limit: t.arg.int({ required: false }),
-    },
-    resolve: r.searchBook,
   }),
 }));

@@ -10,6 +10,7 @@ import './viewer.js';
 import './book-processing.js';
 import './book-upload.js';
 import './chat-turn.js';
+import './search.js';
 import './chat-branch.js';
 
 export const schema = builder.toSchema();

@@ -10,6 +10,7 @@ import { ChatBranchService } from './services/chat-branch-service.js';
 import { ChatSessionService } from './services/chat-session-service.js';
 import { ChatTurnService } from './services/chat-turn-service.js';
 import { NodeService } from './services/node-service.js';
+import { SearchService } from './services/search-service.js';
 
 /**
  * The per-request context: authenticated once (locally, no store touched), with a request id, the
@@ -30,6 +31,7 @@ export interface Context {
     processing: BookProcessingService;
     turns: ChatTurnService;
     branches: ChatBranchService;
+    search: SearchService;
     uploads: BookUploadService;
     nodes: NodeService;
   };
@@ -49,7 +51,17 @@ export function makeContextFactory(deps: Deps) {
     const viewer = auth.ok ? auth.viewer : null;
     const catalog = new CatalogService(deps, loaders);
     const processing = new BookProcessingService(deps, loaders);
-    const turns = new ChatTurnService(deps, loaders);
+    const turns = new ChatTurnService(
+      {
+        settings: deps.config.chat,
+        logger: deps.logger,
+        counter: deps.counter,
+        llm: deps.llm,
+        locks: deps.locks,
+        ...deps.chat,
+      },
+      loaders,
+    );
     return {
       request,
       requestId,
@@ -60,10 +72,33 @@ export function makeContextFactory(deps: Deps) {
       loaders,
       services: {
         catalog,
-        sessions: new ChatSessionService(deps, loaders),
+        sessions: new ChatSessionService(
+          {
+            pageSize: deps.config.pageSize,
+            chatStore: deps.chatStore,
+            locks: deps.locks,
+            context: deps.chat.context,
+            outline: (bookId) => deps.vectors.outline(bookId),
+          },
+          loaders,
+        ),
         processing,
         turns,
-        branches: new ChatBranchService(deps, loaders, turns),
+        branches: new ChatBranchService(
+          {
+            settings: deps.config.chat,
+            chatStore: deps.chatStore,
+            turns: deps.chat.turns,
+            context: deps.chat.context,
+            locks: deps.locks,
+            answerer: turns,
+          },
+          loaders,
+        ),
+        search: new SearchService(
+          { retriever: deps.chat.retriever, limits: deps.config.chat },
+          loaders,
+        ),
         uploads: new BookUploadService(deps, catalog, processing),
         nodes: new NodeService(deps, loaders),
       },

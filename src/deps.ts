@@ -6,7 +6,7 @@ import { ReadThroughCache } from './cache/read-through-cache.js';
 import { QueryRewriter } from './chat/query-rewriter.js';
 import { HybridRetriever } from './chat/retrieval.js';
 import { SessionContextCache } from './chat/session-context.js';
-import { SessionLockRegistry } from './chat/session-lock.js';
+import { SessionLocks } from './chat/session-lock.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import {
@@ -64,7 +64,7 @@ export interface Deps extends BaseDeps {
   ingestion: IngestionService;
   invalidation: CatalogInvalidation;
   /** The session locks this process holds. */
-  locks: SessionLockRegistry;
+  locks: SessionLocks;
   chat: {
     turns: ChatTurnStore;
     context: SessionContextCache;
@@ -149,6 +149,9 @@ export function createDeps(base: BaseDeps): Deps {
     progress,
     ingestion,
     invalidation,
-    locks: new SessionLockRegistry(base.redis),
+    locks: new SessionLocks(base.redis, base.counter, {
+      ttlMs: base.config.chat.lockTtlMs,
+      waitMs: base.config.chat.lockWaitMs,
+    }),
   };
 }

@@ -271,8 +271,8 @@ describe('the fence state is the backend’s own', () => {
   it('save_chat_turn refuses a fence that is not the latest, and writes nothing', async () => {
     const sessionId = await newSession();
     const service = gw.deps.chat.turns;
-    const older = await service.takeFence(sessionId);
-    const newer = await service.takeFence(sessionId);
+    const older = (await service.beginTurn(sessionId, null)).fence;
+    const newer = (await service.beginTurn(sessionId, null)).fence;
     expect(newer).toBe(older + 1);
     const args = {
       sessionId,

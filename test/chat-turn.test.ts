@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { signSupabaseJwt } from '@falsafa/standins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keywordSearch } from '../src/chat/keyword-query.js';
-import type { SearchPassage } from '../src/services/chat-turn-service.js';
+import type { SearchPassage } from '../src/services/search-service.js';
 import { ingestDemoBook } from './support/books.js';
 import {
   type GqlResult,
@@ -522,6 +522,31 @@ describe('idempotency', () => {
     expect(saved).toHaveLength(2);
     expect(saved[0]!.client_message_id).toBe(clientMessageId);
     expect((await sessionRow(sessionId)).message_count).toBe(2);
+  });
+
+  it('a replay reads PostgreSQL twice: the session row, then the fence and the saved turn at once', async () => {
+    const sessionId = await newSession();
+    const clientMessageId = randomUUID();
+    const first = turnOf(await send(sessionId, 'Who keeps the lamp?', { clientMessageId }));
+    const ops = [
+      'supabase:GET chat_sessions',
+      'supabase:GET messages',
+      'supabase:POST rpc/take_chat_turn_fence',
+      'supabase:POST rpc/begin_chat_turn',
+      'supabase:POST rpc/save_chat_turn',
+    ];
+    const before = ops.map((op) => gw.counter.count(op));
+    const second = turnOf(await send(sessionId, 'Who keeps the lamp?', { clientMessageId }));
+    expect(second).toMatchObject({ replayed: true, reply: { id: first.reply.id } });
+    expect(Object.fromEntries(ops.map((op, i) => [op, gw.counter.count(op) - before[i]!]))).toEqual(
+      {
+        'supabase:GET chat_sessions': 1,
+        'supabase:GET messages': 0,
+        'supabase:POST rpc/take_chat_turn_fence': 0,
+        'supabase:POST rpc/begin_chat_turn': 1,
+        'supabase:POST rpc/save_chat_turn': 0,
+      },
+    );
   });
 
   it('the same clientMessageId sent twice at once is still one turn', async () => {

@@ -160,6 +160,22 @@ export class SessionContextCache {
       logger.warn({ err: String(err) }, 'session context write failed');
     }
   }
+
+  /**
+   * Drops a session's context. For a deleted session a failure is logged (its TTL removes it);
+   * with `required` (the session lives on and its context no longer holds) it is thrown.
+   */
+  async drop(sessionId: string, options: { required?: boolean } = {}): Promise<void> {
+    const { redis, counter, logger } = this.deps;
+    try {
+      await counter.time('redis', 'del', () => redis.del(sessionKey(sessionId)));
+    } catch (err) {
+      if (options.required) throw err;
+      // The context of a deleted session is never read again (every read checks the session
+      // row first).
+      logger.warn({ err: String(err) }, 'session context drop failed');
+    }
+  }
 }
 
 function toContextMessage(m: MessageRow) {

@@ -27,19 +27,40 @@ interface LockOptions {
   ttlMs: number;
   waitMs: number;
   /** Told when the lock is taken and given back (for shutdown and metrics). */
-  registry?: SessionLockRegistry;
+  registry?: LockRegistry;
+}
+
+interface LockRegistry {
+  taken(key: string, token: string, waitedMs: number): void;
+  released(key: string, token: string): void;
 }
 
 /**
- * The session locks this process holds. `withSessionLock` reports each lock it takes (with the
- * time it waited) and gives back; shutdown waits for them and, past its deadline, releases the
- * ones still held with the same compare-and-delete (a lock someone else took meanwhile stays).
+ * The session locks of this process, made once: `withLock(sessionId, fn)` is `withSessionLock`
+ * with the configured TTL and wait. It keeps the locks it holds: shutdown waits for them and,
+ * past its deadline, releases the ones still held with the same compare-and-delete (a lock
+ * someone else took meanwhile stays); `onAcquire` reports each one taken with the time it waited.
  */
-export class SessionLockRegistry {
+export class SessionLocks implements LockRegistry {
   private readonly held = new Map<string, string>();
   private readonly listeners = new Set<(waitedMs: number) => void>();
 
-  constructor(private readonly redis: RedisClient) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly counter: StoreCallCounter,
+    private readonly options: { ttlMs: number; waitMs: number },
+  ) {}
+
+  /** Runs `fn` holding the session's lock (SESSION_BUSY when it cannot be taken in time). */
+  withLock<T>(sessionId: string, fn: (lock: LockHandle) => Promise<T>): Promise<T> {
+    return withSessionLock(
+      this.redis,
+      this.counter,
+      sessionId,
+      { ...this.options, registry: this },
+      fn,
+    );
+  }
 
   get size(): number {
     return this.held.size;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SessionLockRegistry } from '../chat/session-lock.js';
+import type { SessionLocks } from '../chat/session-lock.js';
 
 /**
  * The gateway's life: serving, then draining. While draining, new GraphQL requests are refused
@@ -12,7 +12,7 @@ export class Lifecycle {
   private inFlight = 0;
   private draining = false;
 
-  constructor(private readonly locks?: SessionLockRegistry) {}
+  constructor(private readonly locks?: SessionLocks) {}
 
   get isDraining(): boolean {
     return this.draining;

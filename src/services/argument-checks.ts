@@ -1,15 +1,14 @@
-import { checkPositionShape } from '../chat/reading-position.js';
 import type { Config } from '../config.js';
 import { parseId } from '../errors.js';
 import { checkBookInput } from './book-upload-service.js';
-import { checkClientMessageId } from './chat-branch-service.js';
-import { checkNewTitle, checkSessionTitle } from './chat-session-service.js';
-import { checkSearch, checkTurnInput } from './chat-turn-service.js';
+import { type ForkInput, parseEditInput, parseForkInput } from './chat-branch-service.js';
+import { parseNewSession, parseRename, parseSetReadingPosition } from './chat-session-service.js';
+import { parseTurnInput, type TurnInput } from './chat-turn-service.js';
 import { checkNodeIds } from './node-service.js';
 import { forwardPage, type PageArgs, twoWayPage } from './pagination.js';
+import { parseSearch } from './search-service.js';
 
 type Args = Record<string, unknown>;
-type PositionArg = { chapter?: number | null; percent?: number | null } | null;
 export type ArgumentCheck = (args: Args) => void;
 
 /**
@@ -27,9 +26,7 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       parseId(a[field] as string, field);
     };
   const turn: ArgumentCheck = (a) => {
-    const input = a.input as { sessionId: string; content: string; clientMessageId?: string };
-    parseId(input.sessionId, 'sessionId');
-    checkTurnInput(input, config.chat.messageMaxChars);
+    parseTurnInput(a.input as TurnInput, config.chat.messageMaxChars);
   };
   return {
     'Query.book': id('id'),
@@ -47,8 +44,7 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       forwardPage(a as PageArgs, pages, 'timestamp');
     },
     'Query.searchBook': (a) => {
-      parseId(a.bookId as string, 'bookId');
-      checkSearch(a.query as string, a.limit as number | null | undefined, config.chat);
+      parseSearch(a as Parameters<typeof parseSearch>[0], config.chat);
     },
     'Book.characterConnection': (a) => {
       forwardPage(a as PageArgs, pages, 'text');
@@ -57,14 +53,7 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       twoWayPage(a as PageArgs, pages);
     },
     'Mutation.createChatSession': (a) => {
-      const input = a.input as {
-        characterId: string;
-        title?: string | null;
-        readingPosition?: PositionArg;
-      };
-      parseId(input.characterId, 'characterId');
-      checkSessionTitle(input.title);
-      if (input.readingPosition) checkPositionShape(input.readingPosition);
+      parseNewSession(a.input as Parameters<typeof parseNewSession>[0]);
     },
     'Mutation.createBook': (a) => {
       checkBookInput(
@@ -76,28 +65,20 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
     },
     'Mutation.processBook': id('bookId'),
     'Mutation.renameChatSession': (a) => {
-      const input = a.input as { sessionId: string; title: string };
-      parseId(input.sessionId, 'sessionId');
-      checkNewTitle(input.title);
+      parseRename(a.input as Parameters<typeof parseRename>[0]);
     },
     'Mutation.sendMessage': turn,
+    'Mutation.setReadingPosition': (a) => {
+      parseSetReadingPosition(a.input as Parameters<typeof parseSetReadingPosition>[0]);
+    },
     'Mutation.regenerateReply': (a) => {
-      const input = a.input as { messageId: string; clientMessageId?: string | null };
-      parseId(input.messageId, 'messageId');
-      checkClientMessageId(input.clientMessageId);
+      parseForkInput(a.input as ForkInput);
     },
     'Mutation.editMessage': (a) => {
-      const input = a.input as { messageId: string; content: string; clientMessageId?: string };
-      parseId(input.messageId, 'messageId');
-      checkTurnInput(input, config.chat.messageMaxChars);
+      parseEditInput(a.input as ForkInput & { content: string }, config.chat.messageMaxChars);
     },
     'Mutation.selectBranch': (a) => {
       parseId((a.input as { messageId: string }).messageId, 'messageId');
-    },
-    'Mutation.setReadingPosition': (a) => {
-      const input = a.input as { sessionId: string; readingPosition?: PositionArg };
-      parseId(input.sessionId, 'sessionId');
-      if (input.readingPosition) checkPositionShape(input.readingPosition);
     },
     'Subscription.bookProcessing': id('bookId'),
     'Subscription.sendMessageStream': turn,

@@ -1,29 +1,43 @@
 import type { Viewer } from '../auth.js';
-import { SessionContextCache, sessionKey } from '../chat/session-context.js';
-import { withSessionLock } from '../chat/session-lock.js';
-import type { Deps } from '../deps.js';
-import { AppError, badInput, isUuid, notFound } from '../errors.js';
+import { SessionContextCache } from '../chat/session-context.js';
+import type { SessionLocks } from '../chat/session-lock.js';
+import type { Config } from '../config.js';
+import { badInput, notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { ChatSessionRow, MessageRow } from '../models.js';
+import type { ChatStore, ChatTurnStore } from '../stores/chat-store.js';
+import { requireCompletedBook } from './chat-access.js';
 import {
   type ChatTurnService,
-  checkTurnInput,
   PREVIEW_LENGTH,
+  parseClientMessageId,
+  parseMessageContent,
   type TurnResult,
 } from './chat-turn-service.js';
 
-/** A regenerate or an edit, as the service is asked for it. */
-interface ForkInput {
+/** A regenerate or an edit, as it arrives. */
+export interface ForkInput {
   messageId: string;
   clientMessageId?: string | null | undefined;
 }
 
-/** A fork's idempotency key: null, or a UUID; BAD_USER_INPUT otherwise. */
-export function checkClientMessageId(raw: string | null | undefined): string | null {
-  const id = raw ?? null;
-  if (id !== null && !isUuid(id))
-    throw badInput('clientMessageId must be a UUID', 'clientMessageId');
-  return id;
+/** A fork's message id and client message id, checked; BAD_USER_INPUT otherwise. */
+export function parseForkInput(input: ForkInput): {
+  messageId: string;
+  clientMessageId: string | null;
+} {
+  return {
+    messageId: parseId(input.messageId, 'messageId'),
+    clientMessageId: parseClientMessageId(input.clientMessageId),
+  };
+}
+
+/** An edit's message id, new content and client message id, checked; BAD_USER_INPUT otherwise. */
+export function parseEditInput(
+  input: ForkInput & { content: string },
+  maxChars: number,
+): { messageId: string; clientMessageId: string | null; content: string } {
+  return { ...parseForkInput(input), content: parseMessageContent(input.content, maxChars) };
 }
 
 /**
@@ -37,23 +51,31 @@ export function checkClientMessageId(raw: string | null | undefined): string | n
  */
 export class ChatBranchService {
   constructor(
-    private readonly deps: Deps,
-    private readonly loaders: Loaders,
-    private readonly turns: ChatTurnService,
+    private readonly deps: {
+      settings: Config['chat'];
+      chatStore: ChatStore;
+      turns: ChatTurnStore;
+      context: SessionContextCache;
+      locks: SessionLocks;
+      /** Writes the replies (the chat turn's own steps). */
+      answerer: Pick<ChatTurnService, 'answer'>;
+    },
+    private readonly loaders: Pick<Loaders, 'session' | 'character' | 'book'>,
   ) {}
 
   /** A new reply to the reader message that `messageId` (a reply) answers; the old one stays. */
   regenerate(viewer: Viewer, input: ForkInput): Promise<TurnResult> {
-    return this.fork(viewer, 'regenerate', input, null);
+    const { messageId, clientMessageId } = parseForkInput(input);
+    return this.fork(viewer, 'regenerate', messageId, clientMessageId, null);
   }
 
   /** The reader message `messageId` with new content and a new reply, on a branch of its own. */
   edit(viewer: Viewer, input: ForkInput & { content: string }): Promise<TurnResult> {
-    const { content } = checkTurnInput(
-      { content: input.content },
-      this.deps.config.chat.messageMaxChars,
+    const { messageId, clientMessageId, content } = parseEditInput(
+      input,
+      this.deps.settings.messageMaxChars,
     );
-    return this.fork(viewer, 'edit', input, content);
+    return this.fork(viewer, 'edit', messageId, clientMessageId, content);
   }
 
   /** Every version of a message (itself included), oldest first. */
@@ -63,11 +85,14 @@ export class ChatBranchService {
 
   /** Shows the branch that holds `messageId` (a version of a message); the session after. */
   async select(viewer: Viewer, input: { messageId: string }): Promise<ChatSessionRow> {
-    const { message, session } = await this.ownMessage(viewer, input.messageId);
-    const { chat, redis, counter } = this.deps;
-    const row = await this.withLock(session.id, async () => {
-      const fence = await chat.turns.takeFence(session.id);
-      const updated = await chat.turns.selectBranch({
+    const { message, session } = await this.ownMessage(
+      viewer,
+      parseId(input.messageId, 'messageId'),
+    );
+    const { turns, context, locks } = this.deps;
+    const row = await locks.withLock(session.id, async () => {
+      const { fence } = await turns.beginTurn(session.id, null);
+      const updated = await turns.selectBranch({
         sessionId: session.id,
         userId: viewer.id,
         fence,
@@ -75,7 +100,7 @@ export class ChatBranchService {
         previewLength: PREVIEW_LENGTH,
       });
       // The cached context was the other branch's: the next turn rebuilds it from this one.
-      await counter.time('redis', 'del', () => redis.del(sessionKey(session.id)));
+      await context.drop(session.id, { required: true });
       return updated;
     });
     this.loaders.session.clear(row.id).prime(row.id, row);
@@ -85,11 +110,11 @@ export class ChatBranchService {
   private async fork(
     viewer: Viewer,
     kind: 'regenerate' | 'edit',
-    input: ForkInput,
+    messageId: string,
+    clientMessageId: string | null,
     newContent: string | null,
   ): Promise<TurnResult> {
-    const clientMessageId = checkClientMessageId(input.clientMessageId);
-    const { message, session } = await this.ownMessage(viewer, input.messageId);
+    const { message, session } = await this.ownMessage(viewer, messageId);
     const wanted = kind === 'regenerate' ? 'assistant' : 'user';
     if (message.role !== wanted) {
       throw badInput(
@@ -102,49 +127,43 @@ export class ChatBranchService {
     const loads = Promise.all([
       this.loaders.character.load(session.character_id),
       this.loaders.book.load(session.book_id),
-    ]);
-    loads.catch(() => {}); // awaited below; this only keeps an early SESSION_BUSY from leaving it unhandled
-    const { chat, chatStore } = this.deps;
-    return this.withLock(session.id, async (lock) => {
-      const [character, book] = await loads;
-      if (!character || !book) throw notFound('Message', input.messageId);
-      if (book.processing_status !== 'completed') {
-        throw new AppError(
-          'FAILED_PRECONDITION',
-          `The book "${book.title}" is ${book.processing_status}; chats open once it is completed`,
-        );
+    ]).then(([character, book]) => {
+      if (!character || !book) throw notFound('Message', messageId);
+      requireCompletedBook(book, 'chat');
+      return { character, book };
+    });
+    loads.catch(() => {}); // awaited under the lock; this only keeps an early SESSION_BUSY from leaving it unhandled
+    const { turns, context: contexts, locks } = this.deps;
+    return locks.withLock(session.id, async (lock) => {
+      const { character, book } = await loads;
+      // The fence and the replay look-up in one call, as a turn begins (see ChatTurnService).
+      const begun = await turns.beginTurn(session.id, clientMessageId);
+      if (begun.saved?.reply) {
+        return {
+          userMessage: begun.saved.user,
+          reply: begun.saved.reply,
+          session: begun.saved.session,
+          replayed: true,
+        };
       }
-      const fence = await chat.turns.takeFence(session.id);
-      if (clientMessageId) {
-        const saved = await chat.turns.findTurn(session.id, clientMessageId);
-        if (saved?.reply) {
-          const [fresh] = await chatStore.sessionsByIds([session.id]);
-          return {
-            userMessage: saved.user,
-            reply: saved.reply,
-            session: fresh ?? session,
-            replayed: true,
-          };
-        }
-      }
-      const [current = session] = await chatStore.sessionsByIds([session.id]);
-      const question = kind === 'edit' ? message : await chat.turns.questionOf(message);
+      const { fence } = begun;
+      const current = begun.session ?? session;
+      const question = kind === 'edit' ? message : await turns.questionOf(message);
       if (!question) throw badInput('this reply answers no reader message', 'messageId');
       // The conversation as it stood before the reader's message, on the branch forked from.
-      const context = await chat.context.rebuild(session.id, {
+      const context = await contexts.rebuild(session.id, {
         branchId: message.branch_id,
         maxChunkIndex: current.reading_max_chunk_index,
         before: question.created_at,
       });
-      const answer = await this.turns.answer({
-        session: current,
-        character,
-        book,
+      const answer = await this.deps.answerer.answer(
+        { character, book, session: current },
         context,
-        content: newContent ?? question.content,
-      });
+        newContent ?? question.content,
+        undefined,
+      );
       await lock.assertHeld();
-      const turn = await chat.turns.saveFork({
+      const turn = await turns.saveFork({
         sessionId: session.id,
         userId: viewer.id,
         fence,
@@ -158,7 +177,7 @@ export class ChatBranchService {
       });
       if (!turn.reply) throw new Error('save_chat_fork returned no reply');
       if (!turn.replayed) {
-        await chat.context.store(
+        await contexts.store(
           session.id,
           SessionContextCache.advance(context, [turn.user_message, turn.reply]),
         );
@@ -182,16 +201,5 @@ export class ChatBranchService {
     const session = message ? await this.loaders.session.load(message.session_id) : null;
     if (!message || !session || session.user_id !== viewer.id) throw notFound('Message', messageId);
     return { message, session };
-  }
-
-  private withLock<T>(sessionId: string, fn: Parameters<typeof withSessionLock<T>>[4]): Promise<T> {
-    const { redis, counter, config, locks } = this.deps;
-    return withSessionLock(
-      redis,
-      counter,
-      sessionId,
-      { ttlMs: config.chat.lockTtlMs, waitMs: config.chat.lockWaitMs, registry: locks },
-      fn,
-    );
   }
 }

@@ -4,13 +4,16 @@ import {
   type ResolvedPosition,
   resolvePosition,
 } from '../chat/reading-position.js';
-import { sessionKey } from '../chat/session-context.js';
-import { withSessionLock } from '../chat/session-lock.js';
-import type { Deps } from '../deps.js';
-import { AppError, badInput, notFound } from '../errors.js';
+import type { SessionContextCache } from '../chat/session-context.js';
+import type { SessionLocks } from '../chat/session-lock.js';
+import type { Config } from '../config.js';
+import { badInput, notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { ChatSessionRow, MessageRow } from '../models.js';
+import type { ChatStore } from '../stores/chat-store.js';
+import type { ChunkOutline } from '../stores/chunks.js';
 import { isBlank } from '../util/text.js';
+import { requireCompletedBook, requireOwnSession } from './chat-access.js';
 import {
   type Connection,
   encodeCursor,
@@ -21,8 +24,6 @@ import {
 } from './pagination.js';
 
 const SESSION_TITLE_MAX = 200;
-
-type PositionArg = { chapter?: number | null; percent?: number | null };
 
 /**
  * A title a reader gives a session, trimmed: something visible in it, and at most
@@ -42,21 +43,65 @@ export function checkSessionTitle(raw: string | null | undefined): string | null
   return raw?.trim() ? checkNewTitle(raw) : null;
 }
 
+type PositionArg = { chapter?: number | null; percent?: number | null };
+
+/** A new session's character, title and reading position, checked; BAD_USER_INPUT otherwise. */
+export function parseNewSession(input: {
+  characterId: string;
+  title?: string | null | undefined;
+  readingPosition?: PositionArg | null | undefined;
+}): {
+  characterId: string;
+  title: string | null;
+  readingPosition: PositionArg | null;
+} {
+  const readingPosition = input.readingPosition ?? null;
+  if (readingPosition) checkPositionShape(readingPosition);
+  return {
+    characterId: parseId(input.characterId, 'characterId'),
+    title: checkSessionTitle(input.title),
+    readingPosition,
+  };
+}
+
+/** A reading position change: the session id and the position (null clears it), checked. */
+export function parseSetReadingPosition(input: {
+  sessionId: string;
+  readingPosition?: PositionArg | null | undefined;
+}): { sessionId: string; readingPosition: PositionArg | null } {
+  const readingPosition = input.readingPosition ?? null;
+  if (readingPosition) checkPositionShape(readingPosition);
+  return { sessionId: parseId(input.sessionId, 'sessionId'), readingPosition };
+}
+
+/** A rename's session id and new title, checked; BAD_USER_INPUT otherwise. */
+export function parseRename(input: { sessionId: string; title: string }): {
+  sessionId: string;
+  title: string;
+} {
+  return { sessionId: parseId(input.sessionId, 'sessionId'), title: checkNewTitle(input.title) };
+}
+
 /**
  * A reader's chat sessions and their messages. The gateway reads with the service role, so it
  * enforces ownership here: another reader's session behaves exactly like one that does not exist.
  */
 export class ChatSessionService {
   constructor(
-    private readonly deps: Deps,
-    private readonly loaders: Loaders,
+    private readonly deps: {
+      pageSize: Config['pageSize'];
+      chatStore: ChatStore;
+      locks: SessionLocks;
+      context: SessionContextCache;
+      /** Where the book's chunks lie (reading positions are checked against it). */
+      outline: (bookId: string) => Promise<ChunkOutline[]>;
+    },
+    private readonly loaders: Pick<Loaders, 'session' | 'character' | 'book'>,
   ) {}
 
   /** The viewer's session, or NOT_FOUND (also for someone else's). */
-  async session(viewer: Viewer, id: string): Promise<ChatSessionRow> {
-    const row = await this.loaders.session.load(id);
-    if (!row || row.user_id !== viewer.id) throw notFound('Chat session', id);
-    return row;
+  session(viewer: Viewer, id: string): Promise<ChatSessionRow> {
+    return requireOwnSession(this.loaders.session, viewer, parseId(id));
   }
 
   /** The viewer's sessions; `totalCount` (all of them) only when `count` asks for it. */
@@ -65,7 +110,7 @@ export class ChatSessionService {
     args: PageArgs,
     options: { count?: boolean } = {},
   ): Promise<Connection<ChatSessionRow>> {
-    const { size, after: page } = forwardPage(args, this.deps.config.pageSize, 'timestamp');
+    const { size, after: page } = forwardPage(args, this.deps.pageSize, 'timestamp');
     const after = page && { updatedAt: page.key, id: page.id };
     const { rows, total } = await this.deps.chatStore.sessionsPage({
       userId: viewer.id,
@@ -88,9 +133,9 @@ export class ChatSessionService {
     viewer: Viewer,
     input: { sessionId: string; title: string },
   ): Promise<ChatSessionRow> {
-    const title = checkNewTitle(input.title);
-    const row = await this.deps.chatStore.renameSession(input.sessionId, viewer.id, title);
-    if (!row) throw notFound('Chat session', input.sessionId);
+    const { sessionId, title } = parseRename(input);
+    const row = await this.deps.chatStore.renameSession(sessionId, viewer.id, title);
+    if (!row) throw notFound('Chat session', sessionId);
     this.loaders.session.clear(row.id).prime(row.id, row);
     return row;
   }
@@ -103,27 +148,15 @@ export class ChatSessionService {
    * finds the session gone (NOT_FOUND) and saves nothing. Another reader's session, a missing
    * one and one already deleted are all NOT_FOUND: a repeated delete changes nothing more.
    */
-  async delete(viewer: Viewer, sessionId: string): Promise<{ deletedSessionId: string }> {
-    const session = await this.loaders.session.load(sessionId);
-    if (!session || session.user_id !== viewer.id) throw notFound('Chat session', sessionId);
-    const { redis, counter, config, chatStore, logger } = this.deps;
-    await withSessionLock(
-      redis,
-      counter,
-      session.id,
-      { ttlMs: config.chat.lockTtlMs, waitMs: config.chat.lockWaitMs, registry: this.deps.locks },
-      async () => {
-        const row = await chatStore.deleteSession(session.id, viewer.id);
-        if (!row) throw notFound('Chat session', sessionId);
-        try {
-          await counter.time('redis', 'del', () => redis.del(sessionKey(session.id)));
-        } catch (err) {
-          // The context of a deleted session is never read again (every read checks the session
-          // row first); its TTL removes it.
-          logger.warn({ err: String(err) }, 'session context drop failed');
-        }
-      },
-    );
+  async delete(viewer: Viewer, rawSessionId: string): Promise<{ deletedSessionId: string }> {
+    const sessionId = parseId(rawSessionId, 'sessionId');
+    const session = await requireOwnSession(this.loaders.session, viewer, sessionId);
+    const { chatStore, context, locks } = this.deps;
+    await locks.withLock(session.id, async () => {
+      const row = await chatStore.deleteSession(session.id, viewer.id);
+      if (!row) throw notFound('Chat session', sessionId);
+      await context.drop(session.id);
+    });
     this.loaders.session.clear(session.id);
     return { deletedSessionId: session.id };
   }
@@ -136,33 +169,23 @@ export class ChatSessionService {
    */
   async setReadingPosition(
     viewer: Viewer,
-    input: { sessionId: string; readingPosition: PositionArg | null | undefined },
+    input: Parameters<typeof parseSetReadingPosition>[0],
   ): Promise<ChatSessionRow> {
-    if (input.readingPosition) checkPositionShape(input.readingPosition);
-    const session = await this.session(viewer, input.sessionId);
-    const position = input.readingPosition
-      ? await this.resolvePosition(session.book_id, input.readingPosition)
+    const { sessionId, readingPosition } = parseSetReadingPosition(input);
+    const session = await requireOwnSession(this.loaders.session, viewer, sessionId);
+    const position = readingPosition
+      ? await this.resolvePosition(session.book_id, readingPosition)
       : null;
-    const { redis, counter, chatStore, logger, config } = this.deps;
-    const lockOptions = {
-      ttlMs: config.chat.lockTtlMs,
-      waitMs: config.chat.lockWaitMs,
-      registry: this.deps.locks,
-    };
-    const row = await withSessionLock(redis, counter, session.id, lockOptions, async () => {
+    const { chatStore, context, locks } = this.deps;
+    const row = await locks.withLock(session.id, async () => {
       const updated = await chatStore.setReadingPosition(session.id, viewer.id, {
         reading_chapter: position?.chapter ?? null,
         reading_percent: position?.percent ?? null,
         reading_max_chunk_index: position?.maxChunkIndex ?? null,
       });
-      if (!updated) throw notFound('Chat session', input.sessionId);
-      try {
-        await counter.time('redis', 'del', () => redis.del(sessionKey(session.id)));
-      } catch (err) {
-        // A context left behind would carry the old position's replies: refuse to go on.
-        logger.warn({ err: String(err) }, 'session context drop failed');
-        throw err;
-      }
+      if (!updated) throw notFound('Chat session', sessionId);
+      // A context left behind would carry the old position's replies into the next prompt.
+      await context.drop(session.id, { required: true });
       return updated;
     });
     this.loaders.session.clear(row.id).prime(row.id, row);
@@ -171,33 +194,20 @@ export class ChatSessionService {
 
   /** A reading position checked against the book's chapters and length. */
   private async resolvePosition(bookId: string, input: PositionArg): Promise<ResolvedPosition> {
-    checkPositionShape(input);
-    return resolvePosition(input, await this.deps.vectors.outline(bookId));
+    return resolvePosition(input, await this.deps.outline(bookId));
   }
 
   async create(
     viewer: Viewer,
-    input: {
-      characterId: string;
-      title?: string | null | undefined;
-      readingPosition?: PositionArg | null | undefined;
-    },
+    input: Parameters<typeof parseNewSession>[0],
   ): Promise<ChatSessionRow> {
-    const title = checkSessionTitle(input.title);
-    if (input.readingPosition) checkPositionShape(input.readingPosition);
-    const character = await this.loaders.character.load(input.characterId);
-    if (!character) throw notFound('Character', input.characterId);
+    const { characterId, title, readingPosition } = parseNewSession(input);
+    const character = await this.loaders.character.load(characterId);
+    if (!character) throw notFound('Character', characterId);
     const book = await this.loaders.book.load(character.book_id);
     if (!book) throw notFound('Book', character.book_id);
-    if (book.processing_status !== 'completed') {
-      throw new AppError(
-        'FAILED_PRECONDITION',
-        `The book "${book.title}" is ${book.processing_status}; chats open once it is completed`,
-      );
-    }
-    const position = input.readingPosition
-      ? await this.resolvePosition(book.id, input.readingPosition)
-      : null;
+    requireCompletedBook(book, 'chat');
+    const position = readingPosition ? await this.resolvePosition(book.id, readingPosition) : null;
     const row = await this.deps.chatStore.createSession({
       user_id: viewer.id,
       character_id: character.id,
@@ -222,7 +232,7 @@ export class ChatSessionService {
     args: PageArgs,
     options: { count?: boolean } = {},
   ): Promise<Connection<MessageRow>> {
-    const { size, backward, cursor } = twoWayPage(args, this.deps.config.pageSize);
+    const { size, backward, cursor } = twoWayPage(args, this.deps.pageSize);
     const { rows, total } = await this.deps.chatStore.messagesPage({
       sessionId: session.id,
       branchId: session.current_branch_id,

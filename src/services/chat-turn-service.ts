@@ -1,12 +1,14 @@
 import type { Viewer } from '../auth.js';
 import type { FusedPassage } from '../chat/fusion.js';
-import { searchQueries } from '../chat/keyword-query.js';
 import { buildPrompt } from '../chat/prompt.js';
+import type { QueryRewriter } from '../chat/query-rewriter.js';
+import type { HybridRetriever } from '../chat/retrieval.js';
 import { type SessionContext, SessionContextCache } from '../chat/session-context.js';
-import { withSessionLock } from '../chat/session-lock.js';
-import type { Deps } from '../deps.js';
-import { AppError, badInput, isUuid, notFound } from '../errors.js';
+import type { LockHandle, SessionLocks } from '../chat/session-lock.js';
+import type { Config } from '../config.js';
+import { AppError, badInput, isUuid, notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
+import type { Logger } from '../logger.js';
 import type {
   BookRow,
   CharacterRow,
@@ -15,8 +17,11 @@ import type {
   GeneratedBy,
   MessageRow,
 } from '../models.js';
-import { LlmUnavailableError } from '../providers/types.js';
-import { isBlank } from '../util/text.js';
+import { type Llm, LlmUnavailableError } from '../providers/types.js';
+import type { ChatTurnStore } from '../stores/chat-store.js';
+import type { StoreCallCounter } from '../stores/metrics.js';
+import { codePoints, isBlank } from '../util/text.js';
+import { requireCompletedBook, requireOwnSession } from './chat-access.js';
 
 export interface TurnResult {
   userMessage: MessageRow;
@@ -25,166 +30,154 @@ export interface TurnResult {
   replayed: boolean;
 }
 
-export interface SearchPassage {
-  chunkIndex: number;
-  text: string;
-  chapter: string | null;
-  start: number;
-  end: number;
-  score: number;
-  vectorRank: number | null;
-  keywordRank: number | null;
+/** A turn as it arrives: the session, the reader's message and the client's message id. */
+export interface TurnInput {
+  sessionId: string;
+  content: string;
+  clientMessageId?: string | null | undefined;
 }
 
+type CheckedTurnInput = { sessionId: string; content: string; clientMessageId: string | null };
+
 export const PREVIEW_LENGTH = 160;
+
+/** What a turn needs: the chat settings, the session locks, the turn store and the chat steps. */
+export interface ChatTurnDeps {
+  settings: Config['chat'];
+  logger: Logger;
+  counter: StoreCallCounter;
+  llm: Llm;
+  locks: SessionLocks;
+  turns: ChatTurnStore;
+  context: SessionContextCache;
+  rewriter: QueryRewriter;
+  retriever: HybridRetriever;
+}
+
+/** A reply as generated, before it is saved. */
+export interface Answer {
+  text: string;
+  citations: CitationValue[];
+}
+
+/** The session's character and book, once they are known to allow a chat. */
+export interface Chattable {
+  character: CharacterRow;
+  book: BookRow;
+}
 
 /**
  * One chat turn, end to end (the chat-turn flow of the README): check the input and the session, take
  * the session lock, load the context, rewrite the message into two queries, retrieve and fuse
  * passages, generate the reply (deltas to `onDelta` as they come), check the lock is still ours,
  * save the turn atomically, refresh the session context, release the lock. Right after the lock,
- * the turn takes a fencing number from PostgreSQL; the save refuses it (LOCK_LOST) once a newer
- * turn has taken one, so a turn that lost the lock cannot write even if it passed the Redis check.
- * A retry with a saved clientMessageId returns the saved turn without calling the model. A model
- * failure saves nothing (UPSTREAM_ERROR). The turn does not depend on the caller staying: it runs
- * to the end and is saved.
+ * the turn takes a fencing number from PostgreSQL, in the same call that looks for a replay; the
+ * save refuses it (LOCK_LOST) once a newer turn has taken one, so a turn that lost the lock cannot
+ * write even if it passed the Redis check. A retry with a saved clientMessageId returns the saved
+ * turn without calling the model. A model failure saves nothing (UPSTREAM_ERROR). The turn does not
+ * depend on the caller staying: it runs to the end and is saved.
  */
 export class ChatTurnService {
   constructor(
-    private readonly deps: Deps,
-    private readonly loaders: Loaders,
+    private readonly deps: ChatTurnDeps,
+    private readonly loaders: Pick<Loaders, 'session' | 'character' | 'book'>,
   ) {}
 
   async send(
     viewer: Viewer,
-    input: { sessionId: string; content: string; clientMessageId?: string | null | undefined },
+    input: TurnInput,
     onDelta?: (text: string) => void,
   ): Promise<TurnResult> {
-    const { config } = this.deps;
-    const { content, clientMessageId } = checkTurnInput(input, config.chat.messageMaxChars);
-
-    const session = await this.loaders.session.load(input.sessionId);
-    if (!session || session.user_id !== viewer.id) throw notFound('Chat session', input.sessionId);
-    // The session is the reader's: its character and book load while the lock is being taken
-    // (the lock is taken only after the ownership check, so nobody can hold others' sessions).
-    const loads = Promise.all([
-      this.loaders.character.load(session.character_id),
-      this.loaders.book.load(session.book_id),
-    ]);
-    loads.catch(() => {}); // awaited below; this only keeps an early SESSION_BUSY from leaving it unhandled
-
-    const { redis, counter, chat } = this.deps;
-    return withSessionLock(
-      redis,
-      counter,
-      session.id,
-      { ttlMs: config.chat.lockTtlMs, waitMs: config.chat.lockWaitMs, registry: this.deps.locks },
-      async (lock) => {
-        const [character, book] = await loads;
-        if (!character || !book) throw notFound('Chat session', input.sessionId);
-        if (book.processing_status !== 'completed') {
-          throw new AppError(
-            'FAILED_PRECONDITION',
-            `The book "${book.title}" is ${book.processing_status}; chats open once it is completed`,
-          );
-        }
-        // The fencing number of this holding, taken before anything is read: a save by an
-        // older holder that commits after this is refused, and one that committed before it is
-        // seen by the reads below.
-        const fence = await chat.turns.takeFence(session.id);
-        // The session as it is under the lock: its reading position and branch may have changed
-        // since it was loaded (each changes under this lock only).
-        const [current = session] = await this.deps.chatStore.sessionsByIds([session.id]);
-        // Under the lock, so a concurrent retry of the same message cannot answer twice. The
-        // context cache is read alongside; a miss is rebuilt only once this is not a replay
-        // (the rebuild may ask the model for a summary, and a replay calls no model).
-        const [saved, cached] = await Promise.all([
-          clientMessageId
-            ? chat.turns.findTurn(session.id, clientMessageId)
-            : Promise.resolve(null),
-          chat.context.load(session.id, { from: 'cache' }),
-        ]);
-        if (saved?.reply) {
-          const [fresh] = await this.deps.chatStore.sessionsByIds([session.id]);
-          return {
-            userMessage: saved.user,
-            reply: saved.reply,
-            session: fresh ?? session,
-            replayed: true,
-          };
-        }
-
-        const context =
-          cached ??
-          (await chat.context.load(session.id, {
-            from: 'store',
-            cacheRebuilt: false,
-            view: {
-              branchId: current.current_branch_id,
-              maxChunkIndex: current.reading_max_chunk_index,
-            },
-          }));
-        const answer = await this.answer({
-          session: current,
-          character,
-          book,
-          context,
-          content,
-          onDelta,
-        });
-        await lock.assertHeld();
-        const turn = await chat.turns.saveTurn({
-          sessionId: session.id,
-          userId: viewer.id,
-          fence,
-          userContent: content,
-          replyContent: answer.text,
-          citations: answer.citations,
-          clientMessageId,
-          previewLength: PREVIEW_LENGTH,
-        });
-        if (!turn.reply) throw new Error('save_chat_turn returned no reply');
-        if (!turn.replayed) {
-          await chat.context.store(
-            session.id,
-            SessionContextCache.advance(context, [turn.user_message, turn.reply]),
-          );
-        }
-        this.loaders.session.clear(session.id).prime(session.id, turn.session);
+    const turn = parseTurnInput(input, this.deps.settings.messageMaxChars);
+    const { session, chattable } = await this.requireChattableSession(viewer, turn.sessionId);
+    return this.deps.locks.withLock(session.id, async (lock) => {
+      const { character, book } = await chattable;
+      // The fencing number of this holding, taken before anything is read (in the one call that
+      // also looks for a replay): a save by an older holder that commits after this is refused,
+      // and one that committed before it is seen by the look-up. Under the lock, so a concurrent
+      // retry of the same message cannot answer twice. The context cache is read alongside; a
+      // miss is rebuilt only once this is not a replay (the rebuild may ask the model for a
+      // summary, and a replay calls no model).
+      const [begun, cached] = await Promise.all([
+        this.deps.turns.beginTurn(session.id, turn.clientMessageId),
+        this.deps.context.load(session.id, { from: 'cache' }),
+      ]);
+      const saved = begun.saved;
+      if (saved?.reply) {
         return {
-          userMessage: turn.user_message,
-          reply: turn.reply,
-          session: turn.session,
-          replayed: turn.replayed,
+          userMessage: saved.user,
+          reply: saved.reply,
+          session: saved.session,
+          replayed: true,
         };
-      },
-    );
+      }
+      // The session as it is under the lock: its reading position and branch change under this
+      // lock only.
+      const current = begun.session ?? session;
+      const context =
+        cached ??
+        (await this.deps.context.load(session.id, {
+          from: 'store',
+          cacheRebuilt: false,
+          view: {
+            branchId: current.current_branch_id,
+            maxChunkIndex: current.reading_max_chunk_index,
+          },
+        }));
+      const reply = await this.answer(
+        { character, book, session: current },
+        context,
+        turn.content,
+        onDelta,
+      );
+      return this.persist(viewer, turn, begun.fence, context, reply, lock);
+    });
   }
 
   /**
-   * The character's reply to `content` after `context`: the message rewritten into two queries,
-   * passages retrieved up to the session's reading position, the prompt (which tells where the
-   * reader is), generation. Writes nothing.
+   * The viewer's session (NOT_FOUND otherwise, also for someone else's) and, still loading, its
+   * character and book, checked to allow a chat (FAILED_PRECONDITION unless the book is completed).
+   * They load while the lock is being taken; the lock is taken only after the ownership check, so
+   * nobody can hold others' sessions.
    */
-  async answer(input: {
-    session: ChatSessionRow;
-    character: CharacterRow;
-    book: BookRow;
-    context: SessionContext;
-    content: string;
-    onDelta?: ((text: string) => void) | undefined;
-  }): Promise<{ text: string; citations: CitationValue[] }> {
-    const { config, chat } = this.deps;
-    const { session, character, book, context, content } = input;
-    const queries = await chat.rewriter.rewrite(
+  private async requireChattableSession(
+    viewer: Viewer,
+    sessionId: string,
+  ): Promise<{ session: ChatSessionRow; chattable: Promise<Chattable> }> {
+    const session = await requireOwnSession(this.loaders.session, viewer, sessionId);
+    const chattable = Promise.all([
+      this.loaders.character.load(session.character_id),
+      this.loaders.book.load(session.book_id),
+    ]).then(([character, book]) => {
+      if (!character || !book) throw notFound('Chat session', sessionId);
+      requireCompletedBook(book, 'chat');
+      return { character, book };
+    });
+    chattable.catch(() => {}); // awaited under the lock; this only keeps an early SESSION_BUSY from leaving it unhandled
+    return { session, chattable };
+  }
+
+  /**
+   * The reply: the message rewritten into two queries, passages retrieved up to the session's
+   * reading position, the prompt (which tells the character where the reader is), the model.
+   * Writes nothing.
+   */
+  async answer(
+    { character, book, session }: Chattable & { session: ChatSessionRow },
+    context: SessionContext,
+    content: string,
+    onDelta: ((text: string) => void) | undefined,
+  ): Promise<Answer> {
+    const { settings } = this.deps;
+    const queries = await this.deps.rewriter.rewrite(
       character.id,
       character.name,
       content,
       context.messages,
     );
-    const { passages } = await chat.retriever.retrieve(book.id, queries, {
-      candidates: config.chat.candidates,
-      keep: config.chat.keep,
+    const { passages } = await this.deps.retriever.retrieve(book.id, queries, {
+      candidates: settings.candidates,
+      keep: settings.keep,
       maxChunkIndex: session.reading_max_chunk_index,
     });
     const prompt = buildPrompt({
@@ -193,7 +186,7 @@ export class ChatTurnService {
       context,
       passages,
       message: content,
-      budget: config.chat.promptTokenBudget,
+      budget: settings.promptTokenBudget,
       readingPosition: { chapter: session.reading_chapter, percent: session.reading_percent },
     });
     const text = await this.generate(
@@ -201,22 +194,56 @@ export class ChatTurnService {
       prompt.passages,
       character.name,
       content,
-      input.onDelta,
+      onDelta,
     );
+    const by = generatedBy(this.deps.llm);
+    return { text, citations: prompt.passages.map((p) => toCitation(p, by)) };
+  }
+
+  /** Saves the turn if the lock and the fence are still this turn's, then advances the context. */
+  private async persist(
+    viewer: Viewer,
+    turn: CheckedTurnInput,
+    fence: number,
+    context: SessionContext,
+    reply: Answer,
+    lock: LockHandle,
+  ): Promise<TurnResult> {
+    await lock.assertHeld();
+    const saved = await this.deps.turns.saveTurn({
+      sessionId: turn.sessionId,
+      userId: viewer.id,
+      fence,
+      userContent: turn.content,
+      replyContent: reply.text,
+      citations: reply.citations,
+      clientMessageId: turn.clientMessageId,
+      previewLength: PREVIEW_LENGTH,
+    });
+    if (!saved.reply) throw new Error('save_chat_turn returned no reply');
+    if (!saved.replayed) {
+      await this.deps.context.store(
+        turn.sessionId,
+        SessionContextCache.advance(context, [saved.user_message, saved.reply]),
+      );
+    }
+    this.loaders.session.clear(turn.sessionId).prime(turn.sessionId, saved.session);
     return {
-      text,
-      citations: prompt.passages.map((p) => toCitation(p, generatedBy(this.deps.llm))),
+      userMessage: saved.user_message,
+      reply: saved.reply,
+      session: saved.session,
+      replayed: saved.replayed,
     };
   }
 
   private async generate(
-    messages: Parameters<Deps['llm']['stream']>[0]['messages'],
+    messages: Parameters<Llm['stream']>[0]['messages'],
     passages: readonly FusedPassage[],
     characterName: string,
     userMessage: string,
     onDelta?: (text: string) => void,
   ): Promise<string> {
-    const { llm, counter, config } = this.deps;
+    const { llm, counter, settings } = this.deps;
     try {
       return await counter.time('llm', 'generate', async () => {
         // The reply is saved trimmed, so the deltas are too: leading whitespace is dropped and
@@ -227,7 +254,7 @@ export class ChatTurnService {
         for await (const delta of llm.stream({
           messages,
           temperature: 0.7,
-          maxTokens: config.chat.replyMaxTokens,
+          maxTokens: settings.replyMaxTokens,
           hints: {
             task: 'reply',
             characterName,
@@ -265,82 +292,41 @@ export class ChatTurnService {
     }
   }
 
-  stream(
-    viewer: Viewer,
-    input: { sessionId: string; content: string; clientMessageId?: string | null | undefined },
-  ): AsyncGenerator<TurnStreamEvent> {
-    return streamTurn((onDelta) => this.send(viewer, input, onDelta));
-  }
-
-  /** The hybrid retrieval alone, for readers and for debugging. */
-  async search(
-    bookId: string,
-    query: string,
-    limit: number | null | undefined,
-  ): Promise<SearchPassage[]> {
-    const { query: q, keep } = checkSearch(query, limit, this.deps.config.chat);
-    const book = await this.loaders.book.load(bookId);
-    if (!book) throw notFound('Book', bookId);
-    if (book.processing_status !== 'completed') {
-      throw new AppError(
-        'FAILED_PRECONDITION',
-        `The book "${book.title}" is ${book.processing_status}; it is not searchable yet`,
-      );
-    }
-    const { passages } = await this.deps.chat.retriever.retrieve(book.id, searchQueries(q), {
-      candidates: Math.max(this.deps.config.chat.candidates, keep),
-      keep,
-    });
-    return passages.map((p) => ({
-      chunkIndex: p.chunk.chunk_index,
-      text: p.chunk.text,
-      chapter: p.chunk.chapter,
-      start: p.chunk.start,
-      end: p.chunk.end,
-      score: p.score,
-      vectorRank: p.vectorRank,
-      keywordRank: p.keywordRank,
-    }));
+  /** The turn of `send`, streamed; bad input is refused at once, before the stream starts. */
+  stream(viewer: Viewer, input: TurnInput): AsyncGenerator<TurnStreamEvent> {
+    const turn = parseTurnInput(input, this.deps.settings.messageMaxChars);
+    return streamTurn((onDelta) => this.send(viewer, turn, onDelta));
   }
 }
 
-/** A turn's message as it is saved (trimmed), checked; BAD_USER_INPUT otherwise. */
-export function checkTurnInput(
-  input: { content: string; clientMessageId?: string | null | undefined },
-  maxChars: number,
-): { content: string; clientMessageId: string | null } {
-  const content = input.content.trim();
+/**
+ * A turn's session id, its message as it is saved (trimmed) and its client message id, checked;
+ * BAD_USER_INPUT otherwise.
+ */
+export function parseTurnInput(input: TurnInput, maxChars: number): CheckedTurnInput {
+  const sessionId = parseId(input.sessionId, 'sessionId');
+  const content = parseMessageContent(input.content, maxChars);
+  return { sessionId, content, clientMessageId: parseClientMessageId(input.clientMessageId) };
+}
+
+/** A reader's message as it is saved (trimmed), checked; BAD_USER_INPUT otherwise. */
+export function parseMessageContent(raw: string, maxChars: number): string {
+  const content = raw.trim();
   if (isBlank(content)) throw badInput('content must not be empty', 'content');
   // Characters as a reader counts them (code points, not UTF-16 units), of what is saved.
   if (codePoints(content) > maxChars) {
     throw badInput(`content must be at most ${maxChars} characters`, 'content');
   }
-  const clientMessageId = input.clientMessageId ?? null;
+  return content;
+}
+
+/** A client message id (the idempotency key of a write): null, or a UUID; BAD_USER_INPUT otherwise. */
+export function parseClientMessageId(raw: string | null | undefined): string | null {
+  const clientMessageId = raw ?? null;
   if (clientMessageId !== null && !isUuid(clientMessageId)) {
     throw badInput('clientMessageId must be a UUID', 'clientMessageId');
   }
-  return { content, clientMessageId };
-}
-
-/** A search's query (trimmed) and how many passages to keep, checked; BAD_USER_INPUT otherwise. */
-export function checkSearch(
-  query: string,
-  limit: number | null | undefined,
-  chat: { messageMaxChars: number; keep: number },
-): { query: string; keep: number } {
-  const q = query.trim();
-  if (isBlank(q)) throw badInput('query must not be empty', 'query');
-  if (codePoints(q) > chat.messageMaxChars) throw badInput('query is too long', 'query');
-  const keep = limit ?? chat.keep;
-  if (!Number.isInteger(keep) || keep < 1 || keep > 50)
-    throw badInput('limit must be between 1 and 50', 'limit');
-  return { query: q, keep };
-}
-
-function codePoints(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
+  return clientMessageId;
 }
 
 function toCitation(p: FusedPassage, generated_by: GeneratedBy): CitationValue {
@@ -354,7 +340,7 @@ function toCitation(p: FusedPassage, generated_by: GeneratedBy): CitationValue {
 }
 
 /** How this gateway writes replies: quoting the passages (offline fallback) or with a model. */
-function generatedBy(llm: Deps['llm']): GeneratedBy {
+function generatedBy(llm: Llm): GeneratedBy {
   return llm.kind === 'local' ? 'extractive' : 'language_model';
 }
 

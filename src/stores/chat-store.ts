@@ -225,20 +225,51 @@ const savedTurn = z.object({
 });
 type SavedTurn = z.infer<typeof savedTurn>;
 
+const begunTurn = z.object({
+  fence: z.coerce.number().int().positive(),
+  user_message: messageRow.nullable(),
+  reply: messageRow.nullable(),
+  session: chatSessionRow.nullable(),
+});
+
 /**
- * Chat turn persistence: fencing numbers (`take_chat_turn_fence`), the fenced `save_chat_turn`
- * function (one transaction) and replay look-ups. A save whose fence is not the session's latest
- * (a newer turn took the lock meanwhile) writes nothing and is LOCK_LOST.
+ * A turn's start: its fencing number, the session as it is now (its reading position and branch
+ * change under the session lock only) and, for a client message id saved before, that turn.
+ */
+export interface BegunTurn {
+  fence: number;
+  session: ChatSessionRow | null;
+  saved: { user: MessageRow; reply: MessageRow | null; session: ChatSessionRow } | null;
+}
+
+/**
+ * Chat turn persistence: a turn's start (`begin_chat_turn`: its fencing number and the replay
+ * look-up, one round trip) and the fenced `save_chat_turn` function (one transaction). A save whose fence is not the session's latest (a newer turn took the lock meanwhile)
+ * writes nothing and is LOCK_LOST.
  */
 export class ChatTurnStore {
   constructor(private readonly db: SupabaseClient) {}
 
-  /** The session's next fencing number; taken once per lock acquisition, right after it. */
-  async takeFence(sessionId: string): Promise<number> {
-    const res = await this.db.rpc('take_chat_turn_fence', { p_session_id: sessionId });
+  /**
+   * Takes the session's next fencing number and, with a client message id, finds the turn saved
+   * with it (after the fence is taken, in the same call); taken once per lock acquisition.
+   */
+  async beginTurn(sessionId: string, clientMessageId: string | null): Promise<BegunTurn> {
+    const res = await this.db.rpc('begin_chat_turn', {
+      p_session_id: sessionId,
+      p_client_message_id: clientMessageId,
+    });
     // The session was deleted while this turn waited for its lock.
     if (res.error?.code === 'P0002') throw notFound('Chat session', sessionId);
-    return unwrap(res, z.coerce.number().int().positive(), 'take_chat_turn_fence');
+    const row = unwrap(res, begunTurn, 'begin_chat_turn');
+    return {
+      fence: row.fence,
+      session: row.session,
+      saved:
+        row.user_message && row.session
+          ? { user: row.user_message, reply: row.reply, session: row.session }
+          : null,
+    };
   }
 
   async saveTurn(args: {
@@ -264,29 +295,6 @@ export class ChatTurnStore {
     if (res.error?.code === 'PT409') throw lockLost();
     if (res.error?.code === 'P0002') throw notFound('Chat session', args.sessionId);
     return unwrap(res, savedTurn, 'save_chat_turn');
-  }
-
-  /**
-   * The turn saved for a client message id: the reader's message and the reply after it on its
-   * branch; for a regenerated reply (the key is on the reply), the reader's message it answers.
-   */
-  async findTurn(
-    sessionId: string,
-    clientMessageId: string,
-  ): Promise<{ user: MessageRow; reply: MessageRow | null } | null> {
-    const res = await this.db
-      .from('messages')
-      .select('*')
-      .eq('session_id', sessionId)
-      .eq('client_message_id', clientMessageId)
-      .limit(1);
-    const [saved] = unwrap(res, z.array(messageRow), 'messages');
-    if (!saved) return null;
-    if (saved.role === 'assistant') {
-      const user = await this.questionOf(saved);
-      return user ? { user, reply: saved } : null;
-    }
-    return { user: saved, reply: await this.neighbour(saved, 'after', 'assistant') };
   }
 
   /**

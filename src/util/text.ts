@@ -9,3 +9,10 @@ const BLANK = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Cf}\p{Cc}\p{M
 export function isBlank(text: string): boolean {
   return BLANK.test(text);
 }
+
+/** Characters as a reader counts them: code points, not UTF-16 units. */
+export function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}

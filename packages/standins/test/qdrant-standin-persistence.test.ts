@@ -1,9 +1,9 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startQdrantStandIn } from '../src/qdrant/server.js';
+import { connect } from './support/qdrant.js';
 
 let dataDir: string;
 
@@ -13,8 +13,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
-
-const connect = (url: string) => new QdrantClient({ url, checkCompatibility: false });
 
 describe('persistence under dataDir', () => {
   it('keeps collections, points, payloads, indexes and versions across a restart', async () => {

@@ -1,31 +1,10 @@
-import { QdrantClient } from '@qdrant/js-client-rest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type QdrantStandIn, startQdrantStandIn } from '../src/qdrant/server.js';
+import type { QdrantClient } from '@qdrant/js-client-rest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { failureText as failure, useQdrantStandIn } from './support/qdrant.js';
 
 type Filter = NonNullable<Parameters<QdrantClient['count']>[1]>['filter'];
 
-async function failure(p: Promise<unknown>): Promise<{ status: number; error: string }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { status?: number; data?: { status?: { error?: string } } };
-    if (typeof err.status === 'number')
-      return { status: err.status, error: err.data?.status?.error ?? '' };
-    throw e;
-  }
-  throw new Error('expected the request to fail');
-}
-
-let standIn: QdrantStandIn;
-let client: QdrantClient;
-
-beforeAll(async () => {
-  standIn = await startQdrantStandIn({});
-  client = new QdrantClient({ url: standIn.url, checkCompatibility: false });
-});
-afterAll(async () => {
-  await standIn.close();
-});
+const fx = useQdrantStandIn();
 
 describe('distances', () => {
   const points = [
@@ -35,25 +14,25 @@ describe('distances', () => {
   ];
   async function make(distance: 'Cosine' | 'Dot' | 'Euclid' | 'Manhattan') {
     const name = `d-${distance}`;
-    await client.createCollection(name, { vectors: { size: 2, distance } });
-    await client.upsert(name, { points });
+    await fx.client.createCollection(name, { vectors: { size: 2, distance } });
+    await fx.client.upsert(name, { points });
     return name;
   }
 
   it('Cosine normalises on insert and scores by the dot of unit vectors', async () => {
     const name = await make('Cosine');
-    const res = await client.search(name, { vector: [1, 1], with_vector: true });
+    const res = await fx.client.search(name, { vector: [1, 1], with_vector: true });
     expect(res.map((p) => p.id)).toEqual([3, 1, 2]);
     expect(res[0]?.score).toBeCloseTo(1.4 / Math.SQRT2, 6);
     expect(res[1]?.score).toBeCloseTo(Math.SQRT1_2, 6);
     expect(res[0]?.vector).toEqual([0.6, 0.8]);
-    const strict = await client.search(name, { vector: [1, 1], score_threshold: 0.9 });
+    const strict = await fx.client.search(name, { vector: [1, 1], score_threshold: 0.9 });
     expect(strict.map((p) => p.id)).toEqual([3]);
   });
 
   it('Dot scores the raw dot product, higher first', async () => {
     const name = await make('Dot');
-    const res = await client.query(name, { query: [1, 1], with_vector: true });
+    const res = await fx.client.query(name, { query: [1, 1], with_vector: true });
     expect(res.points.map((p) => [p.id, p.score])).toEqual([
       [3, 7],
       [1, 1],
@@ -64,16 +43,16 @@ describe('distances', () => {
 
   it('Euclid returns the distance and sorts ascending; thresholds keep closer points', async () => {
     const name = await make('Euclid');
-    const res = await client.query(name, { query: [1, 1] });
+    const res = await fx.client.query(name, { query: [1, 1] });
     expect(res.points.map((p) => p.id)).toEqual([1, 2, 3]);
     expect(res.points.map((p) => p.score)).toEqual([1, 1, 3.6055512]);
-    const near = await client.query(name, { query: [1, 1], score_threshold: 2 });
+    const near = await fx.client.query(name, { query: [1, 1], score_threshold: 2 });
     expect(near.points.map((p) => p.id)).toEqual([1, 2]);
   });
 
   it('Manhattan returns the L1 distance, ascending', async () => {
     const name = await make('Manhattan');
-    const res = await client.query(name, { query: [1, 1] });
+    const res = await fx.client.query(name, { query: [1, 1] });
     expect(res.points.map((p) => [p.id, p.score])).toEqual([
       [1, 1],
       [2, 1],
@@ -84,8 +63,8 @@ describe('distances', () => {
 
 describe('search and query', () => {
   beforeAll(async () => {
-    await client.createCollection('q', { vectors: { size: 2, distance: 'Dot' } });
-    await client.upsert('q', {
+    await fx.client.createCollection('q', { vectors: { size: 2, distance: 'Dot' } });
+    await fx.client.upsert('q', {
       points: [
         { id: 1, vector: [1, 0], payload: { group: 'a' } },
         { id: 2, vector: [0, 1], payload: { group: 'b' } },
@@ -96,12 +75,12 @@ describe('search and query', () => {
   });
 
   it('search defaults: payload from the client, limit, offset, filter', async () => {
-    const res = await client.search('q', { vector: [1, 0], limit: 2, offset: 1 });
+    const res = await fx.client.search('q', { vector: [1, 0], limit: 2, offset: 1 });
     expect(res).toEqual([
       { id: 3, version: expect.any(Number), score: 0.9, payload: { group: 'a' } },
       { id: 4, version: expect.any(Number), score: 0.5, payload: { group: 'b' } },
     ]);
-    const filtered = await client.search('q', {
+    const filtered = await fx.client.search('q', {
       vector: [1, 0],
       filter: { must: [{ key: 'group', match: { value: 'b' } }] },
       with_payload: false,
@@ -113,7 +92,7 @@ describe('search and query', () => {
   });
 
   it('search batch answers each search in order', async () => {
-    const res = await client.searchBatch('q', {
+    const res = await fx.client.searchBatch('q', {
       searches: [
         { vector: [1, 0], limit: 1 },
         { vector: [0, 1], limit: 2 },
@@ -123,7 +102,7 @@ describe('search and query', () => {
   });
 
   it('query by vector omits payload and vector unless asked', async () => {
-    const res = await client.query('q', { query: { nearest: [0, 1] }, limit: 2 });
+    const res = await fx.client.query('q', { query: { nearest: [0, 1] }, limit: 2 });
     expect(res.points).toEqual([
       { id: 2, version: expect.any(Number), score: 1 },
       { id: 3, version: expect.any(Number), score: 0.8 },
@@ -131,27 +110,29 @@ describe('search and query', () => {
   });
 
   it('query by point id uses its vector and leaves the point itself out', async () => {
-    const res = await client.query('q', { query: 3 });
+    const res = await fx.client.query('q', { query: 3 });
     expect(res.points.map((p) => p.id)).toEqual([1, 2, 4]);
     expect(res.points[0]?.score).toBeCloseTo(0.9, 6);
-    expect(await failure(client.query('q', { query: 99 }))).toEqual({
+    expect(await failure(fx.client.query('q', { query: 99 }))).toEqual({
       status: 404,
       error: 'Not found: No point with id 99 found',
     });
   });
 
   it('recommend with the average_vector strategy', async () => {
-    const res = await client.query('q', { query: { recommend: { positive: [1], negative: [2] } } });
+    const res = await fx.client.query('q', {
+      query: { recommend: { positive: [1], negative: [2] } },
+    });
     expect(res.points.map((p) => p.id)).toEqual([4, 3]);
   });
 
   it('without a query returns points in id order', async () => {
-    const res = await client.query('q', { limit: 3, with_payload: true });
+    const res = await fx.client.query('q', { limit: 3, with_payload: true });
     expect(res.points.map((p) => p.id)).toEqual([1, 2, 3]);
   });
 
   it('fuses prefetches with reciprocal rank fusion (k = 2)', async () => {
-    const res = await client.query('q', {
+    const res = await fx.client.query('q', {
       prefetch: [
         { query: [1, 0], limit: 3 },
         { query: [0, 1], limit: 3 },
@@ -164,7 +145,7 @@ describe('search and query', () => {
   });
 
   it('propagates the root filter into the prefetches', async () => {
-    const res = await client.query('q', {
+    const res = await fx.client.query('q', {
       prefetch: [
         { query: [1, 0], limit: 3 },
         { query: [0, 1], limit: 3 },
@@ -182,29 +163,29 @@ describe('search and query', () => {
       { query: [1, 0], limit: 3 },
       { query: [0, 1], limit: 3 },
     ];
-    const k60 = await client.query('q', { prefetch, query: { rrf: { k: 60 } }, limit: 1 });
+    const k60 = await fx.client.query('q', { prefetch, query: { rrf: { k: 60 } }, limit: 1 });
     expect(k60.points[0]?.id).toBe(1);
     expect(k60.points[0]?.score).toBeCloseTo(1 / 60 + 1 / 62, 6);
-    const paged = await client.query('q', {
+    const paged = await fx.client.query('q', {
       prefetch,
       query: { fusion: 'rrf' },
       limit: 2,
       offset: 1,
     });
     expect(paged.points.map((p) => p.id)).toEqual([3, 2]);
-    const above = await client.query('q', {
+    const above = await fx.client.query('q', {
       prefetch,
       query: { fusion: 'rrf' },
       score_threshold: 0.6,
     });
     expect(above.points.map((p) => p.id)).toEqual([1, 3]);
-    const dbsf = await client.query('q', { prefetch, query: { fusion: 'dbsf' } });
+    const dbsf = await fx.client.query('q', { prefetch, query: { fusion: 'dbsf' } });
     expect(dbsf.points.map((p) => p.id).sort()).toEqual([1, 2, 3, 4]);
     expect(dbsf.points[0]?.id).toBe(3);
   });
 
   it('re-scores prefetched candidates with a vector query', async () => {
-    const res = await client.query('q', {
+    const res = await fx.client.query('q', {
       prefetch: { query: [1, 0], limit: 2 },
       query: [0, 1],
     });
@@ -216,22 +197,22 @@ describe('search and query', () => {
   });
 
   it('refuses what Qdrant refuses', async () => {
-    expect(await failure(client.query('q', { prefetch: [{ query: [1, 0] }] }))).toEqual({
+    expect(await failure(fx.client.query('q', { prefetch: [{ query: [1, 0] }] }))).toEqual({
       status: 400,
       error:
         "Bad request: A query is needed to merge the prefetches. Can't have prefetches without defining a query.",
     });
-    expect((await failure(client.query('q', { query: { fusion: 'rrf' } }))).status).toBe(400);
-    expect((await failure(client.query('q', { query: -3 }))).error).toBe(
+    expect((await failure(fx.client.query('q', { query: { fusion: 'rrf' } }))).status).toBe(400);
+    expect((await failure(fx.client.query('q', { query: -3 }))).error).toBe(
       'Format error in JSON body: Expected some form of vector, id, or a type of query',
     );
-    expect((await failure(client.query('q', { query: 'not-a-uuid' }))).error).toBe(
+    expect((await failure(fx.client.query('q', { query: 'not-a-uuid' }))).error).toBe(
       'Format error in JSON body: Expected some form of vector, id, or a type of query',
     );
   });
 
   it('runs query batches', async () => {
-    const res = await client.queryBatch('q', {
+    const res = await fx.client.queryBatch('q', {
       searches: [
         { query: [1, 0], limit: 1 },
         { query: [0, 1], limit: 1, with_payload: true },
@@ -246,8 +227,8 @@ describe('search and query', () => {
 
 describe('filters', () => {
   beforeAll(async () => {
-    await client.createCollection('f', { vectors: { size: 1, distance: 'Dot' } });
-    await client.upsert('f', {
+    await fx.client.createCollection('f', { vectors: { size: 1, distance: 'Dot' } });
+    await fx.client.upsert('f', {
       points: [
         {
           id: 1,
@@ -291,8 +272,8 @@ describe('filters', () => {
   });
 
   async function ids(filter: Filter): Promise<unknown[]> {
-    const res = await client.scroll('f', { filter, limit: 100, with_payload: false });
-    const { count } = await client.count('f', { filter });
+    const res = await fx.client.scroll('f', { filter, limit: 100, with_payload: false });
+    const { count } = await fx.client.count('f', { filter });
     expect(count).toBe(res.points.length);
     return res.points.map((p) => p.id);
   }
@@ -391,7 +372,11 @@ describe('filters', () => {
   it('match text: substring without an index, tokens with a full-text index', async () => {
     expect(await ids({ must: [{ key: 'text', match: { text: 'quick brown' } }] })).toEqual([1]);
     expect(await ids({ must: [{ key: 'text', match: { text: 'brown quick' } }] })).toEqual([]);
-    await client.createPayloadIndex('f', { field_name: 'text', field_schema: 'text', wait: true });
+    await fx.client.createPayloadIndex('f', {
+      field_name: 'text',
+      field_schema: 'text',
+      wait: true,
+    });
     expect(await ids({ must: [{ key: 'text', match: { text: 'brown quick' } }] })).toEqual([1]);
     expect(await ids({ must: [{ key: 'text', match: { text_any: 'dog cat' } }] })).toEqual([2]);
   });
@@ -416,8 +401,8 @@ describe('filters', () => {
 
   it('filters search, query and delete alike', async () => {
     const filter: Filter = { must: [{ key: 'meta.lang', match: { value: 'en' } }] };
-    expect((await client.search('f', { vector: [1], filter })).map((p) => p.id)).toEqual([1, 3]);
-    expect((await client.query('f', { query: [1], filter })).points.map((p) => p.id)).toEqual([
+    expect((await fx.client.search('f', { vector: [1], filter })).map((p) => p.id)).toEqual([1, 3]);
+    expect((await fx.client.query('f', { query: [1], filter })).points.map((p) => p.id)).toEqual([
       1, 3,
     ]);
   });

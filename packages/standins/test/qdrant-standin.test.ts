@@ -1,60 +1,38 @@
 import { QdrantClient, QdrantClientTimeoutError } from '@qdrant/js-client-rest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type QdrantStandIn, startQdrantStandIn } from '../src/qdrant/server.js';
+import { connect, errorBody, failure, useQdrantStandIn } from './support/qdrant.js';
 
-/** What the official client throws for a non-2xx answer: an ApiError with status and body. */
-async function failure(p: Promise<unknown>): Promise<{ status: number; data: unknown }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { status?: number; data?: unknown };
-    if (typeof err.status === 'number') return { status: err.status, data: err.data };
-    throw e;
-  }
-  throw new Error('expected the request to fail');
-}
-
-const errorBody = (message: string) => ({ status: { error: message }, time: expect.any(Number) });
-
-let standIn: QdrantStandIn;
-let client: QdrantClient;
-
-beforeAll(async () => {
-  standIn = await startQdrantStandIn({});
-  client = new QdrantClient({ url: standIn.url, checkCompatibility: false });
-});
-afterAll(async () => {
-  await standIn.close();
-});
+const fx = useQdrantStandIn();
 
 describe('service endpoints', () => {
   it('answers GET / with the version and health probes with plain text', async () => {
-    expect(await client.versionInfo()).toEqual({
+    expect(await fx.client.versionInfo()).toEqual({
       title: 'qdrant - vector search engine',
       version: '1.18.0',
     });
-    const health = await client.api().healthz({});
+    const health = await fx.client.api().healthz({});
     expect(health.data).toBe('healthz check passed');
-    const ready = await client.api().readyz({});
+    const ready = await fx.client.api().readyz({});
     expect(ready.status).toBe(200);
   });
 
   it('counts requests and resets the counter', async () => {
-    standIn.resetCounters();
-    await client.getCollections();
-    await client.getCollections();
-    expect(standIn.requests.count).toBe(2);
-    standIn.resetCounters();
-    expect(standIn.requests.count).toBe(0);
+    fx.standIn.resetCounters();
+    await fx.client.getCollections();
+    await fx.client.getCollections();
+    expect(fx.standIn.requests.count).toBe(2);
+    fx.standIn.resetCounters();
+    expect(fx.standIn.requests.count).toBe(0);
   });
 });
 
 describe('collections', () => {
   it('creates, describes, lists, checks and deletes a collection', async () => {
     expect(
-      await client.createCollection('life', { vectors: { size: 4, distance: 'Cosine' } }),
+      await fx.client.createCollection('life', { vectors: { size: 4, distance: 'Cosine' } }),
     ).toBe(true);
-    const info = await client.getCollection('life');
+    const info = await fx.client.getCollection('life');
     expect(info).toMatchObject({
       status: 'green',
       optimizer_status: 'ok',
@@ -63,28 +41,28 @@ describe('collections', () => {
       config: { params: { vectors: { size: 4, distance: 'Cosine' } } },
       payload_schema: {},
     });
-    expect((await client.getCollections()).collections).toContainEqual({ name: 'life' });
-    expect(await client.collectionExists('life')).toEqual({ exists: true });
-    expect(await client.deleteCollection('life')).toBe(true);
-    expect(await client.collectionExists('life')).toEqual({ exists: false });
-    expect(await client.deleteCollection('life')).toBe(false);
+    expect((await fx.client.getCollections()).collections).toContainEqual({ name: 'life' });
+    expect(await fx.client.collectionExists('life')).toEqual({ exists: true });
+    expect(await fx.client.deleteCollection('life')).toBe(true);
+    expect(await fx.client.collectionExists('life')).toEqual({ exists: false });
+    expect(await fx.client.deleteCollection('life')).toBe(false);
   });
 
   it('answers 409 when the collection already exists and 404 when it does not', async () => {
-    await client.createCollection('twice', { vectors: { size: 2, distance: 'Dot' } });
+    await fx.client.createCollection('twice', { vectors: { size: 2, distance: 'Dot' } });
     expect(
-      await failure(client.createCollection('twice', { vectors: { size: 2, distance: 'Dot' } })),
+      await failure(fx.client.createCollection('twice', { vectors: { size: 2, distance: 'Dot' } })),
     ).toEqual({
       status: 409,
       data: errorBody('Wrong input: Collection `twice` already exists!'),
     });
-    expect(await failure(client.getCollection('missing'))).toEqual({
+    expect(await failure(fx.client.getCollection('missing'))).toEqual({
       status: 404,
       data: errorBody("Not found: Collection `missing` doesn't exist!"),
     });
-    expect(await failure(client.count('missing'))).toMatchObject({ status: 404 });
+    expect(await failure(fx.client.count('missing'))).toMatchObject({ status: 404 });
     expect(
-      await failure(client.upsert('missing', { points: [{ id: 1, vector: [1, 2] }] })),
+      await failure(fx.client.upsert('missing', { points: [{ id: 1, vector: [1, 2] }] })),
     ).toMatchObject({
       status: 404,
       data: errorBody("Not found: Collection `missing` doesn't exist!"),
@@ -93,7 +71,7 @@ describe('collections', () => {
 
   it('rejects bad vector configs the way Qdrant validates them', async () => {
     expect(
-      await failure(client.createCollection('zero', { vectors: { size: 0, distance: 'Dot' } })),
+      await failure(fx.client.createCollection('zero', { vectors: { size: 0, distance: 'Dot' } })),
     ).toEqual({
       status: 422,
       data: errorBody(
@@ -103,35 +81,35 @@ describe('collections', () => {
     const bad = { vectors: { size: 3, distance: 'Cos' } } as unknown as Parameters<
       QdrantClient['createCollection']
     >[1];
-    expect(await failure(client.createCollection('cos', bad))).toMatchObject({ status: 400 });
-    expect(await client.collectionExists('cos')).toEqual({ exists: false });
+    expect(await failure(fx.client.createCollection('cos', bad))).toMatchObject({ status: 400 });
+    expect(await fx.client.collectionExists('cos')).toEqual({ exists: false });
   });
 
   it('supports named vectors', async () => {
-    await client.createCollection('named', {
+    await fx.client.createCollection('named', {
       vectors: { text: { size: 2, distance: 'Dot' }, image: { size: 3, distance: 'Euclid' } },
     });
-    const info = await client.getCollection('named');
+    const info = await fx.client.getCollection('named');
     expect(info.config.params.vectors).toEqual({
       text: { size: 2, distance: 'Dot' },
       image: { size: 3, distance: 'Euclid' },
     });
-    await client.upsert('named', {
+    await fx.client.upsert('named', {
       points: [
         { id: 1, vector: { text: [1, 0], image: [0, 0, 0] } },
         { id: 2, vector: { text: [0, 1], image: [1, 1, 1] } },
       ],
     });
-    const res = await client.query('named', {
+    const res = await fx.client.query('named', {
       query: [0, 0, 1],
       using: 'image',
       with_vector: ['image'],
     });
     expect(res.points.map((p) => p.id)).toEqual([1, 2]);
     expect(res.points[0]?.vector).toEqual({ image: [0, 0, 0] });
-    const search = await client.search('named', { vector: { name: 'text', vector: [1, 0] } });
+    const search = await fx.client.search('named', { vector: { name: 'text', vector: [1, 0] } });
     expect(search.map((p) => p.id)).toEqual([1, 2]);
-    expect(await failure(client.query('named', { query: [1, 0], using: 'audio' }))).toEqual({
+    expect(await failure(fx.client.query('named', { query: [1, 0], using: 'audio' }))).toEqual({
       status: 400,
       data: errorBody('Wrong input: Not existing vector name error: audio'),
     });
@@ -140,11 +118,11 @@ describe('collections', () => {
 
 describe('points', () => {
   beforeAll(async () => {
-    await client.createCollection('pts', { vectors: { size: 3, distance: 'Dot' } });
+    await fx.client.createCollection('pts', { vectors: { size: 3, distance: 'Dot' } });
   });
 
   it('upserts the list form and the batch form, and retrieves by id', async () => {
-    const list = await client.upsert('pts', {
+    const list = await fx.client.upsert('pts', {
       wait: true,
       points: [
         { id: 1, vector: [1, 0, 0], payload: { name: 'one', tags: ['a'] } },
@@ -156,7 +134,7 @@ describe('points', () => {
       ],
     });
     expect(list).toEqual({ operation_id: expect.any(Number), status: 'completed' });
-    const batch = await client.upsert('pts', {
+    const batch = await fx.client.upsert('pts', {
       batch: {
         ids: [2, 3],
         vectors: [
@@ -168,8 +146,8 @@ describe('points', () => {
     });
     expect(batch.status).toBe('completed');
     expect(batch.operation_id).toBeGreaterThan(list.operation_id ?? -1);
-    expect((await client.count('pts')).count).toBe(4);
-    const got = await client.retrieve('pts', {
+    expect((await fx.client.count('pts')).count).toBe(4);
+    const got = await fx.client.retrieve('pts', {
       ids: [3, 1, 42, '5C56C793-69F3-4FBF-87E6-C4BF54C28C26'],
       with_vector: true,
     });
@@ -178,27 +156,27 @@ describe('points', () => {
       { id: 1, payload: { name: 'one', tags: ['a'] }, vector: [1, 0, 0] },
       { id: '5c56c793-69f3-4fbf-87e6-c4bf54c28c26', payload: { name: 'uuid' }, vector: [0, 1, 0] },
     ]);
-    const selected = await client.retrieve('pts', { ids: [1], with_payload: ['name'] });
+    const selected = await fx.client.retrieve('pts', { ids: [1], with_payload: ['name'] });
     expect(selected).toEqual([{ id: 1, payload: { name: 'one' } }]);
-    const bare = await client.retrieve('pts', { ids: [1], with_payload: false });
+    const bare = await fx.client.retrieve('pts', { ids: [1], with_payload: false });
     expect(bare).toEqual([{ id: 1 }]);
   });
 
   it('replaces a point on upsert and bumps its version', async () => {
-    await client.upsert('pts', { points: [{ id: 9, vector: [0, 0, 2], payload: { v: 1 } }] });
-    const first = (await client.query('pts', { query: [0, 0, 1], limit: 1 })).points[0];
-    await client.upsert('pts', { points: [{ id: 9, vector: [0, 0, 3], payload: { w: 2 } }] });
-    const again = (await client.query('pts', { query: [0, 0, 1], limit: 1, with_payload: true }))
+    await fx.client.upsert('pts', { points: [{ id: 9, vector: [0, 0, 2], payload: { v: 1 } }] });
+    const first = (await fx.client.query('pts', { query: [0, 0, 1], limit: 1 })).points[0];
+    await fx.client.upsert('pts', { points: [{ id: 9, vector: [0, 0, 3], payload: { w: 2 } }] });
+    const again = (await fx.client.query('pts', { query: [0, 0, 1], limit: 1, with_payload: true }))
       .points[0];
     expect(again).toMatchObject({ id: 9, score: 3, payload: { w: 2 } });
     expect(again?.version).toBeGreaterThan(first?.version ?? Number.POSITIVE_INFINITY);
-    await client.delete('pts', { wait: true, points: [9] });
+    await fx.client.delete('pts', { wait: true, points: [9] });
   });
 
   it('rejects ids that are neither unsigned integers nor UUIDs', async () => {
     for (const id of ['abc', -1, 1.5, 'chunk-1']) {
       const res = await failure(
-        client.upsert('pts', { points: [{ id: id as number, vector: [1, 2, 3] }] }),
+        fx.client.upsert('pts', { points: [{ id: id as number, vector: [1, 2, 3] }] }),
       );
       expect(res.status).toBe(400);
       expect(res.data).toEqual(
@@ -207,12 +185,14 @@ describe('points', () => {
         ),
       );
     }
-    expect(await failure(client.retrieve('pts', { ids: ['nope'] }))).toMatchObject({ status: 400 });
+    expect(await failure(fx.client.retrieve('pts', { ids: ['nope'] }))).toMatchObject({
+      status: 400,
+    });
   });
 
   it('rejects vectors of the wrong dimension, atomically', async () => {
     const res = await failure(
-      client.upsert('pts', {
+      fx.client.upsert('pts', {
         points: [
           { id: 100, vector: [1, 2, 3] },
           { id: 101, vector: [1, 2] },
@@ -223,93 +203,95 @@ describe('points', () => {
       status: 400,
       data: errorBody('Wrong input: Vector dimension error: expected dim: 3, got 2'),
     });
-    expect(await client.retrieve('pts', { ids: [100] })).toEqual([]);
-    expect(await failure(client.query('pts', { query: [1, 2, 3, 4] }))).toEqual({
+    expect(await fx.client.retrieve('pts', { ids: [100] })).toEqual([]);
+    expect(await failure(fx.client.query('pts', { query: [1, 2, 3, 4] }))).toEqual({
       status: 400,
       data: errorBody('Wrong input: Vector dimension error: expected dim: 3, got 4'),
     });
   });
 
   it('sets, overwrites, deletes and clears payload', async () => {
-    await client.upsert('pts', {
+    await fx.client.upsert('pts', {
       points: [{ id: 50, vector: [1, 1, 0], payload: { a: 1, nested: { x: 1 } } }],
     });
-    await client.setPayload('pts', { points: [50], payload: { b: 2 } });
-    await client.setPayload('pts', { points: [50], payload: { y: 2 }, key: 'nested' });
-    expect((await client.retrieve('pts', { ids: [50] }))[0]?.payload).toEqual({
+    await fx.client.setPayload('pts', { points: [50], payload: { b: 2 } });
+    await fx.client.setPayload('pts', { points: [50], payload: { y: 2 }, key: 'nested' });
+    expect((await fx.client.retrieve('pts', { ids: [50] }))[0]?.payload).toEqual({
       a: 1,
       b: 2,
       nested: { x: 1, y: 2 },
     });
-    await client.deletePayload('pts', { points: [50], keys: ['a', 'nested.x'] });
-    expect((await client.retrieve('pts', { ids: [50] }))[0]?.payload).toEqual({
+    await fx.client.deletePayload('pts', { points: [50], keys: ['a', 'nested.x'] });
+    expect((await fx.client.retrieve('pts', { ids: [50] }))[0]?.payload).toEqual({
       b: 2,
       nested: { y: 2 },
     });
-    await client.overwritePayload('pts', { points: [50], payload: { only: true } });
-    expect((await client.retrieve('pts', { ids: [50] }))[0]?.payload).toEqual({ only: true });
-    await client.clearPayload('pts', { points: [50] });
-    expect((await client.retrieve('pts', { ids: [50] }))[0]?.payload).toEqual({});
-    await client.setPayload('pts', {
+    await fx.client.overwritePayload('pts', { points: [50], payload: { only: true } });
+    expect((await fx.client.retrieve('pts', { ids: [50] }))[0]?.payload).toEqual({ only: true });
+    await fx.client.clearPayload('pts', { points: [50] });
+    expect((await fx.client.retrieve('pts', { ids: [50] }))[0]?.payload).toEqual({});
+    await fx.client.setPayload('pts', {
       filter: { must: [{ has_id: [50] }] },
       payload: { via: 'filter' },
     });
-    expect((await client.retrieve('pts', { ids: [50] }))[0]?.payload).toEqual({ via: 'filter' });
-    expect(await failure(client.setPayload('pts', { points: [777], payload: { a: 1 } }))).toEqual({
+    expect((await fx.client.retrieve('pts', { ids: [50] }))[0]?.payload).toEqual({ via: 'filter' });
+    expect(
+      await failure(fx.client.setPayload('pts', { points: [777], payload: { a: 1 } })),
+    ).toEqual({
       status: 404,
       data: errorBody('Not found: No point with id 777 found'),
     });
-    await client.delete('pts', { wait: true, points: [50] });
+    await fx.client.delete('pts', { wait: true, points: [50] });
   });
 
   it('deletes by ids and by filter', async () => {
-    await client.createCollection('del', { vectors: { size: 2, distance: 'Euclid' } });
-    await client.upsert('del', {
+    await fx.client.createCollection('del', { vectors: { size: 2, distance: 'Euclid' } });
+    await fx.client.upsert('del', {
       points: [1, 2, 3, 4, 5].map((id) => ({
         id,
         vector: [id, 0],
         payload: { even: id % 2 === 0 },
       })),
     });
-    const byIds = await client.delete('del', { points: [1, 999] });
+    const byIds = await fx.client.delete('del', { points: [1, 999] });
     expect(byIds.status).toBe('acknowledged');
-    expect((await client.count('del')).count).toBe(4);
-    await client.delete('del', {
+    expect((await fx.client.count('del')).count).toBe(4);
+    await fx.client.delete('del', {
       wait: true,
       filter: { must: [{ key: 'even', match: { value: true } }] },
     });
-    const left = await client.scroll('del', { with_payload: false });
+    const left = await fx.client.scroll('del', { with_payload: false });
     expect(left.points.map((p) => p.id)).toEqual([3, 5]);
-    expect((await client.getCollection('del')).points_count).toBe(2);
+    expect((await fx.client.getCollection('del')).points_count).toBe(2);
   });
 
   it('counts with and without a filter, exact or not', async () => {
-    await client.createCollection('cnt', { vectors: { size: 1, distance: 'Dot' } });
-    await client.upsert('cnt', {
+    await fx.client.createCollection('cnt', { vectors: { size: 1, distance: 'Dot' } });
+    await fx.client.upsert('cnt', {
       points: Array.from({ length: 12 }, (_, i) => ({
         id: i,
         vector: [i],
         payload: { big: i >= 8 },
       })),
     });
-    expect(await client.count('cnt')).toEqual({ count: 12 });
-    expect(await client.count('cnt', { exact: false })).toEqual({ count: 12 });
+    expect(await fx.client.count('cnt')).toEqual({ count: 12 });
+    expect(await fx.client.count('cnt', { exact: false })).toEqual({ count: 12 });
     expect(
-      await client.count('cnt', { filter: { must: [{ key: 'big', match: { value: true } }] } }),
+      await fx.client.count('cnt', { filter: { must: [{ key: 'big', match: { value: true } }] } }),
     ).toEqual({
       count: 4,
     });
   });
 
   it('gets one point by id over GET /points/{id}', async () => {
-    const res = await client.api().getPoint({ collection_name: 'pts', id: 1 });
+    const res = await fx.client.api().getPoint({ collection_name: 'pts', id: 1 });
     expect(res.data.result).toEqual({
       id: 1,
       payload: { name: 'one', tags: ['a'] },
       vector: [1, 0, 0],
     });
     expect(
-      await failure(client.api().getPoint({ collection_name: 'pts', id: 4242 })),
+      await failure(fx.client.api().getPoint({ collection_name: 'pts', id: 4242 })),
     ).toMatchObject({
       status: 404,
     });
@@ -320,8 +302,8 @@ describe('scroll', () => {
   const uuids = ['b0000000-0000-4000-8000-000000000000', 'a0000000-0000-4000-8000-000000000000'];
 
   beforeAll(async () => {
-    await client.createCollection('scroll', { vectors: { size: 2, distance: 'Cosine' } });
-    await client.upsert('scroll', {
+    await fx.client.createCollection('scroll', { vectors: { size: 2, distance: 'Cosine' } });
+    await fx.client.upsert('scroll', {
       points: [
         ...Array.from({ length: 25 }, (_, i) => ({
           id: 25 - i,
@@ -338,7 +320,7 @@ describe('scroll', () => {
     let offset: string | number | null | undefined;
     let pages = 0;
     do {
-      const page = await client.scroll('scroll', {
+      const page = await fx.client.scroll('scroll', {
         limit: 10,
         ...(offset != null ? { offset } : {}),
       });
@@ -351,7 +333,7 @@ describe('scroll', () => {
   });
 
   it('filters, starts at an offset and returns payload by default', async () => {
-    const page = await client.scroll('scroll', {
+    const page = await fx.client.scroll('scroll', {
       filter: { must: [{ key: 'odd', match: { value: true } }] },
       offset: 10,
       limit: 3,
@@ -366,22 +348,22 @@ describe('scroll', () => {
 
   it('orders by a range-indexed payload key and refuses without the index', async () => {
     const res = await failure(
-      client.scroll('scroll', { order_by: { key: 'n', direction: 'desc' } }),
+      fx.client.scroll('scroll', { order_by: { key: 'n', direction: 'desc' } }),
     );
     expect(res.status).toBe(400);
     expect((res.data as { status: { error: string } }).status.error).toMatch(
       /^Bad request: No range index for `order_by` key: n\. Please create one to use `order_by`/,
     );
-    await client.createPayloadIndex('scroll', {
+    await fx.client.createPayloadIndex('scroll', {
       field_name: 'n',
       field_schema: 'integer',
       wait: true,
     });
-    expect((await client.getCollection('scroll')).payload_schema.n).toMatchObject({
+    expect((await fx.client.getCollection('scroll')).payload_schema.n).toMatchObject({
       data_type: 'integer',
       points: 27,
     });
-    const page = await client.scroll('scroll', {
+    const page = await fx.client.scroll('scroll', {
       order_by: { key: 'n', direction: 'desc', start_from: 24 },
       limit: 3,
     });
@@ -407,11 +389,7 @@ describe('authentication', () => {
   });
 
   it('accepts the api-key header and a bearer token', async () => {
-    const withKey = new QdrantClient({
-      url: secured.url,
-      apiKey: 'secret-key',
-      checkCompatibility: false,
-    });
+    const withKey = connect(secured.url, { apiKey: 'secret-key' });
     expect(await withKey.getCollections()).toEqual({ collections: [] });
     const bearer = new QdrantClient({
       url: secured.url,
@@ -422,12 +400,12 @@ describe('authentication', () => {
   });
 
   it('answers 401 with Qdrant’s reasons, and leaves / and /healthz open', async () => {
-    const wrong = new QdrantClient({ url: secured.url, apiKey: 'nope', checkCompatibility: false });
+    const wrong = connect(secured.url, { apiKey: 'nope' });
     expect(await failure(wrong.getCollections())).toEqual({
       status: 401,
       data: 'Invalid API key or JWT',
     });
-    const none = new QdrantClient({ url: secured.url, checkCompatibility: false });
+    const none = connect(secured.url);
     expect(await failure(none.getCollections())).toEqual({
       status: 401,
       data: 'Must provide an API key or an Authorization bearer token',
@@ -441,9 +419,9 @@ describe('robustness', () => {
   it('lets the client time out, and keeps serving afterwards', async () => {
     const slow = await startQdrantStandIn({ latencyMs: 300 });
     try {
-      const impatient = new QdrantClient({ url: slow.url, timeout: 50, checkCompatibility: false });
+      const impatient = connect(slow.url, { timeout: 50 });
       await expect(impatient.getCollections()).rejects.toBeInstanceOf(QdrantClientTimeoutError);
-      const patient = new QdrantClient({ url: slow.url, timeout: 5000, checkCompatibility: false });
+      const patient = connect(slow.url, { timeout: 5000 });
       expect(await patient.getCollections()).toEqual({ collections: [] });
     } finally {
       await slow.close();
@@ -451,7 +429,7 @@ describe('robustness', () => {
   });
 
   it('ignores unknown query parameters and body fields', async () => {
-    const res = await client.api().countPoints({
+    const res = await fx.client.api().countPoints({
       collection_name: 'pts',
       exact: true,
       timeout: 7,
@@ -466,14 +444,16 @@ describe('robustness', () => {
   });
 
   it('answers validation failures with 422 and broken requests with 400', async () => {
-    expect(await failure(client.query('pts', { query: [1, 0, 0], limit: 0 }))).toEqual({
+    expect(await failure(fx.client.query('pts', { query: [1, 0, 0], limit: 0 }))).toEqual({
       status: 422,
       data: errorBody(
         'Validation error in JSON body: [limit: value 0 invalid, must be 1 or larger]',
       ),
     });
     const broken = { filter: { must: [{ nonsense: true }] } };
-    const res = await failure(client.count('pts', broken as Parameters<QdrantClient['count']>[1]));
+    const res = await failure(
+      fx.client.count('pts', broken as Parameters<QdrantClient['count']>[1]),
+    );
     expect(res.status).toBe(400);
     expect((res.data as { status: { error: string } }).status.error).toMatch(
       /^Format error in JSON body: Expected some form of condition/,

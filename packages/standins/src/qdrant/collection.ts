@@ -18,7 +18,7 @@ import { badInput, badRequest, formatError, notFound, validationError } from './
 import { compileFilter, type FilterContext, type FilterTarget, type Predicate } from './filter.js';
 import { compareIds, type PointId, parsePointId, parsePointIds } from './ids.js';
 import { f32Array } from './numbers.js';
-import { bodyObject, describe, optUint, required } from './parse.js';
+import { bodyObject, describe, optString, optUint, required } from './parse.js';
 import {
   deletePath,
   flatValuesAt,
@@ -26,6 +26,7 @@ import {
   mergeAtPath,
   type Payload,
   type PayloadSelector,
+  parsePath,
   parsePayloadSelector,
   selectPayload,
 } from './payload.js';
@@ -234,7 +235,8 @@ export class Collection {
     const body = bodyObject(bodyRaw, 'SetPayload');
     const payload = required(body.payload, 'payload');
     if (!isObject(payload)) throw formatError(`invalid type: ${describe(payload)}, expected a map`);
-    const key = typeof body.key === 'string' ? body.key : undefined;
+    const key = optString(body.key, 'key');
+    if (key !== undefined) parsePath(key);
     const targets = this.selected(body, true);
     const op = this.bump();
     for (const p of targets) {
@@ -251,6 +253,7 @@ export class Collection {
     if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) {
       throw formatError('invalid type: expected a sequence of strings for `keys`');
     }
+    for (const k of keys) parsePath(k);
     const targets = this.selected(body, true);
     const op = this.bump();
     for (const p of targets) {

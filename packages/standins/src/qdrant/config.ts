@@ -6,6 +6,7 @@
 import { type Distance, isDistance } from './distance.js';
 import { badInput, formatError, validationError } from './errors.js';
 import { isObject } from './payload.js';
+import { CREATE_COLLECTION, checkShape, UPDATE_COLLECTION, VECTOR_PARAMS } from './validate.js';
 
 export interface VectorSpec {
   size: number;
@@ -78,6 +79,7 @@ function parseVectorParams(raw: unknown, field: string): VectorSpec {
   }
   if (size < 1)
     throw validationError(`${field}.size`, `value ${size} invalid, must be 1 or larger`);
+  checkShape(extra, VECTOR_PARAMS, `${field}.`);
   if (extra.multivector_config !== undefined && extra.multivector_config !== null) {
     throw badInput('multivector_config is not supported by this Qdrant stand-in');
   }
@@ -91,6 +93,7 @@ function merged(base: Record<string, unknown>, diff: unknown): Record<string, un
 }
 
 export function parseCreateCollection(body: Record<string, unknown>): CollectionConfig {
+  checkShape(body, CREATE_COLLECTION);
   const vectors: Record<string, VectorSpec> = {};
   let named = true;
   const raw = body.vectors;
@@ -128,18 +131,21 @@ export function parseCreateCollection(body: Record<string, unknown>): Collection
 
 /** PATCH /collections/{name}: the subset of updates that only change reported configuration. */
 export function applyCollectionUpdate(cfg: CollectionConfig, body: Record<string, unknown>): void {
+  checkShape(body, UPDATE_COLLECTION);
+  const vectorDiffs = isObject(body.vectors) ? Object.entries(body.vectors) : [];
+  for (const [name, diff] of vectorDiffs) {
+    if (isObject(diff)) checkShape(diff, VECTOR_PARAMS, `vectors.${name}.`);
+    if (!cfg.vectors[name]) throw badInput(`Not existing vector name error: ${name}`);
+  }
   cfg.hnsw_config = merged(cfg.hnsw_config, body.hnsw_config);
   cfg.optimizer_config = merged(cfg.optimizer_config, body.optimizers_config);
   cfg.params = merged(cfg.params, body.params);
   cfg.strict_mode_config = merged(cfg.strict_mode_config, body.strict_mode_config);
   if (body.quantization_config !== undefined) cfg.quantization_config = body.quantization_config;
   if (isObject(body.metadata)) cfg.metadata = { ...(cfg.metadata ?? {}), ...body.metadata };
-  if (isObject(body.vectors)) {
-    for (const [name, diff] of Object.entries(body.vectors)) {
-      const spec = cfg.vectors[name];
-      if (!spec) throw badInput(`Not existing vector name error: ${name}`);
-      if (isObject(diff)) Object.assign(spec.extra, diff);
-    }
+  for (const [name, diff] of vectorDiffs) {
+    const spec = cfg.vectors[name];
+    if (spec && isObject(diff)) Object.assign(spec.extra, diff);
   }
 }
 

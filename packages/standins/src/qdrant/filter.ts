@@ -245,19 +245,19 @@ function compileRange(raw: unknown): ValuesCheck {
   return (values) => values.some((v) => typeof v === 'number' && inRange(v));
 }
 
-interface GeoPoint {
+export interface GeoPoint {
   lat: number;
   lon: number;
 }
 
-function geoPoint(raw: unknown): GeoPoint {
+export function geoPoint(raw: unknown): GeoPoint {
   if (isObject(raw) && typeof raw.lat === 'number' && typeof raw.lon === 'number') {
     return { lat: raw.lat, lon: raw.lon };
   }
   throw formatError('invalid type: expected struct GeoPoint');
 }
 
-function haversineMeters(a: GeoPoint, b: GeoPoint): number {
+export function haversineMeters(a: GeoPoint, b: GeoPoint): number {
   const rad = Math.PI / 180;
   const dLat = (b.lat - a.lat) * rad;
   const dLon = (b.lon - a.lon) * rad;

@@ -3,10 +3,10 @@
  * Qdrant's plain-text reasons; `/`, `/healthz`, `/livez`, `/readyz` stay open), JSON body
  * reading (32 MiB limit, parse failures as Qdrant format errors), routing, and the
  * `{result, status, time}` / `{status: {error}, time}` envelopes. Unknown routes get actix's
- * empty 404. Query-string parameters other than `wait` are ignored.
+ * empty 404. Of the query string the routes read `wait` and check `timeout`; the rest is ignored.
  */
 
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatError, QdrantError } from './errors.js';
 import type { Registry } from './registry.js';
@@ -95,6 +95,7 @@ function pathSegments(pathname: string): string[] | undefined {
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 
 export function createHandler(opts: HttpOptions) {
+  const server = { id: randomUUID(), startup: new Date().toISOString() };
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const start = process.hrtime.bigint();
     opts.onRequest();
@@ -115,6 +116,7 @@ export function createHandler(opts: HttpOptions) {
         query: url.searchParams,
         body: req.method === 'GET' || req.method === 'DELETE' ? undefined : parseJson(body),
         registry: opts.registry,
+        server,
       });
       if (result instanceof RawReply)
         return send(res, result.status, result.contentType, result.body);

@@ -87,66 +87,118 @@ export function flatValuesAt(payload: unknown, path: string | Segment[]): unknow
   return out;
 }
 
-function keysOnly(path: string): string[] | undefined {
-  const segs = parsePath(path);
-  const keys: string[] = [];
-  for (const s of segs) {
-    if (!('key' in s)) return undefined;
-    keys.push(s.key);
+/** Marks an array element a projection left out, so merged projections keep positions. */
+const HOLE = Symbol('hole');
+
+/** The part of `value` that `segs` reach, with the objects and arrays on the way kept. */
+function project(value: unknown, segs: Segment[]): unknown {
+  const [seg, ...rest] = segs;
+  if (!seg) return structuredClone(value);
+  if ('key' in seg) {
+    if (Array.isArray(value)) return elements(value, (el) => project(el, segs));
+    if (!isObject(value) || !Object.hasOwn(value, seg.key)) return undefined;
+    const inner = project(value[seg.key], rest);
+    return inner === undefined ? undefined : { [seg.key]: inner };
   }
-  return keys;
+  if (!Array.isArray(value)) return undefined;
+  if ('index' in seg) {
+    if (seg.index >= value.length) return undefined;
+    const inner = project(value[seg.index], rest);
+    return inner === undefined ? undefined : [inner];
+  }
+  return elements(value, (el) => project(el, rest));
 }
 
-/** Copies the value at a path into `target`, building the nested objects on the way. */
-function copyPath(source: Payload, target: Payload, path: string): void {
-  const keys = keysOnly(path);
-  if (!keys) {
-    const top = parsePath(path)[0];
-    if (top && 'key' in top && Object.hasOwn(source, top.key)) target[top.key] = source[top.key];
+function elements(list: unknown[], f: (el: unknown) => unknown): unknown[] | undefined {
+  const out = list.map((el) => f(el) ?? HOLE);
+  return out.some((el) => el !== HOLE) ? out : undefined;
+}
+
+/** Merges a projection into `into`: objects key by key, arrays position by position. */
+function mergeProjection(into: unknown, add: unknown): unknown {
+  if (into === undefined || into === HOLE) return add;
+  if (add === HOLE) return into;
+  if (isObject(into) && isObject(add)) {
+    for (const [k, v] of Object.entries(add)) into[k] = mergeProjection(into[k], v);
+    return into;
+  }
+  if (Array.isArray(into) && Array.isArray(add)) {
+    add.forEach((v, i) => {
+      into[i] = mergeProjection(into[i], v);
+    });
+    return into;
+  }
+  return add;
+}
+
+function withoutHoles(value: unknown): unknown {
+  if (Array.isArray(value)) return value.filter((el) => el !== HOLE).map(withoutHoles);
+  if (isObject(value)) {
+    for (const [k, v] of Object.entries(value)) value[k] = withoutHoles(v);
+  }
+  return value;
+}
+
+function removeAt(value: unknown, segs: Segment[]): void {
+  const [seg, ...rest] = segs;
+  if (!seg) return;
+  if ('key' in seg) {
+    if (Array.isArray(value)) for (const el of value) removeAt(el, segs);
+    else if (isObject(value) && Object.hasOwn(value, seg.key)) {
+      if (rest.length === 0) delete value[seg.key];
+      else removeAt(value[seg.key], rest);
+    }
     return;
   }
-  let src: unknown = source;
-  for (const k of keys) {
-    if (!isObject(src) || !Object.hasOwn(src, k)) return;
-    src = src[k];
+  if (!Array.isArray(value)) return;
+  if ('index' in seg) {
+    if (seg.index >= value.length) return;
+    if (rest.length === 0) value.splice(seg.index, 1);
+    else removeAt(value[seg.index], rest);
+    return;
   }
-  let dst = target;
-  keys.forEach((k, i) => {
-    if (i === keys.length - 1) dst[k] = structuredClone(src);
-    else {
-      if (!isObject(dst[k])) dst[k] = {};
-      dst = dst[k] as Payload;
-    }
-  });
+  if (rest.length === 0) value.length = 0;
+  else for (const el of value) removeAt(el, rest);
 }
 
-/** Removes the value at a dotted path; returns whether something was removed. */
+/** Removes what a path reaches (through arrays, as `delete_payload` and `exclude` do). */
 export function deletePath(payload: Payload, path: string): void {
-  const keys = keysOnly(path);
-  if (!keys) return;
-  let obj: unknown = payload;
-  for (const k of keys.slice(0, -1)) {
-    if (!isObject(obj)) return;
-    obj = obj[k];
-  }
-  const last = keys[keys.length - 1];
-  if (isObject(obj) && last !== undefined) delete obj[last];
+  removeAt(payload, parsePath(path));
 }
 
-/** `set_payload` with `key`: merges `values` into the object found (or created) at the path. */
+/**
+ * `set_payload` with `key`, as Qdrant sets a value at a JSON path: keys that are missing (or
+ * not objects) become objects, `[n]` names one existing element and `[]` every element; where
+ * the path ends, `values` is merged into the object found, or replaces what is not an object.
+ * An index past the end of an array, or into something that is not an array, sets nothing.
+ */
 export function mergeAtPath(payload: Payload, path: string | undefined, values: Payload): void {
   if (path === undefined) {
     Object.assign(payload, structuredClone(values));
     return;
   }
-  const keys = keysOnly(path);
-  if (!keys) throw formatError(`Invalid json path: ${path}`);
-  let obj = payload;
-  for (const k of keys) {
-    if (!isObject(obj[k])) obj[k] = {};
-    obj = obj[k] as Payload;
-  }
-  Object.assign(obj, structuredClone(values));
+  const segs = parsePath(path);
+  const setIn = (slot: unknown, rest: Segment[]): unknown => {
+    const [seg, ...tail] = rest;
+    if (!seg)
+      return isObject(slot)
+        ? Object.assign(slot, structuredClone(values))
+        : structuredClone(values);
+    if ('key' in seg) {
+      const obj = isObject(slot) ? slot : {};
+      obj[seg.key] = setIn(obj[seg.key], tail);
+      return obj;
+    }
+    if (!Array.isArray(slot)) return slot;
+    if ('index' in seg) {
+      if (seg.index < slot.length) slot[seg.index] = setIn(slot[seg.index], tail);
+    } else
+      slot.forEach((el, i) => {
+        slot[i] = setIn(el, tail);
+      });
+    return slot;
+  };
+  setIn(payload, segs);
 }
 
 export type PayloadSelector =
@@ -177,9 +229,9 @@ export function selectPayload(payload: Payload, sel: PayloadSelector): Payload |
     case 'all':
       return payload;
     case 'include': {
-      const out: Payload = {};
-      for (const p of sel.paths) copyPath(payload, out, p);
-      return out;
+      let out: unknown = {};
+      for (const p of sel.paths) out = mergeProjection(out, project(payload, parsePath(p)) ?? HOLE);
+      return withoutHoles(out) as Payload;
     }
     case 'exclude': {
       const out = structuredClone(payload);

@@ -2,7 +2,7 @@
  * Search and the universal Query API, brute force over a collection: nearest by raw vector or by
  * point id (referenced ids are excluded from results, as in Qdrant), recommend (average_vector,
  * best_score, sum_scores), nested `prefetch` merged by `fusion: rrf | dbsf` or `rrf: {k, weights}`
- * (Qdrant's formulas, default k = 2) or re-scored by a vector, `order_by`, `sample: random`.
+ * (Qdrant's formulas, default k = 2), re-scored by a vector or by a `formula`, `order_by`, `sample: random`.
  * The root filter is propagated into every prefetch; limit/offset/score_threshold as in Qdrant.
  */
 import {
@@ -21,11 +21,13 @@ import {
   score,
 } from './distance.js';
 import { badInput, badRequest, collectionNotFound, formatError, notFound } from './errors.js';
-import { both, type Predicate } from './filter.js';
+import { both, type FilterContext, type Predicate } from './filter.js';
+import { compileFormula, type Formula, scoreTables } from './formula.js';
 import { compareIds, type PointId, parsePointId } from './ids.js';
 import { f32 } from './numbers.js';
 import { bodyObject, optNumber, optString, optUint, required } from './parse.js';
 import { isObject, parsePayloadSelector, selectPayload } from './payload.js';
+import { checkShape, SEARCH_PARAMS } from './validate.js';
 
 type VectorIn = { kind: 'raw'; raw: unknown } | { kind: 'id'; id: PointId };
 type Strategy = 'average_vector' | 'best_score' | 'sum_scores';
@@ -34,7 +36,8 @@ type Query =
   | { kind: 'recommend'; positive: VectorIn[]; negative: VectorIn[]; strategy: Strategy }
   | { kind: 'fusion'; method: 'rrf' | 'dbsf'; k: number; weights?: number[] }
   | { kind: 'order_by'; order: ReturnType<typeof parseOrderBy> }
-  | { kind: 'sample' };
+  | { kind: 'sample' }
+  | { kind: 'formula'; formula: Formula };
 
 interface Level {
   prefetch: Level[];
@@ -56,7 +59,7 @@ interface Scored {
 export type CollectionLookup = (name: string) => Collection | undefined;
 
 const QUERY_ERROR = 'Expected some form of vector, id, or a type of query';
-const UNSUPPORTED = ['discover', 'context', 'formula', 'relevance_feedback'];
+const UNSUPPORTED = ['discover', 'context', 'relevance_feedback'];
 
 function parseVectorInput(raw: unknown): VectorIn {
   if (Array.isArray(raw)) return { kind: 'raw', raw };
@@ -69,7 +72,7 @@ function parseVectorInput(raw: unknown): VectorIn {
   throw formatError(QUERY_ERROR);
 }
 
-function parseQuery(raw: unknown): Query | undefined {
+function parseQuery(raw: unknown, ctx: FilterContext): Query | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (!isObject(raw)) {
     try {
@@ -107,6 +110,7 @@ function parseQuery(raw: unknown): Query | undefined {
     return { kind: 'fusion', method: 'rrf', k, ...(weights ? { weights } : {}) };
   }
   if ('order_by' in raw) return { kind: 'order_by', order: parseOrderBy(raw.order_by) };
+  if ('formula' in raw) return { kind: 'formula', formula: compileFormula(raw, ctx) };
   if ('sample' in raw) {
     if (raw.sample !== 'random') throw formatError(`unknown variant \`${String(raw.sample)}\``);
     return { kind: 'sample' };
@@ -118,8 +122,16 @@ function parseQuery(raw: unknown): Query | undefined {
   throw formatError(QUERY_ERROR);
 }
 
+function parseLookup(raw: unknown): Level['lookup'] {
+  if (raw === undefined || raw === null) return undefined;
+  const lf = bodyObject(raw, 'LookupLocation');
+  const collection = required(optString(lf.collection, 'collection'), 'collection');
+  return { collection, vector: optString(lf.vector, 'vector') ?? '' };
+}
+
 function parseLevel(raw: unknown, col: Collection, root: boolean): Level {
   const body = bodyObject(raw, root ? 'QueryRequest' : 'Prefetch');
+  checkShape(body, SEARCH_PARAMS);
   const prefetchRaw = body.prefetch;
   const prefetchList =
     prefetchRaw === undefined || prefetchRaw === null
@@ -127,7 +139,7 @@ function parseLevel(raw: unknown, col: Collection, root: boolean): Level {
       : Array.isArray(prefetchRaw)
         ? prefetchRaw
         : [prefetchRaw];
-  const query = parseQuery(body.query);
+  const query = parseQuery(body.query, col.filterContext);
   const using = optString(body.using, 'using') ?? '';
   const threshold = optNumber(body.score_threshold, 'score_threshold');
   const level: Level = {
@@ -138,13 +150,8 @@ function parseLevel(raw: unknown, col: Collection, root: boolean): Level {
     ...(threshold === undefined ? {} : { threshold }),
     limit: optUint(body.limit, 'limit', 10, 1),
   };
-  if (isObject(body.lookup_from)) {
-    const lf = body.lookup_from;
-    level.lookup = {
-      collection: String(required(lf.collection, 'collection')),
-      vector: typeof lf.vector === 'string' ? lf.vector : '',
-    };
-  }
+  const lookup = parseLookup(body.lookup_from);
+  if (lookup) level.lookup = lookup;
   if (level.prefetch.length > 0 && !level.query) {
     throw badRequest(
       "A query is needed to merge the prefetches. Can't have prefetches without defining a query.",
@@ -221,6 +228,16 @@ class Executor {
     } else if (q.kind === 'fusion') {
       if (level.prefetch.length === 0) throw badRequest('cannot apply Fusion without prefetches');
       scored = q.method === 'rrf' ? rrf(sources, q.k, q.weights) : dbsf(sources);
+    } else if (q.kind === 'formula') {
+      if (level.prefetch.length === 0) throw badRequest('cannot apply Formula without prefetches');
+      const tables = scoreTables(sources);
+      scored = pool.map((p) => ({
+        p,
+        score: Math.fround(
+          q.formula({ target: this.col.target(p), scores: tables.map((t) => t.get(p.id)) }),
+        ),
+      }));
+      scored.sort((a, b) => b.score - a.score || compareIds(a.p.id, b.p.id));
     } else if (q.kind === 'order_by') {
       scored = orderedRows(pool, q.order).map(({ p, value }) => ({
         p,
@@ -405,17 +422,10 @@ export function queryPoints(col: Collection, lookup: CollectionLookup, raw: unkn
   return { points };
 }
 
-export function queryBatch(col: Collection, lookup: CollectionLookup, raw: unknown) {
-  const body = bodyObject(raw, 'QueryRequestBatch');
-  const searches = required(body.searches, 'searches');
-  if (!Array.isArray(searches))
-    throw formatError('invalid type: expected a sequence for `searches`');
-  return searches.map((s) => queryPoints(col, lookup, s));
-}
-
 /** POST /points/search (deprecated in Qdrant, still served) → ScoredPoint[]. */
 export function searchPoints(col: Collection, lookup: CollectionLookup, raw: unknown) {
   const body = bodyObject(raw, 'SearchRequest');
+  checkShape(body, SEARCH_PARAMS);
   const named = required(body.vector, 'vector');
   let using = '';
   let vector: unknown = named;
@@ -441,10 +451,41 @@ export function searchPoints(col: Collection, lookup: CollectionLookup, raw: unk
   });
 }
 
-export function searchBatch(col: Collection, lookup: CollectionLookup, raw: unknown) {
-  const body = bodyObject(raw, 'SearchRequestBatch');
-  const searches = required(body.searches, 'searches');
-  if (!Array.isArray(searches))
-    throw formatError('invalid type: expected a sequence for `searches`');
-  return searches.map((s) => searchPoints(col, lookup, s));
+/** POST /points/recommend (deprecated in Qdrant, still served) → ScoredPoint[]. */
+export function recommendPoints(col: Collection, lookup: CollectionLookup, raw: unknown) {
+  const body = bodyObject(raw, 'RecommendRequest');
+  checkShape(body, SEARCH_PARAMS);
+  const recommend = parseQuery(
+    { recommend: { positive: body.positive, negative: body.negative, strategy: body.strategy } },
+    col.filterContext,
+  );
+  const threshold = optNumber(body.score_threshold, 'score_threshold');
+  const lookupFrom = parseLookup(body.lookup_from);
+  const level: Level = {
+    prefetch: [],
+    ...(recommend ? { query: recommend } : {}),
+    using: optString(body.using, 'using') ?? '',
+    filter: col.compileFilter(body.filter),
+    ...(threshold === undefined ? {} : { threshold }),
+    limit: optUint(required(body.limit, 'limit'), 'limit', 10, 1),
+    ...(lookupFrom ? { lookup: lookupFrom } : {}),
+  };
+  return execute(col, lookup, level, {
+    withPayload: body.with_payload,
+    withVector: body.with_vector ?? body.with_vectors,
+    offset: optUint(body.offset, 'offset', 0),
+  });
+}
+
+type Single = (col: Collection, lookup: CollectionLookup, raw: unknown) => unknown;
+
+/** The `/batch` form of a search-like endpoint: `{searches: [...]}` → one answer each. */
+export function batchOf(single: Single, what: string): Single {
+  return (col, lookup, raw) => {
+    const body = bodyObject(raw, what);
+    const searches = required(body.searches, 'searches');
+    if (!Array.isArray(searches))
+      throw formatError('invalid type: expected a sequence for `searches`');
+    return searches.map((s) => single(col, lookup, s));
+  };
 }

@@ -2,10 +2,12 @@
  * Persistence under `dataDir`: one directory per collection holding a single `collection.bin`
  * (magic, JSON header with config, payload indexes, ids, versions and payloads, then the float32
  * vectors), replaced atomically by write-to-temp + fsync + rename. Writes are coalesced per
- * collection and serialised, so a delete never races an older write.
+ * collection and serialised, so a delete never races an older write. Aliases live beside the
+ * collections in `aliases.json` (`{alias: collection}`), replaced the same way.
  */
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomically } from '../atomic-file.js';
 import { Collection, type StoredPoint } from './collection.js';
 import type { CollectionConfig, PayloadIndex } from './config.js';
 import type { PointId } from './ids.js';
@@ -13,6 +15,9 @@ import type { Payload } from './payload.js';
 
 const MAGIC = Buffer.from('QSI1');
 const FILE = 'collection.bin';
+const ALIASES = 'aliases.json';
+/** The write-queue key for the alias file; no collection name can contain a NUL. */
+const ALIASES_KEY = '\0aliases';
 
 interface Header {
   name: string;
@@ -101,6 +106,27 @@ export class CollectionStore {
       out.push(decodeCollection(buf));
     }
     return out;
+  }
+
+  async loadAliases(): Promise<Map<string, string>> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dataDir, ALIASES), 'utf8');
+    } catch {
+      return new Map();
+    }
+    return new Map(Object.entries(JSON.parse(text) as Record<string, string>));
+  }
+
+  /** Persists the alias table as it is when the write runs. */
+  saveAliases(current: () => Map<string, string>): Promise<void> {
+    return this.enqueue(ALIASES_KEY, () =>
+      writeFileAtomically(
+        join(this.dataDir, ALIASES),
+        JSON.stringify(Object.fromEntries(current())),
+        { replace: true },
+      ).then(() => {}),
+    );
   }
 
   private enqueue(name: string, task: () => Promise<void>): Promise<void> {

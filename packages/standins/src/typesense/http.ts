@@ -156,6 +156,18 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/** Marks a bigint in the intermediate JSON text; random, so no stored string can forge it. */
+const BIGINT_MARK = `bigint-${Math.random().toString(36).slice(2)}-`;
+const BIGINT_SLOT = new RegExp(`"${BIGINT_MARK}(\\d+)"`, 'g');
+
+/** JSON.stringify, with bigints (Typesense's 64-bit `text_match`) written as exact integers. */
+export function toJson(value: unknown): string {
+  const text = JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'bigint' ? `${BIGINT_MARK}${v}` : v,
+  );
+  return text.includes(BIGINT_MARK) ? text.replace(BIGINT_SLOT, '$1') : text;
+}
+
 function send(res: ServerResponse, reply: Reply): void {
   if ('text' in reply) {
     res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8' });
@@ -163,7 +175,7 @@ function send(res: ServerResponse, reply: Reply): void {
     return;
   }
   res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8' });
-  res.end(JSON.stringify(reply.json));
+  res.end(toJson(reply.json));
 }
 
 function authorised(req: Request, apiKey: string): boolean {

@@ -1,21 +1,31 @@
 /**
- * Keyword matching and ranking for `q`. Each query word is looked up in the inverted index of each
- * `query_by` field, expanded (like Typesense) to words it is a prefix of when it is the last query
- * word and `prefix` is on, and to words within `num_typos` edits when exact matching found fewer
- * than `typo_tokens_threshold` documents. A document matches when every word matches in some field.
- * When fewer than `drop_tokens_threshold` documents match, words are dropped (right to left first,
- * by default) and the search is repeated, as Typesense does.
+ * Keyword matching and ranking for `q`, modelled on Typesense's text match.
  *
- * Relevance is BM25 (see bm25.ts), an acceptable stand-in for Typesense's own text-match score.
- * `text_match` is an integer where higher is better: the number of query words matched times 2^40,
- * plus the scaled BM25 score (so a document matching more words always ranks first, as in Typesense).
+ * Matching: each query word is looked up in the inverted index of each `query_by` field, expanded
+ * to words it is a prefix of when it is the last query word and the field's `prefix` is on, and to
+ * words within the field's `num_typos` edits when fewer than `typo_tokens_threshold` documents
+ * matched with fewer typos. A document matches when every word matches in some field. When fewer
+ * than `drop_tokens_threshold` documents match, words are dropped (from the right, then from the
+ * left, by default) and the search is repeated; documents found earlier keep their place. A
+ * quoted phrase must also appear as consecutive words in one value of one field; `-word` and
+ * `-"a phrase"` remove the documents containing them.
+ *
+ * Ranking (no term statistics; see the package README for the full model): each matched field
+ * gets a 48-bit score, from the most to the least significant byte: the query words inside the
+ * best window of 10 positions, the distinct query words in the field, 255 - typo cost, 100 -
+ * distance between the words of that window, the field being exactly the query
+ * (`prioritize_exact_match`), and 255 - the position of the first word
+ * (`prioritize_token_position`). The document's `text_match` is a 64-bit value: the number of
+ * query words matched (4 bits at 59), then the best field's score and weight (`max_score`: score
+ * at 11, weight at 3; `max_weight`: weight at 51, score at 3), then the number of fields matched
+ * (3 bits, when `prioritize_num_matching_fields`).
  */
-import { editDistance, idf, tfWeight } from './bm25.js';
-import type { Collection, FieldIndex } from './collection.js';
-import { normalizeWord, terms } from './tokenizer.js';
+import type { Collection, FieldIndex, StoredDoc } from './collection.js';
+import { type Token, terms } from './tokenizer.js';
 
 export interface SearchField {
   name: string;
+  /** Typesense's normalised weight, 0..15. */
   weight: number;
   prefix: boolean;
   numTypos: number;
@@ -31,62 +41,126 @@ export interface MatchOptions {
   /** Max expansions (prefix/typo candidates) per word; 0 = unlimited (`exhaustive_search`). */
   maxCandidates: number;
   textMatchType: string;
+  prioritizeExactMatch: boolean;
+  prioritizeTokenPosition: boolean;
+  prioritizeNumMatchingFields: boolean;
 }
 
 export interface FieldMatch {
-  score: number;
+  score: bigint;
   /** Index terms of this field that matched (for highlighting). */
   terms: Set<string>;
-  typos: number;
-  prefixed: boolean;
 }
 
 export interface TextMatch {
   seq: number;
   fields: Map<string, FieldMatch>;
-  tokensMatched: number;
   tokensDropped: number;
-  score: number;
-  textMatch: number;
-  bestFieldScore: number;
-  bestFieldWeight: number;
-  typoPrefixScore: number;
+  textMatch: bigint;
 }
 
 export interface ParsedQuery {
+  /** Words to find, phrase words included, each once. */
   include: string[];
-  exclude: string[];
+  /** Quoted phrases: each must appear as consecutive words. */
+  phrases: string[][];
+  /** `-word` (one word) and `-"a phrase"`: documents containing them are left out. */
+  exclude: string[][];
 }
 
-const TIER = 2 ** 40;
+/** Size of the window within which query words count as close together. */
+export const WINDOW_SIZE = 10;
+const MAX_DISTANCE = 100;
+const MAX_TOKENS_MATCHED = 15;
+const MAX_FIELDS_MATCHED = 7;
+const SCORE_MASK = (1n << 48n) - 1n;
 
-/** Splits `q` into words to find and `-words` to exclude, normalised like the index. */
+/**
+ * Splits `q` as Typesense's query parser does: `"..."` is a phrase (its words are searched too),
+ * `-word` and `-"..."` are exclusions (unless `-` is in `symbols_to_index`), an unclosed quote's
+ * words are plain words. Words are normalised like the index.
+ */
 export function parseQuery(q: string, collection: Collection): ParsedQuery {
   const options = {
     separators: collection.meta.token_separators,
     symbols: collection.meta.symbols_to_index,
   };
+  const minusIndexed = options.symbols.includes('-');
   const include: string[] = [];
-  const exclude: string[] = [];
-  for (const word of q.split(/\s+/u)) {
-    if (word.length > 1 && word.startsWith('-')) {
-      const term = normalizeWord(word.slice(1), new Set(options.symbols));
-      if (term) exclude.push(term);
-      continue;
+  const phrases: string[][] = [];
+  const exclude: string[][] = [];
+  const addInclude = (words: string[]) => {
+    for (const w of words) if (!include.includes(w)) include.push(w);
+  };
+  let phrase: string[] | null = null;
+  let phraseExcluded = false;
+  for (const raw of q.split(/\s+/u)) {
+    if (raw === '') continue;
+    let word = raw;
+    let excluded = false;
+    if (phrase === null && !minusIndexed && word.startsWith('-') && word.length > 1) {
+      excluded = true;
+      word = word.slice(1);
     }
-    for (const term of terms(word, options)) if (!include.includes(term)) include.push(term);
+    if (phrase === null && word.startsWith('"')) {
+      phrase = [];
+      phraseExcluded = excluded;
+      word = word.slice(1);
+    }
+    let closes = false;
+    if (phrase !== null && word.endsWith('"') && (word.length > 1 || raw !== '"')) {
+      closes = true;
+      word = word.slice(0, -1);
+    }
+    const found = terms(word, options);
+    if (phrase !== null) phrase.push(...found);
+    else if (excluded) {
+      if (found.length > 0) exclude.push(found);
+    } else addInclude(found);
+    if (closes && phrase !== null) {
+      if (phrase.length > 0) {
+        if (phraseExcluded) exclude.push(phrase);
+        else {
+          addInclude(phrase);
+          phrases.push(phrase);
+        }
+      }
+      phrase = null;
+    }
   }
-  return { include, exclude };
+  if (phrase !== null && phrase.length > 0) {
+    if (phraseExcluded) exclude.push(phrase);
+    else addInclude(phrase);
+  }
+  return { include, phrases, exclude };
+}
+
+/** Bounded Levenshtein distance: returns max + 1 as soon as the distance must exceed max. */
+export function editDistance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      const value = Math.min(
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
+        (previous[j - 1] as number) + cost,
+      );
+      current.push(value);
+      rowMin = Math.min(rowMin, value);
+    }
+    if (rowMin > max) return max + 1;
+    previous = current;
+  }
+  return previous[b.length] as number;
 }
 
 interface Candidate {
   term: string;
   typos: number;
-  prefixed: boolean;
-}
-
-function penalty(c: Candidate): number {
-  return (c.prefixed ? 0.9 : 1) * (c.typos === 0 ? 1 : c.typos === 1 ? 0.6 : 0.4);
 }
 
 function expand(
@@ -97,32 +171,35 @@ function expand(
   max: number,
 ): Candidate[] {
   const found = new Map<string, Candidate>();
-  if (index.postings.has(word)) found.set(word, { term: word, typos: 0, prefixed: false });
+  if (index.postings.has(word)) found.set(word, { term: word, typos: 0 });
   if (prefix) {
     for (const term of index.termsWithPrefix(word)) {
-      if (!found.has(term)) found.set(term, { term, typos: 0, prefixed: true });
+      if (!found.has(term)) found.set(term, { term, typos: 0 });
     }
   }
   if (typos > 0) {
     for (const term of index.terms()) {
       if (found.has(term)) continue;
       const d = editDistance(word, term, typos);
-      if (d <= typos) found.set(term, { term, typos: d, prefixed: false });
+      if (d <= typos) found.set(term, { term, typos: d });
     }
   }
   const ranked = [...found.values()].sort(
     (a, b) =>
       a.typos - b.typos ||
-      Number(a.prefixed) - Number(b.prefixed) ||
+      Number(b.term === word) - Number(a.term === word) ||
       (index.postings.get(b.term)?.size ?? 0) - (index.postings.get(a.term)?.size ?? 0),
   );
   // an exact match sorts first, so it is always kept
   return max > 0 ? ranked.slice(0, max) : ranked;
 }
 
-type WordHits = Map<number, Map<string, FieldMatch>>;
+/** One query word's candidates per field, and for each document the fewest typos it matched with. */
+interface WordHits {
+  byField: Map<string, Candidate[]>;
+  docs: Map<number, number>;
+}
 
-/** Documents (among candidates) containing one query word, with per-field BM25 contributions. */
 function wordHits(
   collection: Collection,
   word: string,
@@ -131,97 +208,167 @@ function wordHits(
   candidates: ReadonlySet<number>,
   o: MatchOptions,
 ): WordHits {
-  const hits: WordHits = new Map();
+  const hits: WordHits = { byField: new Map(), docs: new Map() };
+  const byLength = word.length >= o.minLen2Typo ? 2 : word.length >= o.minLen1Typo ? 1 : 0;
   for (const spec of o.fields) {
     const index = collection.indexes.get(spec.name);
     if (!index) continue;
-    const numDocs = index.lengths.size;
-    const avgLength = numDocs > 0 ? index.totalLength / numDocs : 0;
-    const byLength = word.length >= o.minLen2Typo ? 2 : word.length >= o.minLen1Typo ? 1 : 0;
     const typos = Math.min(budget, spec.numTypos, byLength);
-    for (const c of expand(index, word, isLast && spec.prefix, typos, o.maxCandidates)) {
-      const posting = index.postings.get(c.term);
-      if (!posting) continue;
-      const weight = idf(numDocs, posting.size) * penalty(c);
-      for (const [seq, tf] of posting) {
+    const found = expand(index, word, isLast && spec.prefix, typos, o.maxCandidates);
+    hits.byField.set(spec.name, found);
+    for (const c of found) {
+      for (const seq of index.postings.get(c.term)?.keys() ?? []) {
         if (!candidates.has(seq)) continue;
-        const score = weight * tfWeight(tf, index.lengths.get(seq) ?? 0, avgLength);
-        let perField = hits.get(seq);
-        if (!perField) {
-          perField = new Map();
-          hits.set(seq, perField);
-        }
-        const current = perField.get(spec.name);
-        if (!current) {
-          perField.set(spec.name, {
-            score,
-            terms: new Set([c.term]),
-            typos: c.typos,
-            prefixed: c.prefixed,
-          });
-        } else {
-          current.terms.add(c.term);
-          if (score > current.score)
-            Object.assign(current, { score, typos: c.typos, prefixed: c.prefixed });
-        }
+        const current = hits.docs.get(seq);
+        if (current === undefined || c.typos < current) hits.docs.set(seq, c.typos);
       }
     }
   }
   return hits;
 }
 
-function combine(
-  seq: number,
+interface ValueScore {
+  score: bigint;
+}
+
+/**
+ * Score of one string value (a field, or one element of an array field) for the words whose
+ * matching terms are `wordTerms` (in query order); null when none occurs in it.
+ */
+function valueScore(
+  tokens: Token[],
+  wordTerms: ReadonlySet<string>[],
+  cost: number,
+  array: boolean,
+  uniqueInField: number,
+  verbatimAllowed: boolean,
+  o: MatchOptions,
+): ValueScore | null {
+  const positions: number[][] = wordTerms.map(() => []);
+  tokens.forEach((token, p) => {
+    wordTerms.forEach((set, w) => {
+      if (set.has(token.text)) (positions[w] as number[]).push(p);
+    });
+  });
+  const present = positions.filter((list) => list.length > 0);
+  if (present.length === 0) return null;
+  let bestCount = 0;
+  let bestDistance = MAX_DISTANCE;
+  let bestStart = 0;
+  const starts = [...new Set(present.flat())].sort((a, b) => a - b);
+  for (const start of starts) {
+    let count = 0;
+    let distance = 0;
+    let previous = -1;
+    for (const list of present) {
+      const p = list.find((x) => x >= start && x - start < WINDOW_SIZE);
+      if (p === undefined) continue;
+      count++;
+      if (previous >= 0) distance += Math.abs(p - previous);
+      previous = p;
+    }
+    if (count > bestCount || (count === bestCount && distance < bestDistance)) {
+      bestCount = count;
+      bestDistance = Math.min(distance, MAX_DISTANCE);
+      bestStart = start;
+    }
+  }
+  const unique = array ? bestCount : uniqueInField;
+  const verbatim =
+    o.prioritizeExactMatch &&
+    verbatimAllowed &&
+    (wordTerms.length > 1 || cost === 0) &&
+    tokens.length === wordTerms.length &&
+    tokens.every((t, i) => (wordTerms[i] as ReadonlySet<string>).has(t.text));
+  const position = o.prioritizeTokenPosition ? 255 - Math.min(bestStart, 255) : 0;
+  const score =
+    (BigInt(bestCount) << 40n) |
+    (BigInt(unique) << 32n) |
+    (BigInt(255 - Math.min(cost, 255)) << 24n) |
+    (BigInt(MAX_DISTANCE - bestDistance) << 16n) |
+    (BigInt(verbatim ? 1 : 0) << 8n) |
+    BigInt(position);
+  return { score };
+}
+
+interface ScoredField {
+  spec: SearchField;
+  score: bigint;
+}
+
+/** Typesense's 64-bit `text_match` from the matched fields. */
+function aggregate(scored: ScoredField[], tokensMatched: number, o: MatchOptions): bigint {
+  if (scored.length === 0) return 0n;
+  const byScore = (a: ScoredField, b: ScoredField) =>
+    a.score === b.score ? b.spec.weight - a.spec.weight : a.score > b.score ? -1 : 1;
+  const byWeight = (a: ScoredField, b: ScoredField) =>
+    b.spec.weight - a.spec.weight || byScore(a, b);
+  const tokens = BigInt(Math.min(tokensMatched, MAX_TOKENS_MATCHED)) << 59n;
+  const fieldsMatched = o.prioritizeNumMatchingFields
+    ? BigInt(Math.min(scored.length, MAX_FIELDS_MATCHED))
+    : 0n;
+  if (o.textMatchType === 'max_weight') {
+    const best = [...scored].sort(byWeight)[0] as ScoredField;
+    return tokens | (BigInt(best.spec.weight) << 51n) | (best.score << 3n) | fieldsMatched;
+  }
+  const best = [...scored].sort(byScore)[0] as ScoredField;
+  let score = best.score;
+  if (o.textMatchType === 'sum_score') {
+    score = scored.reduce((sum, f) => sum + f.score, 0n);
+    if (score > SCORE_MASK) score = SCORE_MASK;
+  }
+  return tokens | (score << 11n) | (BigInt(best.spec.weight) << 3n) | fieldsMatched;
+}
+
+function score(
+  stored: StoredDoc,
+  set: number[],
   perWord: WordHits[],
-  numWords: number,
   dropped: number,
   o: MatchOptions,
 ): TextMatch {
+  const minTypos = perWord.map((h) => h.docs.get(stored.seq) ?? 0);
+  const cost = minTypos.reduce((n, t) => n + t, 0);
   const fields = new Map<string, FieldMatch>();
-  for (const hits of perWord) {
-    for (const [name, fm] of hits.get(seq) ?? []) {
-      const acc = fields.get(name);
-      if (!acc) {
-        fields.set(name, {
-          score: fm.score,
-          terms: new Set(fm.terms),
-          typos: fm.typos,
-          prefixed: fm.prefixed,
+  const scored: ScoredField[] = [];
+  for (const spec of o.fields) {
+    const values = stored.tokens.get(spec.name);
+    if (!values) continue;
+    // each word's terms in this field with the fewest typos the document matched that word with
+    const wordTerms = perWord.map(
+      (h, i) =>
+        new Set(
+          (h.byField.get(spec.name) ?? [])
+            .filter((c) => c.typos === minTypos[i])
+            .map((c) => c.term),
+        ),
+    );
+    const array = Array.isArray(stored.doc[spec.name]);
+    const inField = new Set<number>();
+    for (const tokens of values) {
+      for (const t of tokens) {
+        wordTerms.forEach((set, w) => {
+          if (set.has(t.text)) inField.add(w);
         });
-      } else {
-        acc.score += fm.score;
-        for (const t of fm.terms) acc.terms.add(t);
-        acc.typos += fm.typos;
-        acc.prefixed ||= fm.prefixed;
       }
     }
+    if (inField.size === 0) continue;
+    let best: bigint | null = null;
+    for (const tokens of values) {
+      const v = valueScore(tokens, wordTerms, cost, array, inField.size, dropped === 0, o);
+      if (v && (best === null || v.score > best)) best = v.score;
+    }
+    if (best === null) continue;
+    const matchedTerms = new Set<string>();
+    for (const s of wordTerms) for (const t of s) matchedTerms.add(t);
+    fields.set(spec.name, { score: best, terms: matchedTerms });
+    scored.push({ spec, score: best });
   }
-  const maxWeight = Math.max(...o.fields.map((f) => f.weight), 1);
-  const scored = o.fields
-    .filter((spec) => fields.has(spec.name))
-    .map((spec) => {
-      const fm = fields.get(spec.name) as FieldMatch;
-      return { spec, fm, weighted: fm.score * (spec.weight / maxWeight) };
-    });
-  const best = [...scored].sort((a, b) => b.weighted - a.weighted)[0];
-  let score = best?.weighted ?? 0;
-  if (o.textMatchType === 'sum_score') score = scored.reduce((n, x) => n + x.weighted, 0);
-  if (o.textMatchType === 'max_weight') {
-    score =
-      [...scored].sort((a, b) => b.spec.weight - a.spec.weight || b.weighted - a.weighted)[0]
-        ?.weighted ?? 0;
-  }
-  const textMatch = numWords * TIER + Math.min(Math.round(score * 1e6), TIER - 1);
   return {
-    seq,
+    seq: stored.seq,
     fields,
-    tokensMatched: numWords,
     tokensDropped: dropped,
-    score,
-    textMatch,
-    bestFieldScore: Math.round((best?.weighted ?? 0) * 1e6),
-    bestFieldWeight: best?.spec.weight ?? 0,
-    typoPrefixScore: best ? best.fm.typos + Number(best.fm.prefixed) : 0,
+    textMatch: aggregate(scored, set.length, o),
   };
 }
 
@@ -239,6 +386,37 @@ function wordSets(count: number, mode: string): number[][] {
     : [all, ...leftKept, ...rightKept];
 }
 
+function containsSequence(tokens: Token[], words: string[]): boolean {
+  for (let start = 0; start + words.length <= tokens.length; start++) {
+    if (words.every((w, i) => tokens[start + i]?.text === w)) return true;
+  }
+  return false;
+}
+
+/** True when one of the fields holds `words` as consecutive words of one value. */
+export function hasSequence(stored: StoredDoc, fields: string[], words: string[]): boolean {
+  return fields.some((name) =>
+    (stored.tokens.get(name) ?? []).some((tokens) => containsSequence(tokens, words)),
+  );
+}
+
+/** Removes from `candidates` what the query's exclusions rule out and what lacks a phrase. */
+export function applyQueryFilters(
+  collection: Collection,
+  query: ParsedQuery,
+  fields: string[],
+  candidates: Set<number>,
+): void {
+  if (query.exclude.length === 0 && query.phrases.length === 0) return;
+  for (const seq of candidates) {
+    const stored = collection.bySeq.get(seq) as StoredDoc;
+    const keep =
+      query.exclude.every((words) => !hasSequence(stored, fields, words)) &&
+      query.phrases.every((words) => hasSequence(stored, fields, words));
+    if (!keep) candidates.delete(seq);
+  }
+}
+
 /** Runs the keyword search; returns matches keyed by sequence id. */
 export function matchText(
   collection: Collection,
@@ -246,13 +424,12 @@ export function matchText(
   candidates: Set<number>,
   o: MatchOptions,
 ): Map<number, TextMatch> {
-  for (const word of query.exclude) {
-    for (const spec of o.fields) {
-      for (const seq of collection.indexes.get(spec.name)?.postings.get(word)?.keys() ?? []) {
-        candidates.delete(seq);
-      }
-    }
-  }
+  applyQueryFilters(
+    collection,
+    query,
+    o.fields.map((f) => f.name),
+    candidates,
+  );
   const words = query.include;
   const results = new Map<number, TextMatch>();
   const maxTypos = Math.max(0, ...o.fields.map((f) => f.numTypos));
@@ -265,12 +442,34 @@ export function matchText(
       const perWord = set.map((i) =>
         wordHits(collection, words[i] as string, i === words.length - 1, budget, candidates, o),
       );
-      const smallest = [...perWord].sort((a, b) => a.size - b.size)[0];
-      for (const seq of smallest?.keys() ?? []) {
-        if (results.has(seq) || !perWord.every((h) => h.has(seq))) continue;
-        results.set(seq, combine(seq, perWord, set.length, words.length - set.length, o));
+      const smallest = [...perWord].sort((a, b) => a.docs.size - b.docs.size)[0];
+      for (const seq of smallest?.docs.keys() ?? []) {
+        if (results.has(seq) || !perWord.every((h) => h.docs.has(seq))) continue;
+        const stored = collection.bySeq.get(seq) as StoredDoc;
+        results.set(seq, score(stored, set, perWord, words.length - set.length, o));
       }
     }
   }
   return results;
+}
+
+/** `text_match_info` read back from the score, as Typesense renders it. */
+export function textMatchInfo(
+  textMatch: bigint,
+  textMatchType: string,
+  totalTokens: number,
+): Record<string, unknown> {
+  const tokensMatched = Number(textMatch >> 59n);
+  const maxWeight = textMatchType === 'max_weight';
+  const fieldScore = maxWeight ? (textMatch >> 3n) & SCORE_MASK : (textMatch >> 11n) & SCORE_MASK;
+  const weight = maxWeight ? (textMatch >> 51n) & 0xffn : (textMatch >> 3n) & 0xffn;
+  return {
+    best_field_score: String(fieldScore),
+    best_field_weight: Number(weight),
+    fields_matched: Number(textMatch & 7n),
+    num_tokens_dropped: totalTokens - tokensMatched,
+    score: String(textMatch),
+    tokens_matched: tokensMatched,
+    typo_prefix_score: 255 - Number((fieldScore >> 24n) & 0xffn),
+  };
 }

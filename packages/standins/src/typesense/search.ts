@@ -11,11 +11,13 @@ import { facetCounts, parseFacetBy, parseFacetQuery } from './facets.js';
 import { applyFilter, parseFilter } from './filter.js';
 import { type HighlightOptions, highlightField } from './highlight.js';
 import {
+  applyQueryFilters,
   type MatchOptions,
   matchText,
   parseQuery,
   type SearchField,
   type TextMatch,
+  textMatchInfo,
 } from './match.js';
 import {
   boolListParam,
@@ -29,7 +31,9 @@ import { comparator, parseSortBy, type Ranked } from './sort.js';
 import { isStringType } from './types.js';
 
 const PER_PAGE_MAX = 250;
+const WILDCARD_TEXT_MATCH = 100n;
 const FIELD_MAX_WEIGHT = 15;
+const TEXT_MATCH_TYPES = ['max_score', 'max_weight', 'sum_score'];
 const UNSUPPORTED = [
   'group_by',
   'vector_query',
@@ -43,16 +47,48 @@ interface Hit extends Ranked {
   match?: TextMatch;
 }
 
+/**
+ * Typesense's field weights: without `query_by_weights`, 15 for the first field, one less for each
+ * next; given weights are kept when they are at most 15 and in descending order, otherwise the
+ * fields are ranked by weight and given 15, 14, ... (equal weights sharing a value).
+ */
+function normaliseWeights(given: number[], count: number): number[] {
+  if (given.length === 0) {
+    return Array.from({ length: count }, (_, i) => Math.max(FIELD_MAX_WEIGHT - i, 0));
+  }
+  const ordered = given.every((w, i) => w <= FIELD_MAX_WEIGHT && (i === 0 || w <= given[i - 1]!));
+  if (ordered) return given;
+  const ranked = given.map((w, i) => ({ w, i })).sort((a, b) => b.w - a.w || a.i - b.i);
+  const out = new Array<number>(count).fill(0);
+  let previous: { w: number; normalised: number } | null = null;
+  for (const { w, i } of ranked) {
+    const normalised: number =
+      previous === null
+        ? FIELD_MAX_WEIGHT
+        : w === previous.w
+          ? previous.normalised
+          : Math.max(previous.normalised - 1, 0);
+    out[i] = normalised;
+    previous = { w, normalised };
+  }
+  return out;
+}
+
 function searchFields(params: Params, collection: Collection, wildcard: boolean): SearchField[] {
   const names = listParam(params, 'query_by');
   if (!wildcard && names.length === 0)
     throw badRequest('No search fields specified for the query.');
-  const weights = listParam(params, 'query_by_weights').map((w) => Number.parseInt(w, 10));
-  if (weights.length > 0 && weights.length !== names.length) {
+  const given = listParam(params, 'query_by_weights').map((w) => {
+    if (!/^\d+$/.test(w))
+      throw badRequest('Parameter `query_by_weights` must be an unsigned integer.');
+    return Number.parseInt(w, 10);
+  });
+  if (given.length > 0 && given.length !== names.length) {
     throw badRequest(
       'Number of weights in `query_by_weights` does not match number of `query_by` fields.',
     );
   }
+  const weights = normaliseWeights(given, names.length);
   const prefixes = boolListParam(params, 'prefix', names.length, true);
   const typos = uintListParam(params, 'num_typos', names.length, 2);
   return names.map((name, i) => {
@@ -63,13 +99,9 @@ function searchFields(params: Params, collection: Collection, wildcard: boolean)
       throw badRequest(`Field \`${name}\` is marked as a non-indexed field in the schema.`);
     if (!isStringType(field.type))
       throw badRequest(`Field \`${name}\` should be a string or a string array.`);
-    const weight = weights[i];
     return {
       name,
-      weight:
-        weight !== undefined && Number.isFinite(weight)
-          ? weight
-          : Math.max(FIELD_MAX_WEIGHT - i, 1),
+      weight: weights[i] as number,
       prefix: prefixes[i] as boolean,
       numTypos: Math.min(typos[i] as number, 2),
     };
@@ -105,6 +137,8 @@ function wildcardTextMatchInfo(): Record<string, unknown> {
 function renderHit(
   hit: Hit,
   fields: SearchField[],
+  textMatchType: string,
+  totalTokens: number,
   include: string[],
   exclude: string[],
   highlight: HighlightOptions & { only: string[]; fullFields: string[] },
@@ -139,15 +173,7 @@ function renderHit(
     highlights: highlights.map((h) => h.entry),
     text_match: hit.textMatch,
     text_match_info: m
-      ? {
-          best_field_score: String(m.bestFieldScore),
-          best_field_weight: m.bestFieldWeight,
-          fields_matched: m.fields.size,
-          num_tokens_dropped: m.tokensDropped,
-          score: String(m.textMatch),
-          tokens_matched: m.tokensMatched,
-          typo_prefix_score: m.typoPrefixScore,
-        }
+      ? textMatchInfo(m.textMatch, textMatchType, totalTokens)
       : wildcardTextMatchInfo(),
   };
 }
@@ -180,6 +206,10 @@ export function search(collection: Collection, params: Params): Record<string, u
   if (perPage > PER_PAGE_MAX) {
     throw new ApiError(422, `Only upto ${PER_PAGE_MAX} hits can be fetched per page.`);
   }
+  const textMatchType = params.text_match_type ?? 'max_score';
+  if (!TEXT_MATCH_TYPES.includes(textMatchType)) {
+    throw badRequest('Invalid text match type: must be one of max_score, max_weight, sum_score.');
+  }
   const options: MatchOptions = {
     fields,
     dropTokensThreshold: uintParam(params, 'drop_tokens_threshold', 1),
@@ -190,22 +220,24 @@ export function search(collection: Collection, params: Params): Record<string, u
     maxCandidates: boolParam(params, 'exhaustive_search', false)
       ? 0
       : uintParam(params, 'max_candidates', 4),
-    textMatchType: params.text_match_type ?? 'max_score',
+    textMatchType,
+    prioritizeExactMatch: boolParam(params, 'prioritize_exact_match', true),
+    prioritizeTokenPosition: boolParam(params, 'prioritize_token_position', false),
+    prioritizeNumMatchingFields: boolParam(params, 'prioritize_num_matching_fields', true),
   };
 
   const candidates = applyFilter(filter, collection);
   let hits: Hit[];
   if (wildcard) {
-    for (const word of query.exclude) {
-      for (const spec of fields) {
-        for (const seq of collection.indexes.get(spec.name)?.postings.get(word)?.keys() ?? []) {
-          candidates.delete(seq);
-        }
-      }
-    }
+    applyQueryFilters(
+      collection,
+      query,
+      fields.map((f) => f.name),
+      candidates,
+    );
     hits = [...candidates].map((seq) => ({
       stored: collection.bySeq.get(seq) as StoredDoc,
-      textMatch: 100,
+      textMatch: WILDCARD_TEXT_MATCH,
     }));
   } else {
     hits = [...matchText(collection, query, candidates, options).values()].map((match) => ({
@@ -228,7 +260,9 @@ export function search(collection: Collection, params: Params): Record<string, u
   };
   const pageHits = hits
     .slice(offset, offset + perPage)
-    .map((h) => renderHit(h, fields, include, exclude, highlight));
+    .map((h) =>
+      renderHit(h, fields, textMatchType, query.include.length, include, exclude, highlight),
+    );
 
   const result: Record<string, unknown> = {
     facet_counts: facetCounts(

@@ -15,7 +15,8 @@ export interface SortClause {
 /** What the comparator needs to know about a matched document. */
 export interface Ranked {
   stored: StoredDoc;
-  textMatch: number;
+  /** Typesense's 64-bit text match score. */
+  textMatch: bigint;
 }
 
 function splitClauses(raw: string): string[] {
@@ -83,7 +84,7 @@ export function parseSortBy(
   return clauses;
 }
 
-function sortValue(clause: SortClause, item: Ranked): number | string | undefined {
+function sortValue(clause: SortClause, item: Ranked): bigint | number | string | undefined {
   if (clause.name === '_text_match') return item.textMatch;
   if (clause.name === '_seq_id') return item.stored.seq;
   const value = item.stored.doc[clause.name];

@@ -175,6 +175,56 @@ begin
 end;
 $$;
 
+-- begin_chat_turn, second version: the same fence and replay look-up in one call, now aware of
+-- branches, and it always returns the session row (a turn reads the session's reading position
+-- and branch under the lock from it). A saved client_message_id on a reply is a regenerated
+-- reply's: its turn is the reader message before the reply's first version. A reader message's
+-- reply is the next one on its own branch.
+create or replace function public.begin_chat_turn(
+  p_session_id uuid,
+  p_client_message_id uuid default null
+) returns jsonb
+language plpgsql
+as $$
+declare
+  v_fence bigint;
+  v_session public.chat_sessions;
+  v_saved public.messages;
+  v_root public.messages;
+  v_user public.messages;
+  v_reply public.messages;
+begin
+  v_fence := public.take_chat_turn_fence(p_session_id);
+  select * into v_session from public.chat_sessions where id = p_session_id;
+
+  if p_client_message_id is not null then
+    select * into v_saved from public.messages
+      where session_id = p_session_id and client_message_id = p_client_message_id;
+    if found and v_saved.role = 'assistant' then
+      v_reply := v_saved;
+      select * into v_root from public.messages
+        where id = coalesce(v_saved.alternative_of, v_saved.id);
+      select * into v_user from public.messages
+        where session_id = p_session_id and created_at < v_root.created_at
+          and branch_id is not distinct from v_root.branch_id
+        order by created_at desc limit 1;
+    elsif found then
+      v_user := v_saved;
+      select * into v_reply from public.messages
+        where session_id = p_session_id and role = 'assistant' and created_at > v_saved.created_at
+          and branch_id is not distinct from v_saved.branch_id
+        order by created_at limit 1;
+    end if;
+  end if;
+
+  return jsonb_build_object(
+    'fence', v_fence,
+    'user_message', case when v_user.id is null then null else to_jsonb(v_user) end,
+    'reply', case when v_reply.id is null then null else to_jsonb(v_reply) end,
+    'session', case when v_session.id is null then null else to_jsonb(v_session) end);
+end;
+$$;
+
 -- save_chat_fork: a regenerated reply (p_kind 'regenerate', p_target_id the reply) or an edited
 -- reader message with its new reply (p_kind 'edit', p_target_id the reader's message), saved in
 -- one transaction, fenced like save_chat_turn. It starts a branch forked just before the target,
@@ -366,6 +416,8 @@ begin
 end;
 $$;
 
+revoke execute on function public.begin_chat_turn(uuid, uuid) from public, anon, authenticated;
+grant execute on function public.begin_chat_turn(uuid, uuid) to service_role;
 revoke execute on function public.chat_branch_messages(uuid, uuid) from public, anon, authenticated;
 revoke execute on function public.chat_branch_summary(uuid, uuid, integer)
   from public, anon, authenticated;
