@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPrompt } from '../src/chat/prompt.js';
+import { createApp } from '../src/yoga.js';
 import { ingestDemoBook } from './support/books.js';
 import { type GqlResult, startTestGateway, type TestGateway } from './support/gateway.js';
 
@@ -286,5 +287,19 @@ describe('the prompt', () => {
     expect(at({ chapter: null, percent: 40 })).toContain('has read the first 40% of the book');
     expect(at({ chapter: 3, percent: null })).toMatch(/never reveal/);
     expect(at(null)).not.toMatch(/The reader has/);
+  });
+});
+
+describe('GraphiQL', () => {
+  it('has example tabs for the spoiler-safe chat, with the demo session filled in', async () => {
+    const sessionId = randomUUID();
+    const app = createApp(gw.deps, { examples: { bookId, sessionId } });
+    const res = await app.fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
+    const html = await res.text();
+    expect(res.status).toBe(200);
+    expect(html).toContain('mutation SetReadingPosition');
+    expect(html).toContain('readingPosition');
+    expect(html).toContain(sessionId);
+    expect(html).toContain('What did the letter from the Admiralty say?');
   });
 });

@@ -60,7 +60,7 @@ export class ChatBranchService {
       /** Writes the replies (the chat turn's own steps). */
       answerer: Pick<ChatTurnService, 'answer'>;
     },
-    private readonly loaders: Pick<Loaders, 'session' | 'character' | 'book'>,
+    private readonly loaders: Pick<Loaders, 'session' | 'character' | 'book' | 'versions'>,
   ) {}
 
   /** A new reply to the reader message that `messageId` (a reply) answers; the old one stays. */
@@ -80,7 +80,7 @@ export class ChatBranchService {
 
   /** Every version of a message (itself included), oldest first. */
   versions(message: MessageRow): Promise<MessageRow[]> {
-    return this.deps.chatStore.versionsOf(message);
+    return this.loaders.versions.load(message.alternative_of ?? message.id);
   }
 
   /** Shows the branch that holds `messageId` (a version of a message); the session after. */

@@ -107,14 +107,14 @@ export class ChatStore {
     return row ?? null;
   }
 
-  /** Every version of a message (the first one and its alternatives), oldest first. */
-  async versionsOf(message: MessageRow): Promise<MessageRow[]> {
-    const root = message.alternative_of ?? message.id;
+  /** The messages of these first versions and their alternatives, oldest first. */
+  async versionsOf(rootIds: readonly string[]): Promise<MessageRow[]> {
+    if (rootIds.length === 0) return [];
+    const list = rootIds.join(',');
     const res = await this.db
       .from('messages')
       .select('*')
-      .eq('session_id', message.session_id)
-      .or(`id.eq.${root},alternative_of.eq.${root}`)
+      .or(`id.in.(${list}),alternative_of.in.(${list})`)
       .order('created_at');
     return unwrap(res, z.array(messageRow), 'messages');
   }
