@@ -22,6 +22,7 @@ let ids: {
   character: string;
   session: string;
   message: string;
+  branch: string;
   object: string;
 };
 
@@ -314,6 +315,34 @@ function cases(): Case[] {
     remove('messages', ids.message),
     truncate('messages'),
 
+    // chat_branches: a reader reads the branches of their own sessions; only the backend writes.
+    {
+      table: 'chat_branches',
+      verb: 'select',
+      what: '*',
+      sql: () => ['select * from public.chat_branches where id = $1', [ids.branch]],
+      expect: { anon: 'denied', other: 0, owner: 1 },
+    },
+    {
+      table: 'chat_branches',
+      verb: 'insert',
+      what: '',
+      sql: () => [
+        'insert into public.chat_branches (session_id, fork_at) values ($1, now())',
+        [ids.session],
+      ],
+      expect: DENIED,
+    },
+    {
+      table: 'chat_branches',
+      verb: 'update',
+      what: 'fork_at',
+      sql: () => ['update public.chat_branches set fork_at = now() where id = $1', [ids.branch]],
+      expect: DENIED,
+    },
+    remove('chat_branches', ids.branch),
+    truncate('chat_branches'),
+
     // storage.objects, the rows behind Storage: a reader's own prefix of the books bucket only.
     {
       table: 'storage.objects',
@@ -376,7 +405,7 @@ function cases(): Case[] {
   ];
 }
 
-const TABLES = ['categories', 'books', 'characters', 'chat_sessions', 'messages'];
+const TABLES = ['categories', 'books', 'characters', 'chat_sessions', 'messages', 'chat_branches'];
 const COVERED = [...TABLES, 'storage.objects'];
 const CALLERS: Caller[] = ['anon', 'other', 'owner'];
 
@@ -402,6 +431,8 @@ beforeAll(async () => {
   await gw.seed.messages(session, 2);
   const [message] = await gw.db.sql<{ id: string }[]>`
     select id from messages where session_id = ${session} order by created_at limit 1`;
+  const [branch] = await gw.db.sql<{ id: string }[]>`
+    insert into chat_branches (session_id, fork_at) values (${session}, now()) returning id`;
   const [object] = await gw.db.sql<{ id: string }[]>`
     insert into storage.objects (bucket_id, name, owner, owner_id)
     values ('books', ${`${owner}/owned.md`}, ${owner}, ${owner}) returning id`;
@@ -412,6 +443,7 @@ beforeAll(async () => {
     character: character!,
     session,
     message: message!.id,
+    branch: branch!.id,
   };
 });
 afterAll(async () => {
@@ -456,6 +488,7 @@ describe('least privilege (SQL as anon and authenticated, as Supabase runs a req
     expect(tables.map((t) => `${t.table} ${t.role} ${t.privilege}`)).toEqual([
       'books authenticated SELECT',
       'categories authenticated SELECT',
+      'chat_branches authenticated SELECT',
       'chat_sessions authenticated SELECT',
       'messages authenticated SELECT',
     ]);
