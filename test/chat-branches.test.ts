@@ -209,11 +209,14 @@ describe('regenerateReply', () => {
       await regenerate(first.reply.id, { clientMessageId: key }),
       'regenerateReply',
     );
+    const generations = gw.counter.count('llm:generate');
     const b = payload(
       await regenerate(first.reply.id, { clientMessageId: key }),
       'regenerateReply',
     );
     expect(b.replayed).toBe(true);
+    // A replay asks the model for nothing.
+    expect(gw.counter.count('llm:generate')).toBe(generations);
     expect(b.reply.id).toBe(a.reply.id);
     expect(b.userMessage.id).toBe(first.userMessage.id);
 
@@ -332,11 +335,14 @@ describe('editMessage', () => {
       'editMessage',
     );
     const before = await snapshot(sessionId);
+    const generations = gw.counter.count('llm:generate');
     const b = payload(
       await edit(second.userMessage.id, 'Who is Idris?', { clientMessageId: key }),
       'editMessage',
     );
     expect(b.replayed).toBe(true);
+    // A replay asks the model for nothing.
+    expect(gw.counter.count('llm:generate')).toBe(generations);
     expect([b.userMessage.id, b.reply.id]).toEqual([a.userMessage.id, a.reply.id]);
     expect(await snapshot(sessionId)).toEqual(before);
     expect(codeOf(await edit(second.userMessage.id, '   '))).toBe('BAD_USER_INPUT');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPrompt } from '../src/chat/prompt.js';
 import { createApp } from '../src/yoga.js';
@@ -224,6 +225,22 @@ describe('setting the position', () => {
       { token: strangerToken },
     );
     expect(codeOf(read)).toBe('NOT_FOUND');
+  });
+
+  it('a turn reads the position under the session lock, as it was set while it waited', async () => {
+    const s = await newSession();
+    const lock = `chat:lock:${s.id}`;
+    await gw.redis.set(lock, 'another-instance', 'PX', 10_000);
+    const turn = ask(s.id);
+    // The turn has read the session and waits for the lock; meanwhile the holder (another
+    // instance) moves the reader back to chapter 1 and lets the lock go.
+    await sleep(300);
+    const bound = chapters[0]!.lastChunkIndex;
+    await gw.db.sql`update chat_sessions set reading_chapter = 1, reading_max_chunk_index = ${bound}
+      where id = ${s.id}`;
+    await gw.redis.del(lock);
+    const reply = await turn;
+    for (const c of reply.citations) expect(c.chunkIndex).toBeLessThanOrEqual(bound);
   });
 
   it('null clears the position: the whole book again', async () => {
