@@ -183,6 +183,30 @@ describe('retrieval bounded by the reading position', () => {
   });
 });
 
+describe('searchBook within a session', () => {
+  const SEARCH = `query ($b: ID!, $q: String!, $s: ID) {
+    searchBook(bookId: $b, query: $q, limit: 20, sessionId: $s) { chunkIndex chapter } }`;
+  const search = (sessionId: string | null, t = token) =>
+    gw.gql(SEARCH, { b: bookId, q: LAST_CHAPTER_QUESTION, s: sessionId }, { token: t });
+
+  it("finds only passages up to the session's position; without one, the whole book", async () => {
+    const early = await newSession({ chapter: 3 });
+    const bounded = await search(early.id);
+    expect(bounded.body.errors).toBeUndefined();
+    const hits = bounded.body.data?.searchBook as { chunkIndex: number; chapter: string }[];
+    expect(hits.length).toBeGreaterThan(0);
+    for (const h of hits) expect(h.chunkIndex).toBeLessThanOrEqual(early.position!.lastChunkIndex);
+    const whole = (await search(null)).body.data?.searchBook as { chapter: string }[];
+    expect(whole.some((h) => h.chapter === lastChapter.title)).toBe(true);
+  });
+
+  it("another reader's session is NOT_FOUND; a malformed id BAD_USER_INPUT", async () => {
+    const s = await newSession({ chapter: 3 });
+    expect(codeOf(await search(s.id, strangerToken))).toBe('NOT_FOUND');
+    expect(codeOf(await search('not-a-session'))).toBe('BAD_USER_INPUT');
+  });
+});
+
 describe('setting the position', () => {
   it('refuses positions out of range with BAD_USER_INPUT and saves nothing', async () => {
     const s = await newSession({ chapter: 2 });

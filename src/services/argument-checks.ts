@@ -44,7 +44,7 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       forwardPage(a as PageArgs, pages, 'timestamp');
     },
     'Query.searchBook': (a) => {
-      parseSearch(a as Parameters<typeof parseSearch>[0], config.chat);
+      parseSearch(a as unknown as Parameters<typeof parseSearch>[0], config.chat);
     },
     'Book.characterConnection': (a) => {
       forwardPage(a as PageArgs, pages, 'text');
