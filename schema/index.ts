@@ -1,4 +1,5 @@
 import { lexicographicSortSchema } from 'graphql';
+import { withStoreErrorsMapped } from '../src/errors.js';
 import { builder } from './builder.js';
 import './node.js';
 import './category.js';
@@ -13,5 +14,5 @@ import './chat-turn.js';
 import './search.js';
 import './chat-branch.js';
 
-export const schema = builder.toSchema();
+export const schema = withStoreErrorsMapped(builder.toSchema());
 export const sortedSchema = lexicographicSortSchema(schema);

@@ -1,18 +1,15 @@
 import { Redis } from 'ioredis';
-import RedisMock from 'ioredis-mock';
 
 export type RedisClient = Redis;
 
 /**
- * The Redis client: a real server (every command with a timeout, no offline queue, so a down Redis
- * fails fast instead of hanging) or, in embedded mode, an in-process ioredis-mock.
+ * The Redis client of a real server: every command with a timeout, no offline queue, so a down
+ * Redis fails fast instead of hanging. (The in-process one is the embedded default's.)
  */
-export async function createRedis(
-  options: { mode: 'remote'; url: string; timeoutMs: number } | { mode: 'embedded' },
-): Promise<RedisClient> {
-  if (options.mode === 'embedded') {
-    return new (RedisMock as unknown as typeof Redis)();
-  }
+export async function createRedis(options: {
+  url: string;
+  timeoutMs: number;
+}): Promise<RedisClient> {
   const client = new Redis(options.url, {
     lazyConnect: true,
     connectTimeout: options.timeoutMs,

@@ -60,17 +60,14 @@ async function collectionOf(docs: Doc[], extra: Partial<CollectionCreateSchema> 
   });
   const documents = client.collections<Doc>(name).documents();
   for (const doc of docs) await documents.create(doc);
+  const search = (params: Partial<SearchParams<Doc, string>>) =>
+    documents.search({ q: '*', query_by: 'title,body', ...params });
   return {
     name,
     documents,
-    search: async (params: Partial<SearchParams<Doc, string>>) => {
-      const result = await documents.search({ q: '*', query_by: 'title,body', ...params });
-      return result;
-    },
-    ids: async (params: Partial<SearchParams<Doc, string>>) => {
-      const result = await documents.search({ q: '*', query_by: 'title,body', ...params });
-      return result.hits?.map((h) => h.document.id);
-    },
+    search,
+    ids: async (params: Partial<SearchParams<Doc, string>>) =>
+      (await search(params)).hits?.map((h) => h.document.id),
   };
 }
 
@@ -297,5 +294,95 @@ describe('drop_tokens_threshold, num_typos and prefix', () => {
     expect(await c.ids({ q: 'lant', num_typos: 0, prefix: 'true,false' })).toEqual(['t']);
     expect(await c.ids({ q: 'lant', num_typos: 0, prefix: 'false,true' })).toEqual(['b']);
     expect(await c.ids({ q: 'lant', num_typos: 0, prefix: false })).toEqual([]);
+  });
+});
+
+describe('phrases and exclusions in q', () => {
+  const docs = [
+    { id: 'phrase', body: 'a red apple fell' },
+    { id: 'reversed', body: 'an apple red and ripe' },
+    { id: 'apart', body: 'red and big apple' },
+    { id: 'wine', body: 'red wine' },
+  ];
+
+  it('keeps only documents holding a quoted phrase as consecutive words', async () => {
+    const c = await collectionOf(docs);
+    expect(await c.ids({ q: '"red apple"' })).toEqual(['phrase']);
+    expect(await c.ids({ q: '"red apple" fell' })).toEqual(['phrase']);
+    expect(await c.ids({ q: '"apple red"' })).toEqual(['reversed']);
+    // an unclosed quote is a plain word
+    expect(await c.ids({ q: '"wine' })).toEqual(['wine']);
+  });
+
+  it('removes documents holding an excluded word or an excluded phrase', async () => {
+    const c = await collectionOf(docs);
+    expect(await c.ids({ q: 'red -wine', drop_tokens_threshold: 0 })).toEqual([
+      'apart',
+      'reversed',
+      'phrase',
+    ]);
+    expect(await c.ids({ q: 'red -"red apple"' })).toEqual(['wine', 'apart', 'reversed']);
+    expect(await c.ids({ q: '-apple' })).toEqual(['wine']);
+  });
+});
+
+describe('documents API', () => {
+  it('answers a delete of a missing document with its id when ignore_not_found is true', async () => {
+    const c = await collectionOf([{ id: 'kept', body: 'x' }]);
+    await expect(c.documents.search({ q: '*' })).resolves.toMatchObject({ found: 1 });
+    const doc = client.collections<Doc>(c.name).documents('missing');
+    await expect(doc.delete()).rejects.toMatchObject({ httpStatus: 404 });
+    await expect(doc.delete({ ignore_not_found: true } as never)).resolves.toEqual({
+      id: 'missing',
+    });
+    await expect(
+      client
+        .collections<Doc>(c.name)
+        .documents('kept')
+        .delete({ ignore_not_found: true } as never),
+    ).resolves.toEqual({ body: 'x', id: 'kept' });
+  });
+
+  it('writes import result lines as Typesense does, with return_doc and return_id', async () => {
+    const c = await collectionOf([{ id: 'taken', body: 'x' }]);
+    const jsonl = [
+      '{"title":"T","id":"new","body":"B"}',
+      '{"id":"taken","body":"again"}',
+      '{"id":"bad","popularity":"many"}',
+      '{not json',
+    ].join('\n');
+    const plain = await c.documents.import(jsonl);
+    expect(plain.split('\n')).toEqual([
+      '{"success":true}',
+      `{"code":409,"document":${JSON.stringify('{"id":"taken","body":"again"}')},"error":"A document with id taken already exists.","success":false}`,
+      `{"code":400,"document":${JSON.stringify('{"id":"bad","popularity":"many"}')},"error":"Field \`popularity\` must be an int32.","success":false}`,
+      `{"code":400,"document":"{not json","error":"Bad JSON.","success":false}`,
+    ]);
+    const returned = await c.documents.import(
+      '{"id":"n2","title":"T","body":"B"}\n{"id":"taken"}',
+      {
+        return_doc: true,
+        return_id: true,
+      },
+    );
+    expect(returned.split('\n')).toEqual([
+      '{"document":{"body":"B","id":"n2","title":"T"},"id":"n2","success":true}',
+      `{"code":409,"document":${JSON.stringify('{"id":"taken"}')},"error":"A document with id taken already exists.","id":"taken","success":false}`,
+    ]);
+  });
+
+  it('exports and returns documents with their keys in sorted order, id among them', async () => {
+    const c = await collectionOf([]);
+    const created = await c.documents.create({ title: 'T', id: 'k', popularity: 3, body: 'B' });
+    expect(Object.keys(created)).toEqual(['body', 'id', 'popularity', 'title']);
+    await c.documents.create({ popularity: 1, body: 'no id' } as Doc);
+    expect((await c.documents.export()).split('\n')).toEqual([
+      '{"body":"B","id":"k","popularity":3,"title":"T"}',
+      '{"body":"no id","id":"1","popularity":1}',
+    ]);
+    const fetched = await client.collections<Doc>(c.name).documents('k').retrieve();
+    expect(Object.keys(fetched)).toEqual(['body', 'id', 'popularity', 'title']);
+    const hit = (await c.documents.search({ q: 'B', query_by: 'body' })).hits?.[0];
+    expect(Object.keys(hit?.document ?? {})).toEqual(['body', 'id', 'popularity', 'title']);
   });
 });

@@ -2,7 +2,8 @@
  * One collection in memory: its schema, its documents (keyed by id, ordered by an internal
  * sequence id that grows with every write, like Typesense's seq_id) and an inverted index per
  * indexed string field (term -> seq id -> term frequency) with the per-document token lists that
- * BM25 and highlighting need. Writes go through create/upsert/update/emplace/remove, which apply
+ * ranking and highlighting need. Documents are kept with their keys sorted, as Typesense returns
+ * them. Writes go through create/upsert/update/emplace/remove, which apply
  * Typesense's id rules and the schema validator.
  */
 import { ApiError, badRequest } from './errors.js';
@@ -94,6 +95,15 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A copy with object keys in sorted order, at every depth. */
+export function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (!isObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortKeys(value[key]);
+  return out;
+}
+
 export class Collection {
   readonly byId = new Map<string, StoredDoc>();
   readonly bySeq = new Map<number, StoredDoc>();
@@ -145,7 +155,9 @@ export class Collection {
     stored.tokens.clear();
   }
 
-  private put(doc: Doc, seq?: number): StoredDoc {
+  private put(input: Doc, seq?: number): StoredDoc {
+    // Typesense keeps documents as JSON objects with sorted keys: every read returns them so
+    const doc = sortKeys(input) as Doc;
     // like Typesense, a document keeps its sequence id when it is replaced or updated
     const previous = this.byId.get(doc.id);
     if (previous) this.delete(previous);

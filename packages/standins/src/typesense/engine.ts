@@ -39,6 +39,17 @@ function pick(doc: Doc, include: string[], exclude: string[]): Record<string, un
   return out;
 }
 
+/** The string `id` of a JSONL line, when it parses as an object holding one. */
+function lineId(line: string): string | undefined {
+  try {
+    const parsed = JSON.parse(line) as unknown;
+    const id = (parsed as { id?: unknown } | null)?.id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class Engine {
   private readonly collections = new Map<string, { collection: Collection; order: number }>();
   private nextOrder = 0;
@@ -164,8 +175,11 @@ export class Engine {
     return doc;
   }
 
-  deleteDocument(name: string, id: string): Doc {
-    const doc = this.collection(name).remove(id);
+  /** With `ignore_not_found=true` a missing document is answered `{"id": ...}`, as Typesense does. */
+  deleteDocument(name: string, id: string, params: Params): Record<string, unknown> {
+    const collection = this.collection(name);
+    if (params.ignore_not_found === 'true' && !collection.byId.has(id)) return { id };
+    const doc = collection.remove(id);
     this.changed(name);
     return doc;
   }
@@ -218,21 +232,26 @@ export class Engine {
     }
     const dirty = resolveDirtyValues(collection.meta, params.dirty_values);
     const lines = body.split('\n').filter((line) => line.trim() !== '');
+    // Typesense writes each result line with its keys in sorted order
     const results = lines.map((line) => {
       try {
         const doc = collection.write(parseJson(line), action, dirty);
-        const ok: Record<string, unknown> = { success: true };
+        const ok: Record<string, unknown> = {};
         if (params.return_doc === 'true') ok.document = doc;
         if (params.return_id === 'true') ok.id = doc.id;
+        ok.success = true;
         return JSON.stringify(ok);
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
-        return JSON.stringify({
+        const failed: Record<string, unknown> = {
           code: error.status,
           document: line,
           error: error.message,
-          success: false,
-        });
+        };
+        const id = params.return_id === 'true' ? lineId(line) : undefined;
+        if (id !== undefined) failed.id = id;
+        failed.success = false;
+        return JSON.stringify(failed);
       }
     });
     if (lines.length > 0) this.changed(name);

@@ -110,7 +110,7 @@ const ROUTES: Route[] = [
   {
     method: 'DELETE',
     pattern: ['collections', ':c', 'documents', ':id'],
-    handler: (e, r) => ok(e.deleteDocument(seg(r, 1), seg(r, 3))),
+    handler: (e, r) => ok(e.deleteDocument(seg(r, 1), seg(r, 3), r.params)),
   },
   {
     method: 'POST',
