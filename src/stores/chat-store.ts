@@ -4,9 +4,17 @@ import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from
 import { Conflict, InvalidValue, NotFound } from './errors.js';
 import { fromPostgrestError, pgrstQuote, unwrap } from './postgrest.js';
 
+/** Called with a session's id once a write to it (or to its messages) is committed. */
+export type SessionWritten = (sessionId: string) => Promise<void>;
+
+const nothing: SessionWritten = async () => {};
+
 /** Supabase I/O for chat sessions and messages. */
 export class ChatStore {
-  constructor(private readonly db: SupabaseClient) {}
+  constructor(
+    private readonly db: SupabaseClient,
+    private readonly written: SessionWritten = nothing,
+  ) {}
 
   async sessionsByIds(ids: readonly string[]): Promise<ChatSessionRow[]> {
     if (ids.length === 0) return [];
@@ -84,6 +92,7 @@ export class ChatStore {
       .eq('user_id', userId)
       .select('*');
     const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    if (row) await this.written(row.id);
     return row ?? null;
   }
 
@@ -104,6 +113,7 @@ export class ChatStore {
       .eq('user_id', userId)
       .select('*');
     const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    if (row) await this.written(row.id);
     return row ?? null;
   }
 
@@ -131,6 +141,7 @@ export class ChatStore {
       .eq('user_id', userId)
       .select('*');
     const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    if (row) await this.written(row.id);
     return row ?? null;
   }
 
@@ -248,7 +259,10 @@ export interface BegunTurn {
  * writes nothing and is a `Conflict` (`stale_fence`).
  */
 export class ChatTurnStore {
-  constructor(private readonly db: SupabaseClient) {}
+  constructor(
+    private readonly db: SupabaseClient,
+    private readonly written: SessionWritten = nothing,
+  ) {}
 
   /**
    * Takes the session's next fencing number and, with a client message id, finds the turn saved
@@ -294,7 +308,9 @@ export class ChatTurnStore {
     });
     if (res.error?.code === 'PT409') throw new Conflict('stale_fence', res.error.message);
     if (res.error?.code === 'P0002') throw new NotFound('Chat session', args.sessionId);
-    return unwrap(res, savedTurn, 'save_chat_turn');
+    const saved = unwrap(res, savedTurn, 'save_chat_turn');
+    if (!saved.replayed) await this.written(args.sessionId);
+    return saved;
   }
 
   /**
@@ -359,7 +375,9 @@ export class ChatTurnStore {
       p_preview_length: args.previewLength,
     });
     forkErrors(res.error, args.sessionId, args.targetId);
-    return unwrap(res, savedTurn, 'save_chat_fork');
+    const saved = unwrap(res, savedTurn, 'save_chat_fork');
+    if (!saved.replayed) await this.written(args.sessionId);
+    return saved;
   }
 
   /** Makes the branch holding `messageId` the one the session shows (fenced); the session after. */
@@ -378,7 +396,9 @@ export class ChatTurnStore {
       p_preview_length: args.previewLength,
     });
     forkErrors(res.error, args.sessionId, args.messageId);
-    return unwrap(res, chatSessionRow, 'select_chat_branch');
+    const row = unwrap(res, chatSessionRow, 'select_chat_branch');
+    await this.written(args.sessionId);
+    return row;
   }
 }
 

@@ -316,7 +316,7 @@ describe('reads', () => {
     expect(none.status).toBe(406);
     expect(none.error).toMatchObject({
       code: 'PGRST116',
-      details: 'Results contain 0 rows, application/vnd.pgrst.object+json requires 1 row',
+      details: 'The result contains 0 rows',
     });
     const many = await service.from('books').select('title').single();
     expect(many.status).toBe(406);

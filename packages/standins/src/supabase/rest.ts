@@ -66,16 +66,36 @@ interface Media extends BodyOptions {
   contentType: string;
 }
 
+/** A request on a table or view, parsed, with its statement's build context. */
+interface TableCall {
+  request: RestRequest;
+  auth: RequestAuth;
+  relation: Relation;
+  query: ParsedQuery;
+  prefs: Preferences;
+  media: Media;
+  ctx: BuildContext;
+}
+
 /** Tries of a request whose database connection was cut under it. */
 const CONNECTION_ATTEMPTS = 3;
 
 interface StatementRow {
   total: string | null;
+  /** For an upsert, how many of its rows were inserted rather than updated. */
+  inserted?: string | null;
   page_total: string;
   body: string;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Ends a `Prefer: tx=rollback` transaction with ROLLBACK, carrying the statement's answer. */
+class RolledBack extends Error {
+  constructor(readonly row: StatementRow) {
+    super('rolled back on request');
+  }
+}
 
 function negotiate(accept: string | undefined): Media {
   if (!accept) return { singular: false, stripNulls: false, contentType: JSON_TYPE };
@@ -114,7 +134,7 @@ function notSingular(rows: number): RestError {
     406,
     'PGRST116',
     'JSON object requested, multiple (or no) rows returned',
-    `Results contain ${rows} rows, application/vnd.pgrst.object+json requires 1 row`,
+    `The result contains ${rows} rows`,
   );
 }
 
@@ -255,13 +275,21 @@ export class RestHandler {
     }
   }
 
-  private async relation(name: string): Promise<{ catalog: Catalog; relation: Relation }> {
+  /** Looks `pick` up in the cached catalog, and once more in a fresh one on a miss. */
+  private async lookup<T>(
+    pick: (catalog: Catalog) => T | undefined,
+  ): Promise<{ catalog: Catalog; found: T | undefined }> {
     let catalog = await this.catalog.get();
-    let relation = catalog.relations.get(name);
-    if (!relation) {
+    let found = pick(catalog);
+    if (found === undefined) {
       catalog = await this.catalog.refresh();
-      relation = catalog.relations.get(name);
+      found = pick(catalog);
     }
+    return { catalog, found };
+  }
+
+  private async relation(name: string): Promise<{ catalog: Catalog; relation: Relation }> {
+    const { catalog, found: relation } = await this.lookup((c) => c.relations.get(name));
     if (!relation) {
       throw restError(
         404,
@@ -284,6 +312,7 @@ export class RestHandler {
     statement: { text: string; params: string[] },
     check?: (row: StatementRow) => void,
   ): Promise<StatementRow> {
+    const rollback = parsePrefer(request.headers.prefer).tx === 'rollback';
     // A connection cut before COMMIT was sent leaves nothing done (the server rolls the
     // transaction back), so the request is run again on a new pool, a few times at most; a cut
     // during COMMIT is not retried (its outcome is unknown).
@@ -306,10 +335,12 @@ export class RestHandler {
           const row = rows[0];
           if (!row) throw restError(500, 'PGRSTX00', 'statement returned no row');
           check?.(row);
+          if (rollback) throw new RolledBack(row);
           committing = true;
           return row;
         });
       } catch (error) {
+        if (error instanceof RolledBack) return error.row;
         if (!isConnectionLost(error)) throw error;
         this.pool.replace(sql);
         if (committing || attempt >= CONNECTION_ATTEMPTS) throw error;
@@ -325,33 +356,35 @@ export class RestHandler {
     const { catalog, relation } = await this.relation(name);
     const prefs = parsePrefer(request.headers.prefer);
     const query = parseQuery(request.search);
+    if (request.method === 'OPTIONS') {
+      return { status: 200, headers: { Allow: 'OPTIONS,GET,HEAD,POST,PATCH,DELETE' }, body: '' };
+    }
+    if (!['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'].includes(request.method)) {
+      throw restError(405, 'PGRST117', `Unsupported HTTP method: ${request.method}`);
+    }
+    const call: TableCall = {
+      request,
+      auth,
+      relation,
+      query,
+      prefs,
+      media: negotiate(request.headers.accept),
+      ctx: this.context(catalog, query),
+    };
     switch (request.method) {
-      case 'GET':
-      case 'HEAD':
-        return this.read(request, auth, catalog, relation, query, prefs);
       case 'POST':
-        return this.insert(request, auth, catalog, relation, query, prefs);
+        return this.insert(call);
       case 'PATCH':
-        return this.update(request, auth, catalog, relation, query, prefs);
+        return this.update(call);
       case 'DELETE':
-        return this.remove(request, auth, catalog, relation, query, prefs);
-      case 'OPTIONS':
-        return { status: 200, headers: { Allow: 'OPTIONS,GET,HEAD,POST,PATCH,DELETE' }, body: '' };
+        return this.remove(call);
       default:
-        throw restError(405, 'PGRST117', `Unsupported HTTP method: ${request.method}`);
+        return this.read(call);
     }
   }
 
-  private async read(
-    request: RestRequest,
-    auth: RequestAuth,
-    catalog: Catalog,
-    relation: Relation,
-    query: ParsedQuery,
-    prefs: Preferences,
-  ): Promise<Omit<RestReply, 'resource'>> {
-    const media = negotiate(request.headers.accept);
-    const ctx = this.context(catalog, query);
+  private async read(call: TableCall): Promise<Omit<RestReply, 'resource'>> {
+    const { request, auth, relation, query, prefs, media, ctx } = call;
     const source: Source = {
       from: `"public".${quoteIdent(relation.name)} AS ${quoteIdent(relation.name)}`,
       alias: relation.name,
@@ -385,7 +418,10 @@ export class RestHandler {
       'Content-Range': contentRange(lower, lower + pageTotal - 1, total),
     };
     preferenceApplied(
-      { ...prefs, applied: prefs.applied.filter((p) => p.startsWith('count=')) },
+      {
+        ...prefs,
+        applied: prefs.applied.filter((p) => p.startsWith('count=') || p.startsWith('tx=')),
+      },
       headers,
     );
     return { status, headers, body: request.method === 'HEAD' ? '' : row.body };
@@ -433,15 +469,8 @@ export class RestHandler {
     };
   }
 
-  private async insert(
-    request: RestRequest,
-    auth: RequestAuth,
-    catalog: Catalog,
-    relation: Relation,
-    query: ParsedQuery,
-    prefs: Preferences,
-  ): Promise<Omit<RestReply, 'resource'>> {
-    const media = negotiate(request.headers.accept);
+  private async insert(call: TableCall): Promise<Omit<RestReply, 'resource'>> {
+    const { request, auth, relation, query, prefs, media, ctx } = call;
     const payload = parseJsonBody(request.body);
     const rows = Array.isArray(payload) ? payload : [payload];
     if (!rows.every(isObject)) throw invalidBody('All elements must be JSON objects');
@@ -466,7 +495,6 @@ export class RestHandler {
         action: prefs.resolution === 'merge-duplicates' ? 'merge' : 'ignore',
       };
     }
-    const ctx = this.context(catalog, query);
     const result = this.mutationResult(query, prefs, relation, media);
     const text = buildInsert(ctx, {
       relation,
@@ -483,7 +511,9 @@ export class RestHandler {
       { text, params: ctx.params.values },
       this.singularCheck(media),
     );
-    const reply = this.mutationReply(prefs, media, row, 201, [1, 0]);
+    // PostgREST answers a merging upsert that only updated rows with 200, else 201.
+    const updatedOnly = prefs.resolution === 'merge-duplicates' && Number(row.inserted) === 0;
+    const reply = this.mutationReply(prefs, media, row, updatedOnly ? 200 : 201, [1, 0]);
     if (prefs.return === 'headers-only') {
       const created = JSON.parse(row.body || '[]') as Record<string, unknown>[];
       const first = created[0];
@@ -498,20 +528,12 @@ export class RestHandler {
     return reply;
   }
 
-  private async update(
-    request: RestRequest,
-    auth: RequestAuth,
-    catalog: Catalog,
-    relation: Relation,
-    query: ParsedQuery,
-    prefs: Preferences,
-  ): Promise<Omit<RestReply, 'resource'>> {
-    const media = negotiate(request.headers.accept);
+  private async update(call: TableCall): Promise<Omit<RestReply, 'resource'>> {
+    const { request, auth, relation, query, prefs, media, ctx } = call;
     const payload = parseJsonBody(request.body);
     if (!isObject(payload)) throw invalidBody('Expected a JSON object');
     const columns = query.columns ?? Object.keys(payload);
     checkColumns(relation, columns);
-    const ctx = this.context(catalog, query);
     const result = this.mutationResult(query, prefs, relation, media);
     const text = buildUpdate(ctx, { relation, columns, row: payload, shape: query.root, result });
     return this.runUpdateOrDelete(request, auth, text, ctx.params.values, media, prefs);
@@ -534,29 +556,16 @@ export class RestHandler {
     ]);
   }
 
-  private async remove(
-    request: RestRequest,
-    auth: RequestAuth,
-    catalog: Catalog,
-    relation: Relation,
-    query: ParsedQuery,
-    prefs: Preferences,
-  ): Promise<Omit<RestReply, 'resource'>> {
-    const media = negotiate(request.headers.accept);
-    const ctx = this.context(catalog, query);
+  private async remove(call: TableCall): Promise<Omit<RestReply, 'resource'>> {
+    const { request, auth, relation, query, prefs, media, ctx } = call;
     const result = this.mutationResult(query, prefs, relation, media);
     const text = buildDelete(ctx, { relation, shape: query.root, result });
     return this.runUpdateOrDelete(request, auth, text, ctx.params.values, media, prefs);
   }
 
   private async routines(name: string): Promise<{ catalog: Catalog; overloads: Routine[] }> {
-    let catalog = await this.catalog.get();
-    let overloads = catalog.routines.get(name);
-    if (!overloads) {
-      catalog = await this.catalog.refresh();
-      overloads = catalog.routines.get(name);
-    }
-    return { catalog, overloads: overloads ?? [] };
+    const { catalog, found } = await this.lookup((c) => c.routines.get(name));
+    return { catalog, overloads: found ?? [] };
   }
 
   private async rpc(

@@ -12,7 +12,7 @@ import {
   type Relation,
   type Routine,
 } from './catalog.js';
-import { RestError, restError } from './errors.js';
+import { parseError, RestError, restError } from './errors.js';
 import type { Condition, Field, OrderTerm, SelectItem, Shape } from './url.js';
 import { emptyShape } from './url.js';
 
@@ -36,6 +36,8 @@ export interface Relationship {
   fk: ForeignKey;
   target: Relation;
   toOne: boolean;
+  /** The source holds the foreign key (the target is its parent). */
+  manyToOne: boolean;
   /** The join condition, given the parent's and the child's aliases. */
   join(parent: string, child: string): string;
 }
@@ -66,11 +68,17 @@ function sameColumns(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((column) => b.includes(column));
 }
 
-function describeFk(fk: ForeignKey): string {
-  return `${fk.name} using ${fk.table}(${fk.columns.join(', ')}) and ${fk.refTable}(${fk.refColumns.join(', ')})`;
+/** A relationship as PostgREST names it: from the embedding side, then the embedded side. */
+function describeFk(fk: ForeignKey, toParent: boolean): string {
+  const child = `${fk.table}(${fk.columns.join(', ')})`;
+  const parent = `${fk.refTable}(${fk.refColumns.join(', ')})`;
+  return `${fk.name} using ${toParent ? `${child} and ${parent}` : `${parent} and ${child}`}`;
 }
 
-/** Finds the foreign-key relationship `source` → `target` (a table name or an FK column). */
+/**
+ * Finds the foreign-key relationship `source` → `target`: a table name, an FK column, or the
+ * FK constraint's name.
+ */
 export function resolveRelationship(
   catalog: Catalog,
   source: Relation,
@@ -81,8 +89,10 @@ export function resolveRelationship(
   for (const fk of catalog.foreignKeys) {
     const manyToOne =
       fk.table === source.name &&
-      (fk.refTable === target || (fk.columns.length === 1 && fk.columns[0] === target));
-    const oneToMany = fk.refTable === source.name && fk.table === target;
+      (fk.refTable === target ||
+        fk.name === target ||
+        (fk.columns.length === 1 && fk.columns[0] === target));
+    const oneToMany = fk.refTable === source.name && (fk.table === target || fk.name === target);
     const matchesHint =
       hint === undefined || hint === fk.name || (fk.columns.length === 1 && fk.columns[0] === hint);
     if (!matchesHint) continue;
@@ -93,6 +103,7 @@ export function resolveRelationship(
           fk,
           target: parent,
           toOne: true,
+          manyToOne: true,
           join: (p, c) =>
             fk.columns
               .map((col, i) => `${q(c)}.${q(fk.refColumns[i] as string)} = ${q(p)}.${q(col)}`)
@@ -107,6 +118,7 @@ export function resolveRelationship(
           fk,
           target: child,
           toOne: child.uniqueKeys.some((key) => sameColumns(key, fk.columns)),
+          manyToOne: false,
           join: (p, c) =>
             fk.columns
               .map((col, i) => `${q(c)}.${q(col)} = ${q(p)}.${q(fk.refColumns[i] as string)}`)
@@ -128,9 +140,9 @@ export function resolveRelationship(
   throw new RestError(300, {
     code: 'PGRST201',
     details: candidates.map((rel) => ({
-      cardinality: rel.toOne ? 'many-to-one' : 'one-to-many',
+      cardinality: rel.manyToOne ? 'many-to-one' : rel.toOne ? 'one-to-one' : 'one-to-many',
       embedding: `${source.name} with ${target}`,
-      relationship: describeFk(rel.fk),
+      relationship: describeFk(rel.fk, rel.manyToOne),
     })),
     hint: `Try changing '${target}' to one of the following: ${candidates.map((rel) => `'${target}!${rel.fk.name}'`).join(', ')}. Find the desired relationship in the 'details' key.`,
     message: `Could not embed because more than one relationship was found for '${source.name}' and '${target}'`,
@@ -322,20 +334,32 @@ function childSource(ctx: BuildContext, rel: Relationship): Source {
   };
 }
 
+/** An embedded resource resolved under `parent`: its relationship, source, path and WHERE. */
+function embedScope(
+  ctx: BuildContext,
+  parent: Source,
+  embed: Extract<SelectItem, { kind: 'embed' }>,
+  parentPath: string[],
+) {
+  const rel = resolveRelationship(ctx.catalog, parent.relation, embed.target, embed.hint);
+  const child = childSource(ctx, rel);
+  const path = [...parentPath, embed.alias ?? embed.target];
+  const shape = shapeFor(ctx, path);
+  const where = whereClause([
+    rel.join(parent.alias, child.alias),
+    ...whereParts(ctx, child, embed.items, path, shape),
+  ]);
+  return { rel, child, path, shape, where };
+}
+
 function existsSql(
   ctx: BuildContext,
   parent: Source,
   embed: Extract<SelectItem, { kind: 'embed' }>,
   parentPath: string[],
 ): string {
-  const rel = resolveRelationship(ctx.catalog, parent.relation, embed.target, embed.hint);
-  const child = childSource(ctx, rel);
-  const path = [...parentPath, embed.alias ?? embed.target];
-  const parts = [
-    rel.join(parent.alias, child.alias),
-    ...whereParts(ctx, child, embed.items, path, shapeFor(ctx, path)),
-  ];
-  return `EXISTS (SELECT 1 FROM ${child.from}${whereClause(parts)})`;
+  const { child, where } = embedScope(ctx, parent, embed, parentPath);
+  return `EXISTS (SELECT 1 FROM ${child.from}${where})`;
 }
 
 function embedSql(
@@ -344,19 +368,51 @@ function embedSql(
   embed: Extract<SelectItem, { kind: 'embed' }>,
   parentPath: string[],
 ): string {
-  const rel = resolveRelationship(ctx.catalog, parent.relation, embed.target, embed.hint);
-  const child = childSource(ctx, rel);
-  const path = [...parentPath, embed.alias ?? embed.target];
-  const shape = shapeFor(ctx, path);
+  const { rel, child, path, shape, where } = embedScope(ctx, parent, embed, parentPath);
   const list = selectList(ctx, child, embed.items, path);
-  const where = whereClause([
-    rel.join(parent.alias, child.alias),
-    ...whereParts(ctx, child, embed.items, path, shape),
-  ]);
-  const inner = `SELECT ${list} FROM ${child.from}${where}${orderClause(ctx, child, shape.order)}${rangeClause(ctx, shape)}`;
+  const inner = `SELECT ${list} FROM ${child.from}${where}${groupClause(child, embed.items, true)}${orderClause(ctx, child, shape.order)}${rangeClause(ctx, shape)}`;
   return rel.toOne
     ? `(SELECT row_to_json(pgrst_e) FROM (${inner}) pgrst_e)`
     : `(SELECT coalesce(json_agg(pgrst_e), '[]') FROM (${inner}) pgrst_e)`;
+}
+
+/** `count()`, or, inside an embed, a bare `count` where the relation has no such column. */
+function countAlias(source: Source, item: SelectItem, embedded: boolean): string | undefined {
+  if (item.kind === 'count') return item.alias ?? 'count';
+  if (
+    embedded &&
+    item.kind === 'field' &&
+    item.field.column === 'count' &&
+    item.field.path.length === 0 &&
+    item.cast === undefined &&
+    !source.relation.columnByName.has('count')
+  ) {
+    return item.alias ?? 'count';
+  }
+  return undefined;
+}
+
+/**
+ * ` GROUP BY` for a level that counts: its other columns, by position in the select list. A
+ * counting level cannot embed.
+ */
+function groupClause(source: Source, items: SelectItem[], embedded: boolean): string {
+  if (!items.some((item) => countAlias(source, item, embedded) !== undefined)) return '';
+  const positions: number[] = [];
+  let position = 0;
+  for (const item of items) {
+    if (countAlias(source, item, embedded) !== undefined) position += 1;
+    else if (item.kind === 'star') {
+      for (const _ of source.relation.columns) positions.push(++position);
+    } else if (item.kind === 'field') positions.push(++position);
+    else {
+      throw parseError(
+        'failed to parse select parameter',
+        'count() cannot be combined with embedded resources at the same level',
+      );
+    }
+  }
+  return positions.length > 0 ? ` GROUP BY ${positions.join(', ')}` : '';
 }
 
 /** The select list of one level, `expr AS "name", ...`. */
@@ -368,7 +424,10 @@ export function selectList(
 ): string {
   const parts: string[] = [];
   for (const item of items) {
-    if (item.kind === 'star') {
+    const count = countAlias(source, item, path.length > 0);
+    if (item.kind === 'count' || count !== undefined) {
+      parts.push(`count(*) AS ${q(count ?? 'count')}`);
+    } else if (item.kind === 'star') {
       for (const column of source.relation.columns) {
         parts.push(`${q(source.alias)}.${q(column.name)} AS ${q(column.name)}`);
       }
@@ -414,7 +473,7 @@ export function buildRead(ctx: BuildContext, plan: ReadPlan): string {
   const { source, items, shape } = plan;
   const where = whereClause(whereParts(ctx, source, items, [], shape));
   const list = selectList(ctx, source, items, []);
-  const page = `SELECT ${list} FROM ${source.from}${where}${orderClause(ctx, source, shape.order)}${rangeClause(ctx, shape)}`;
+  const page = `SELECT ${list} FROM ${source.from}${where}${groupClause(source, items, false)}${orderClause(ctx, source, shape.order)}${rangeClause(ctx, shape)}`;
   const total = plan.count ? `(SELECT count(*) FROM ${source.from}${where})` : 'NULL::bigint';
   return `SELECT ${total} AS total, count(*) AS page_total, ${bodySql(plan.body)} AS body FROM (${page}) pgrst_t`;
 }
@@ -451,6 +510,7 @@ function wrapMutation(
   relation: Relation,
   mutation: string,
   result: MutationResult,
+  countInserted = false,
 ): string {
   const source: Source = {
     from: `pgrst_source AS ${q(relation.name)}`,
@@ -462,11 +522,17 @@ function wrapMutation(
       ? 'SELECT 1 FROM pgrst_source'
       : `SELECT ${selectList(ctx, source, result.items, [])} FROM ${source.from}`;
   const body = result.items === null ? `''::text` : bodySql(result.body);
-  return `WITH pgrst_source AS (${mutation}) SELECT (SELECT count(*) FROM pgrst_source) AS total, count(*) AS page_total, ${body} AS body FROM (${inner}) pgrst_t`;
+  // An upsert's rows report whether they were inserted (xmax is 0 for a new row version).
+  const inserted = countInserted
+    ? '(SELECT count(*) FROM pgrst_source WHERE pgrst_inserted)'
+    : 'NULL::bigint';
+  return `WITH pgrst_source AS (${mutation}) SELECT (SELECT count(*) FROM pgrst_source) AS total, ${inserted} AS inserted, count(*) AS page_total, ${body} AS body FROM (${inner}) pgrst_t`;
 }
 
-function returning(relation: Relation, result: MutationResult): string {
-  return result.items === null ? 'RETURNING 1' : `RETURNING ${q(relation.name)}.*`;
+function returning(relation: Relation, result: MutationResult, countInserted = false): string {
+  const list = result.items === null ? ['1'] : [`${q(relation.name)}.*`];
+  if (countInserted) list.push(`(${q(relation.name)}.xmax = 0) AS pgrst_inserted`);
+  return `RETURNING ${list.join(', ')}`;
 }
 
 function target(relation: Relation): string {
@@ -518,8 +584,9 @@ export function buildInsert(ctx: BuildContext, plan: InsertPlan): string {
         ? ` ON CONFLICT (${targetCols}) DO UPDATE SET ${columns.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}`
         : ` ON CONFLICT (${targetCols}) DO NOTHING`;
   }
-  const insert = `INSERT INTO ${target(relation)}${columnList} ${values}${conflict} ${returning(relation, plan.result)}`;
-  return wrapMutation(ctx, relation, insert, plan.result);
+  const upsert = plan.onConflict !== undefined;
+  const insert = `INSERT INTO ${target(relation)}${columnList} ${values}${conflict} ${returning(relation, plan.result, upsert)}`;
+  return wrapMutation(ctx, relation, insert, plan.result, upsert);
 }
 
 /**

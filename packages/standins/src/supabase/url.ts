@@ -20,6 +20,8 @@ export interface Field {
 export type SelectItem =
   | { kind: 'star' }
   | { kind: 'field'; field: Field; alias?: string; cast?: string }
+  /** `count()`: the number of rows, grouped by the level's other fields. */
+  | { kind: 'count'; alias?: string }
   | {
       kind: 'embed';
       target: string;
@@ -164,13 +166,17 @@ export function parseField(raw: string): Field {
   return { column, path };
 }
 
-/** Index of the alias colon: the first `:` not part of `::`, outside quotes. */
+/** Index of the alias colon: the first `:` not part of `::`, outside quotes and parentheses. */
 function aliasColon(item: string): number {
   let quoted = false;
+  let depth = 0;
   for (let i = 0; i < item.length; i++) {
     const ch = item[i];
     if (ch === '"') quoted = !quoted;
-    else if (!quoted && ch === ':') {
+    else if (quoted) continue;
+    else if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (depth === 0 && ch === ':') {
       if (item[i + 1] === ':') return -1;
       return i;
     }
@@ -190,6 +196,14 @@ function parseSelectItem(raw: string): SelectItem {
   const colon = aliasColon(item);
   const alias = colon >= 0 ? parseIdentifier(item.slice(0, colon), 'alias') : undefined;
   const rest = colon >= 0 ? item.slice(colon + 1) : item;
+  if (rest.trim() === 'count()')
+    return { kind: 'count', ...(alias === undefined ? {} : { alias }) };
+  if (/^(?:[^()]*\.)?(?:count|sum|avg|min|max)\(\)(?:::[^()]*)?$/.test(rest.trim())) {
+    throw parseError(
+      `failed to parse select parameter (${raw})`,
+      'aggregate functions are not supported',
+    );
+  }
   const open = rest.indexOf('(');
   if (open >= 0 && rest.endsWith(')') && !rest.startsWith('"')) {
     const [targetRaw = '', ...marks] = rest.slice(0, open).split('!');
@@ -436,6 +450,8 @@ export interface Preferences {
   count?: 'exact' | 'planned' | 'estimated';
   resolution?: 'merge-duplicates' | 'ignore-duplicates';
   missingDefault: boolean;
+  /** How the transaction ends (`tx=rollback` rolls it back after the answer is computed). */
+  tx?: 'commit' | 'rollback';
   /** The preferences honoured, for the Preference-Applied header. */
   applied: string[];
 }
@@ -458,6 +474,9 @@ export function parsePrefer(header: string | string[] | undefined): Preferences 
     } else if (name === 'resolution' && ['merge-duplicates', 'ignore-duplicates'].includes(value)) {
       prefs.resolution = value as NonNullable<Preferences['resolution']>;
       prefs.applied.push(`resolution=${value}`);
+    } else if (name === 'tx' && (value === 'commit' || value === 'rollback')) {
+      prefs.tx = value;
+      prefs.applied.push(`tx=${value}`);
     } else if (name === 'missing' && value === 'default') {
       prefs.missingDefault = true;
       prefs.applied.push('missing=default');
