@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +53,7 @@ let characterId: string;
 beforeAll(async () => {
   gw = await startTestGateway({
     worker: true,
-    env: { SESSION_LOCK_WAIT_MS: '300', STORE_TIMEOUT_MS: '30000' },
+    env: { SESSION_LOCK_WAIT_MS: '300', STORE_TIMEOUT_MS: '30000', RESPONSE_CACHE_TTL_MS: '60000' },
   });
   token = await gw.token(reader);
   strangerToken = await gw.token(stranger);
@@ -270,6 +271,39 @@ describe('regenerateReply', () => {
     }
     expect(await snapshot(sessionId)).toEqual(before);
     expect(payload(await regenerate(first.reply.id), 'regenerateReply').replayed).toBe(false);
+  });
+});
+
+describe("the frontend's chat page (cached per session version)", () => {
+  const CHAT_PAGE = readFileSync(
+    new URL('../client/operations/ChatPage.graphql', import.meta.url),
+    'utf8',
+  );
+  const chatPage = async (sessionId: string) => {
+    const res = await gw.gql(CHAT_PAGE, { sessionId }, { token });
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data?.chatSession as {
+      messageCount: number;
+      readingPosition: { chapter: number | null } | null;
+      messages: { edges: { node: { id: string } }[] };
+    };
+  };
+  const idsOf = (p: Awaited<ReturnType<typeof chatPage>>) => p.messages.edges.map((e) => e.node.id);
+
+  it('shows a regenerate, a branch switch and a new reading position at once', async () => {
+    const { sessionId, first, second } = await twoTurns();
+    expect(idsOf(await chatPage(sessionId))).toHaveLength(4);
+    const regenerated = payload(await regenerate(first.reply.id), 'regenerateReply');
+    expect(idsOf(await chatPage(sessionId))).toEqual([first.userMessage.id, regenerated.reply.id]);
+    expect((await select(second.reply.id)).body.errors).toBeUndefined();
+    expect(idsOf(await chatPage(sessionId))).toHaveLength(4);
+    const set = await gw.gql(
+      'mutation ($input: SetReadingPositionInput!) { setReadingPosition(input: $input) { id } }',
+      { input: { sessionId, readingPosition: { chapter: 2 } } },
+      { token },
+    );
+    expect(set.body.errors).toBeUndefined();
+    expect((await chatPage(sessionId)).readingPosition?.chapter).toBe(2);
   });
 });
 
