@@ -20,6 +20,9 @@ export const character = (_root: unknown, args: { id: string }, ctx: SignedInCon
 export const bookCharacters = (book: BookRow, _args: unknown, ctx: Context) =>
   ctx.services.catalog.charactersOfBook(book.id);
 
+export const bookChapters = (book: BookRow, _args: unknown, ctx: Context) =>
+  ctx.services.catalog.chapters(book);
+
 export const bookCharacterConnection = (book: BookRow, args: PageArgs, ctx: Context) =>
   ctx.services.catalog.characterPage(book.id, args);
 

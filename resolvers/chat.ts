@@ -16,11 +16,19 @@ export const chatSessions = (
   info: GraphQLResolveInfo,
 ) => ctx.services.sessions.sessions(ctx.viewer, args, { count: selectsField(info, 'totalCount') });
 
+type PositionArg = { chapter?: number | null; percent?: number | null } | null;
+
 export const createChatSession = (
   _root: unknown,
-  args: { input: { characterId: string; title?: string | null } },
+  args: { input: { characterId: string; title?: string | null; readingPosition?: PositionArg } },
   ctx: SignedInContext,
 ) => ctx.services.sessions.create(ctx.viewer, args.input);
+
+export const setReadingPosition = (
+  _root: unknown,
+  args: { input: { sessionId: string; readingPosition?: PositionArg } },
+  ctx: SignedInContext,
+) => ctx.services.sessions.setReadingPosition(ctx.viewer, args.input);
 
 export const renameChatSession = (
   _root: unknown,

@@ -1,7 +1,5 @@
 import type { SignedInContext } from '../src/context.js';
+import type { SearchArgs } from '../src/services/search-service.js';
 
-export const searchBook = (
-  _root: unknown,
-  args: { bookId: string; query: string; limit?: number | null },
-  ctx: SignedInContext,
-) => ctx.services.search.search(args);
+export const searchBook = (_root: unknown, args: SearchArgs, ctx: SignedInContext) =>
+  ctx.services.search.search(ctx.viewer, args);

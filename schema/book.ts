@@ -13,6 +13,20 @@ export const ProcessingStatus = builder.enumType('ProcessingStatus', {
   } as const,
 });
 
+const Chapter = builder
+  .objectRef<{ number: number; title: string; firstChunkIndex: number; lastChunkIndex: number }>(
+    'Chapter',
+  )
+  .implement({
+    description: "A section of a book as its headings divide it (a reading position's unit)",
+    fields: (t) => ({
+      number: t.exposeInt('number', { description: 'From 1, in book order' }),
+      title: t.exposeString('title'),
+      firstChunkIndex: t.exposeInt('firstChunkIndex'),
+      lastChunkIndex: t.exposeInt('lastChunkIndex'),
+    }),
+  });
+
 Book.implement({
   interfaces: [Node],
   description: 'An uploaded book',
@@ -31,6 +45,13 @@ Book.implement({
       nullable: true,
       description: 'All characters found in the book, by name',
       resolve: r.bookCharacters,
+    }),
+    chapters: t.field({
+      type: [Chapter],
+      nullable: true,
+      description:
+        'The chapters in book order, as ReadingPositionInput.chapter counts them; empty until the book is completed',
+      resolve: r.bookChapters,
     }),
     characterConnection: t.connection(
       {

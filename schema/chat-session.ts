@@ -11,6 +11,38 @@ function totalCount(connection: object): number {
   return total;
 }
 
+export const ReadingPositionInput = builder.inputType('ReadingPositionInput', {
+  description:
+    'How far the reader has read: exactly one of chapter and percent. Retrieval then sees nothing past it',
+  fields: (t) => ({
+    chapter: t.int({
+      required: false,
+      description:
+        "Read through the end of this chapter (the book's chapters as Book.chapters numbers them, from 1; 0: none yet)",
+    }),
+    percent: t.float({
+      required: false,
+      description: 'Read this share of the text, from 0 to 100',
+    }),
+  }),
+});
+
+const ReadingPosition = builder
+  .objectRef<{ chapter: number | null; percent: number | null; lastChunkIndex: number }>(
+    'ReadingPosition',
+  )
+  .implement({
+    description: "How far a session's reader has read",
+    fields: (t) => ({
+      chapter: t.exposeInt('chapter', { nullable: true }),
+      percent: t.exposeFloat('percent', { nullable: true }),
+      lastChunkIndex: t.exposeInt('lastChunkIndex', {
+        description:
+          'The last passage (chunk) read in full; -1 when none is. No citation goes past it',
+      }),
+    }),
+  });
+
 ChatSession.implement({
   interfaces: [Node],
   description: "A reader's conversation with one character (visible to its owner only)",
@@ -21,13 +53,27 @@ ChatSession.implement({
     book: t.field({ type: Book, resolve: r.sessionBook }),
     messageCount: t.exposeInt('message_count'),
     preview: t.exposeString('preview', { nullable: true }),
+    readingPosition: t.field({
+      type: ReadingPosition,
+      nullable: true,
+      description: 'How far the reader has read; null when not set (the whole book)',
+      resolve: (s) =>
+        s.reading_max_chunk_index === null
+          ? null
+          : {
+              chapter: s.reading_chapter,
+              percent: s.reading_percent,
+              lastChunkIndex: s.reading_max_chunk_index,
+            },
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (s) => s.created_at }),
     updatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.updated_at }),
     messages: t.connection(
       {
         type: Message,
         nullable: true,
-        description: 'In time order: first/after from the oldest, last/before from the newest',
+        description:
+          'The branch the session shows, in time order: first/after from the oldest, last/before from the newest',
         resolve: r.sessionMessages,
       },
       {
@@ -43,6 +89,18 @@ const CreateChatSessionInput = builder.inputType('CreateChatSessionInput', {
   fields: (t) => ({
     characterId: t.id({ required: true }),
     title: t.string({ required: false }),
+    readingPosition: t.field({ type: ReadingPositionInput, required: false }),
+  }),
+});
+
+const SetReadingPositionInput = builder.inputType('SetReadingPositionInput', {
+  fields: (t) => ({
+    sessionId: t.id({ required: true }),
+    readingPosition: t.field({
+      type: ReadingPositionInput,
+      required: false,
+      description: 'null clears it (the whole book)',
+    }),
   }),
 });
 
@@ -105,6 +163,14 @@ builder.mutationFields((t) => ({
       "Deletes one of the viewer's sessions with its messages. Anyone else's, a missing one and one already deleted are NOT_FOUND (a repeat changes nothing); SESSION_BUSY while a message of it is being answered",
     args: { input: t.arg({ type: DeleteChatSessionInput, required: true }) },
     resolve: r.deleteChatSession,
+  }),
+  setReadingPosition: t.withAuth({ signedIn: true }).field({
+    type: ChatSession,
+    nullable: true,
+    description:
+      "Sets how far the reader of one of the viewer's sessions has read (out of range: BAD_USER_INPUT, nothing saved); SESSION_BUSY while a message of it is being answered",
+    args: { input: t.arg({ type: SetReadingPositionInput, required: true }) },
+    resolve: r.setReadingPosition,
   }),
   createChatSession: t.withAuth({ signedIn: true }).field({
     type: ChatSession,

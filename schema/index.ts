@@ -12,6 +12,7 @@ import './book-processing.js';
 import './book-upload.js';
 import './chat-turn.js';
 import './search.js';
+import './chat-branch.js';
 
 export const schema = withStoreErrorsMapped(builder.toSchema());
 export const sortedSchema = lexicographicSortSchema(schema);

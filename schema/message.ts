@@ -1,3 +1,4 @@
+import * as r from '../resolvers/branches.js';
 import type { CitationValue } from '../src/models.js';
 import { builder } from './builder.js';
 import { Node } from './node.js';
@@ -46,6 +47,13 @@ Message.implement({
     createdAt: t.field({ type: 'DateTime', resolve: (m) => m.created_at }),
     clientMessageId: t.exposeID('client_message_id', { nullable: true }),
     citations: t.field({ type: [Citation], resolve: (m) => m.citations ?? [] }),
+    versions: t.field({
+      type: [Message],
+      nullable: true,
+      description:
+        'Every version of this message at its place in the conversation, itself included, oldest first: the replies regenerated for one reader message, or the edits of one reader message. selectBranch shows the branch of any of them',
+      resolve: r.messageVersions,
+    }),
     generatedBy: t.field({
       type: ReplyGeneration,
       nullable: true,

@@ -35,6 +35,11 @@ builder.queryFields((t) => ({
       bookId: t.arg.id({ required: true }),
       query: t.arg.string({ required: true }),
       limit: t.arg.int({ required: false }),
+      sessionId: t.arg.id({
+        required: false,
+        description:
+          "One of the viewer's chats about this book: only passages up to its reading position",
+      }),
     },
     resolve: r.searchBook,
   }),

@@ -6,6 +6,7 @@ import type { Logger } from './logger.js';
 import { BookProcessingService } from './services/book-processing-service.js';
 import { BookUploadService } from './services/book-upload-service.js';
 import { CatalogService } from './services/catalog-service.js';
+import { ChatBranchService } from './services/chat-branch-service.js';
 import { ChatSessionService } from './services/chat-session-service.js';
 import { ChatTurnService } from './services/chat-turn-service.js';
 import { NodeService } from './services/node-service.js';
@@ -29,6 +30,7 @@ export interface Context {
     sessions: ChatSessionService;
     processing: BookProcessingService;
     turns: ChatTurnService;
+    branches: ChatBranchService;
     search: SearchService;
     uploads: BookUploadService;
     nodes: NodeService;
@@ -70,6 +72,7 @@ function createServices(deps: Deps, loaders: Loaders): Context['services'] {
       pageSize: deps.config.pageSize,
       catalogStore: deps.catalogStore,
       categories: deps.caches.categories,
+      outline: (bookId) => deps.vectors.outline(bookId),
     },
     loaders,
   );
@@ -84,6 +87,17 @@ function createServices(deps: Deps, loaders: Loaders): Context['services'] {
     },
     loaders,
   );
+  const turns = new ChatTurnService(
+    {
+      settings: deps.config.chat,
+      logger: deps.logger,
+      counter: deps.counter,
+      llm: deps.llm,
+      locks: deps.locks,
+      ...deps.chat,
+    },
+    loaders,
+  );
   return {
     catalog,
     sessions: new ChatSessionService(
@@ -92,18 +106,20 @@ function createServices(deps: Deps, loaders: Loaders): Context['services'] {
         chatStore: deps.chatStore,
         locks: deps.locks,
         context: deps.chat.context,
+        outline: (bookId) => deps.vectors.outline(bookId),
       },
       loaders,
     ),
     processing,
-    turns: new ChatTurnService(
+    turns,
+    branches: new ChatBranchService(
       {
         settings: deps.config.chat,
-        logger: deps.logger,
-        counter: deps.counter,
-        llm: deps.llm,
+        chatStore: deps.chatStore,
+        turns: deps.chat.turns,
+        context: deps.chat.context,
         locks: deps.locks,
-        ...deps.chat,
+        answerer: turns,
       },
       loaders,
     ),

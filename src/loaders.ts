@@ -1,13 +1,14 @@
 import DataLoader from 'dataloader';
 import type { Deps } from './deps.js';
-import type { BookRow, CharacterRow, ChatSessionRow } from './models.js';
+import type { BookRow, CharacterRow, ChatSessionRow, MessageRow } from './models.js';
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
 /**
  * Per-request DataLoaders (made in the context factory, never shared between requests). Each batch
  * function returns one result per key, in key order. Books and characters go through the Redis
- * read-through caches; a book's character list through a short in-process id list.
+ * read-through caches; a book's character list through a short in-process id list; a message's
+ * versions in one read per page.
  */
 export function createLoaders(deps: Deps) {
   const book = new DataLoader<string, BookRow | null>((ids) => deps.caches.book.getMany(ids));
@@ -61,5 +62,11 @@ export function createLoaders(deps: Deps) {
     return ids.map((id) => byId.get(id) ?? null);
   });
 
-  return { book, character, charactersByBook, session };
+  // A message's versions, keyed by the first version's id: one read for a whole page.
+  const versions = new DataLoader<string, MessageRow[]>(async (rootIds) => {
+    const rows = await deps.chatStore.versionsOf(rootIds);
+    return rootIds.map((id) => rows.filter((m) => m.id === id || m.alternative_of === id));
+  });
+
+  return { book, character, charactersByBook, session, versions };
 }

@@ -57,6 +57,27 @@ export const chatSessionRow = z.object({
   title: z.string().nullable(),
   message_count: z.number().int(),
   preview: z.string().nullable(),
+  /** Reading position (null: none set, the whole book): a chapter, or a share of the text. */
+  reading_chapter: z
+    .number()
+    .int()
+    .nullish()
+    .transform((v) => v ?? null),
+  reading_percent: z
+    .number()
+    .nullish()
+    .transform((v) => v ?? null),
+  /** The last chunk the reader has read in full (-1: none), resolved from the position. */
+  reading_max_chunk_index: z
+    .number()
+    .int()
+    .nullish()
+    .transform((v) => v ?? null),
+  /** The branch the session shows (null: its original one). */
+  current_branch_id: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? null),
   created_at: ts,
   updated_at: ts,
 });
@@ -80,6 +101,16 @@ export const messageRow = z.object({
   content: z.string(),
   citations: z.array(citation).nullable(),
   client_message_id: z.string().nullable(),
+  /** The branch this message was written on (null: the session's original one). */
+  branch_id: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? null),
+  /** The first version of this message, when this one is a regenerated reply or an edit. */
+  alternative_of: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? null),
   created_at: ts,
 });
 export type MessageRow = z.infer<typeof messageRow>;

@@ -240,6 +240,21 @@ function graphiqlOptions(options: AppOptions) {
       { query: operation('Catalog'), headers },
       { query: operation('BookPage'), variables: JSON.stringify({ id: bookId }, null, 2), headers },
       { query: operation('ChatPage'), variables: JSON.stringify({ sessionId }, null, 2), headers },
+      // The spoiler-safe chat: the reader is at chapter 3, then asks about the ending.
+      {
+        query: operation('SetReadingPosition'),
+        variables: JSON.stringify({ sessionId, readingPosition: { chapter: 3 } }, null, 2),
+        headers,
+      },
+      {
+        query: operation('SendMessage'),
+        variables: JSON.stringify(
+          { sessionId, content: 'What did the letter from the Admiralty say?' },
+          null,
+          2,
+        ),
+        headers,
+      },
       { query: operation('MyChats'), headers },
     ],
   };

@@ -25,6 +25,8 @@ let characterId: string;
 let sessionId: string;
 let strangerSessionId: string;
 let strangerBookId: string;
+let replyId: string;
+let strangerReplyId: string;
 
 const URL_ = 'http://gateway.test/graphql';
 const GQL_ACCEPT = 'application/graphql-response+json';
@@ -52,6 +54,13 @@ beforeAll(async () => {
     { token },
   );
   expect(turn.body.errors).toBeUndefined();
+  replyId = (turn.body.data?.sendMessage as { reply: { id: string } }).reply.id;
+  const theirs = await gw.db.sql<{ id: string; role: string }[]>`
+    insert into messages (session_id, role, content, created_at) values
+      (${strangerSessionId}, 'user', 'Who keeps the lamp?', now() - interval '1 second'),
+      (${strangerSessionId}, 'assistant', 'I do.', now())
+    returning id, role`;
+  strangerReplyId = theirs.find((m) => m.role === 'assistant')!.id;
   // Fill the read-through caches the corpus may read, so reads do not count as changes.
   for (const id of [bookId, strangerBookId]) {
     await gw.gql('query ($id: ID!) { book(id: $id) { id characters { id } } }', { id }, { token });
@@ -134,6 +143,21 @@ const RENAME =
   'mutation ($i: RenameChatSessionInput!) { renameChatSession(input: $i) { id title } }';
 const DELETE_SESSION =
   'mutation ($i: DeleteChatSessionInput!) { deleteChatSession(input: $i) { deletedSessionId } }';
+const SET_POSITION =
+  'mutation ($i: SetReadingPositionInput!) { setReadingPosition(input: $i) { id } }';
+const REGENERATE =
+  'mutation ($i: RegenerateReplyInput!) { regenerateReply(input: $i) { reply { id } } }';
+const EDIT = 'mutation ($i: EditMessageInput!) { editMessage(input: $i) { reply { id } } }';
+const SELECT_BRANCH = 'mutation ($i: SelectBranchInput!) { selectBranch(input: $i) { id } }';
+/** Sends while another turn holds the reader's session lock, then lets it go. */
+async function whileLocked(send: () => Response | Promise<Response>): Promise<Response> {
+  await gw.redis.set(`chat:lock:${sessionId}`, 'another-instance', 'PX', 10_000);
+  try {
+    return await send();
+  } finally {
+    await gw.redis.del(`chat:lock:${sessionId}`);
+  }
+}
 const deep = (levels: number) => {
   let q = 'id';
   for (let i = 0; i < levels; i++) q = `characters { book { ${q} } }`;
@@ -636,6 +660,80 @@ const idCases = (): Case[] => [
     send: () => gqlRequest(CREATE, { i: { characterId, title: '\u3164\u200d\u2800' } }),
     status: 200,
     code: 'BAD_USER_INPUT',
+  },
+  ...[
+    { chapter: -1 },
+    { chapter: 9 },
+    { percent: -1 },
+    { percent: 100.5 },
+    { chapter: 1, percent: 5 },
+  ].map(
+    (position): Case => ({
+      name: `a reading position out of range: ${JSON.stringify(position)}`,
+      send: () => gqlRequest(SET_POSITION, { i: { sessionId, readingPosition: position } }),
+      status: 200,
+      code: 'BAD_USER_INPUT',
+    }),
+  ),
+  {
+    name: 'a new session at a chapter past the last',
+    send: () => gqlRequest(CREATE, { i: { characterId, readingPosition: { chapter: 1000 } } }),
+    status: 200,
+    code: 'BAD_USER_INPUT',
+  },
+  {
+    name: 'a reading position that is not a number',
+    send: () => gqlRequest(SET_POSITION, { i: { sessionId, readingPosition: { percent: 'NaN' } } }),
+    status: 400,
+    code: 'BAD_USER_INPUT',
+    beforeExecution: true,
+  },
+  {
+    name: "the reading position of another reader's session",
+    send: () =>
+      gqlRequest(SET_POSITION, {
+        i: { sessionId: strangerSessionId, readingPosition: { chapter: 1 } },
+      }),
+    status: 200,
+    code: 'NOT_FOUND',
+  },
+  {
+    name: "regenerating another reader's reply",
+    send: () => gqlRequest(REGENERATE, { i: { messageId: strangerReplyId } }),
+    status: 200,
+    code: 'NOT_FOUND',
+  },
+  {
+    name: "editing another reader's message",
+    send: () => gqlRequest(EDIT, { i: { messageId: strangerReplyId, content: 'Mine now' } }),
+    status: 200,
+    code: 'NOT_FOUND',
+  },
+  {
+    name: "switching another reader's branch",
+    send: () => gqlRequest(SELECT_BRANCH, { i: { messageId: strangerReplyId } }),
+    status: 200,
+    code: 'NOT_FOUND',
+  },
+  {
+    name: 'regenerating a reply mid-turn (the session lock held)',
+    send: () => whileLocked(() => gqlRequest(REGENERATE, { i: { messageId: replyId } })),
+    status: 200,
+    code: 'SESSION_BUSY',
+  },
+  {
+    name: 'a regenerate id that is not a UUID',
+    send: () => gqlRequest(REGENERATE, { i: { messageId: "1' or '1'='1" } }),
+    status: 200,
+    code: 'BAD_USER_INPUT',
+    beforeExecution: true,
+  },
+  {
+    name: 'an edit to an empty message',
+    send: () => gqlRequest(EDIT, { i: { messageId: replyId, content: ' \u200b ' } }),
+    status: 200,
+    code: 'BAD_USER_INPUT',
+    beforeExecution: true,
   },
   {
     name: 'a new session title far over the size limit',

@@ -114,6 +114,7 @@ describe('least privilege (SQL as anon and authenticated, as Supabase runs a req
     expect(tables.map((t) => `${t.table} ${t.role} ${t.privilege}`)).toEqual([
       'books authenticated SELECT',
       'categories authenticated SELECT',
+      'chat_branches authenticated SELECT',
       'chat_sessions authenticated SELECT',
       'messages authenticated SELECT',
     ]);

@@ -3,6 +3,7 @@ import cl100k from 'js-tiktoken/ranks/cl100k_base';
 import type { BookRow, CharacterRow } from '../models.js';
 import type { ChatMessage } from '../providers/types.js';
 import type { FusedPassage } from './fusion.js';
+import { positionLine } from './reading-position.js';
 import type { SessionContext } from './session-context.js';
 
 let encoder: Tiktoken | null = null;
@@ -75,7 +76,8 @@ interface BuiltPrompt {
 
 /**
  * Builds the generation prompt: the character's system prompt, the book, the conversation summary,
- * the passages (with their chunk indexes), the recent messages and the reader's message, fitted to
+ * the passages (with their chunk indexes), the reader's position in the book when the session has one,
+ * the recent messages and the reader's message, fitted to
  * a token budget counted with a real BPE tokenizer (cl100k_base). What gives way first: the oldest
  * recent messages, then the lowest-ranked passages, then the summary; the system prompt and the
  * reader's message always stay.
@@ -87,8 +89,15 @@ export function buildPrompt(input: {
   passages: readonly FusedPassage[];
   message: string;
   budget: number;
+  /** How far the reader has read, when the session says so. */
+  readingPosition?: { chapter: number | null; percent: number | null } | null | undefined;
 }): BuiltPrompt {
   const { character, book, context, message, budget } = input;
+  const position = input.readingPosition;
+  const positionText =
+    position && (position.chapter !== null || position.percent !== null)
+      ? positionLine(position)
+      : '';
   let passages = [...input.passages];
   let recent = [...context.messages];
   let summary = context.summary;
@@ -107,6 +116,7 @@ export function buildPrompt(input: {
     const system = [
       character.system_prompt,
       bookLine,
+      positionText,
       summary ? `Earlier in this conversation: ${summary}` : '',
       `Passages from the book for this reply:\n\n${passageText}`,
     ]

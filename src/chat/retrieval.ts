@@ -39,20 +39,24 @@ export class HybridRetriever {
   async retrieve(
     bookId: string,
     queries: { narrative: string; keyword: string },
-    options: { candidates: number; keep: number },
+    options: { candidates: number; keep: number; maxChunkIndex?: number | null | undefined },
   ): Promise<RetrievalResult> {
+    // A reading position bounds both retrievers: nothing past the last chunk read is searched.
+    const bound = options.maxChunkIndex ?? undefined;
+    if (bound !== undefined && bound < 0) return { passages: [] };
+    const within = bound !== undefined ? { maxChunkIndex: bound } : {};
     const { vectors, keywords, embedder, counter, logger } = this.deps;
     const vectorSide = (async () => {
       const [[vector]] = await Promise.all([
         counter.time('embeddings', 'embed', () => embedder.embed([queries.narrative])),
         vectors.checkCollection(bookId, embedder),
       ]);
-      return vectors.search(bookId, vector!, options.candidates);
+      return vectors.search(bookId, vector!, options.candidates, within);
     })();
     // A query of stopwords only makes no keyword search: its hits would say nothing.
     const keywordQuery = keywordSearch(queries.keyword, options.candidates);
     const keywordSide = keywordQuery
-      ? keywords.search(bookId, keywordQuery, options.candidates)
+      ? keywords.search(bookId, keywordQuery, options.candidates, within)
       : Promise.resolve([]);
     const [v, k] = await Promise.allSettled([vectorSide, keywordSide]);
     // Vectors of another embedder would rank at random: a clear error, not a keyword-only list.

@@ -22,6 +22,16 @@ const sessionContext = z.object({
 });
 export type SessionContext = z.infer<typeof sessionContext>;
 
+/** Which of a session's messages a context is made of. */
+export interface ContextView {
+  /** The branch (null or absent: the original one). */
+  branchId?: string | null | undefined;
+  /** The reading position's last chunk: replies citing past it are left out. */
+  maxChunkIndex?: number | null | undefined;
+  /** Only messages before this created_at. */
+  before?: string | undefined;
+}
+
 export const sessionKey = (sessionId: string) => `chat:sess:${sessionId}`;
 
 /**
@@ -29,7 +39,8 @@ export const sessionKey = (sessionId: string) => `chat:sess:${sessionId}`;
  * summary of the older ones. On a miss it is rebuilt from Supabase in one read (the last 40
  * messages: 10 kept, the rest summarised by the model, or extractively by the offline one).
  * After a turn the new messages are appended; those pushed out of the last 10 are folded into the
- * summary extractively (no model call on the hot path).
+ * summary extractively (no model call on the hot path). It holds the branch the session shows; a
+ * change of branch or of reading position replaces or drops it.
  */
 export class SessionContextCache {
   constructor(
@@ -52,12 +63,12 @@ export class SessionContextCache {
    */
   async load(
     sessionId: string,
-    options?: { from?: 'store'; cacheRebuilt?: boolean },
+    options?: { from?: 'store'; cacheRebuilt?: boolean; view?: ContextView },
   ): Promise<SessionContext>;
   async load(sessionId: string, options: { from: 'cache' }): Promise<SessionContext | null>;
   async load(
     sessionId: string,
-    options: { from?: 'cache' | 'store'; cacheRebuilt?: boolean } = {},
+    options: { from?: 'cache' | 'store'; cacheRebuilt?: boolean; view?: ContextView } = {},
   ): Promise<SessionContext | null> {
     const { redis, counter, logger } = this.deps;
     if (options.from !== 'store') {
@@ -72,17 +83,31 @@ export class SessionContextCache {
       }
       if (options.from === 'cache') return null;
     }
-    const context = await this.rebuild(sessionId);
-    if (options.cacheRebuilt !== false) await this.store(sessionId, context);
+    const context = await this.rebuild(sessionId, options.view ?? {});
+    if (options.cacheRebuilt !== false && !options.view?.before) {
+      await this.store(sessionId, context);
+    }
     return context;
   }
 
-  private async rebuild(sessionId: string): Promise<SessionContext> {
-    const { rows } = await this.deps.chatStore.messagesPage({
+  /**
+   * The context as read from Supabase: of the branch the view names, before `before` when given
+   * (a message being answered again), and without the replies that cite a passage past the
+   * reading position (what the reader read later, then went back from, stays out of the prompt).
+   */
+  async rebuild(sessionId: string, view: ContextView): Promise<SessionContext> {
+    const { rows: read } = await this.deps.chatStore.messagesPage({
       sessionId,
+      branchId: view.branchId ?? null,
       limit: REBUILD_WINDOW,
       direction: 'backward',
+      cursor: view.before,
     });
+    const bound = view.maxChunkIndex ?? null;
+    const rows =
+      bound === null
+        ? read
+        : read.filter((m) => !(m.citations ?? []).some((c) => c.chunk_index > bound));
     const recent = rows.slice(-RECENT_MESSAGES);
     const older = rows.slice(0, Math.max(rows.length - RECENT_MESSAGES, 0));
     let summary = '';
@@ -136,12 +161,16 @@ export class SessionContextCache {
     }
   }
 
-  /** Drops a deleted session's context; a failure is logged (its TTL removes it). */
-  async drop(sessionId: string): Promise<void> {
+  /**
+   * Drops a session's context. For a deleted session a failure is logged (its TTL removes it);
+   * with `required` (the session lives on and its context no longer holds) it is thrown.
+   */
+  async drop(sessionId: string, options: { required?: boolean } = {}): Promise<void> {
     const { redis, counter, logger } = this.deps;
     try {
       await counter.time('redis', 'del', () => redis.del(sessionKey(sessionId)));
     } catch (err) {
+      if (options.required) throw err;
       // The context of a deleted session is never read again (every read checks the session
       // row first).
       logger.warn({ err: String(err) }, 'session context drop failed');

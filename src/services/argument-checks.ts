@@ -1,7 +1,8 @@
 import type { Config } from '../config.js';
 import { parseId } from '../errors.js';
 import { checkBookInput } from './book-upload-service.js';
-import { parseNewSession, parseRename } from './chat-session-service.js';
+import { type ForkInput, parseEditInput, parseForkInput } from './chat-branch-service.js';
+import { parseNewSession, parseRename, parseSetReadingPosition } from './chat-session-service.js';
 import { parseTurnInput, type TurnInput } from './chat-turn-service.js';
 import { checkNodeIds } from './node-service.js';
 import { forwardPage, type PageArgs, twoWayPage } from './pagination.js';
@@ -43,7 +44,7 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       forwardPage(a as PageArgs, pages, 'timestamp');
     },
     'Query.searchBook': (a) => {
-      parseSearch(a as Parameters<typeof parseSearch>[0], config.chat);
+      parseSearch(a as unknown as Parameters<typeof parseSearch>[0], config.chat);
     },
     'Book.characterConnection': (a) => {
       forwardPage(a as PageArgs, pages, 'text');
@@ -67,6 +68,18 @@ export function argumentChecks(config: Config): Record<string, ArgumentCheck> {
       parseRename(a.input as Parameters<typeof parseRename>[0]);
     },
     'Mutation.sendMessage': turn,
+    'Mutation.setReadingPosition': (a) => {
+      parseSetReadingPosition(a.input as Parameters<typeof parseSetReadingPosition>[0]);
+    },
+    'Mutation.regenerateReply': (a) => {
+      parseForkInput(a.input as ForkInput);
+    },
+    'Mutation.editMessage': (a) => {
+      parseEditInput(a.input as ForkInput & { content: string }, config.chat.messageMaxChars);
+    },
+    'Mutation.selectBranch': (a) => {
+      parseId((a.input as { messageId: string }).messageId, 'messageId');
+    },
     'Subscription.bookProcessing': id('bookId'),
     'Subscription.sendMessageStream': turn,
   };

@@ -1,9 +1,11 @@
 import type { LocalTtlCache } from '../cache/local-ttl-cache.js';
+import { type Chapter, chaptersOf } from '../chat/reading-position.js';
 import type { Config } from '../config.js';
 import { notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { BookRow, CategoryRow, CharacterRow, ProcessingStatusValue } from '../models.js';
 import type { CatalogStore } from '../stores/catalog-store.js';
+import type { ChunkOutline } from '../stores/chunks.js';
 import {
   type Connection,
   encodeCursor,
@@ -23,6 +25,8 @@ export class CatalogService {
       catalogStore: CatalogStore;
       /** The category list (in-process, short-lived). */
       categories: LocalTtlCache<CategoryRow[]>;
+      /** Where a book's chunks lie (its chapters). */
+      outline: (bookId: string) => Promise<ChunkOutline[]>;
     },
     private readonly loaders: Pick<Loaders, 'book' | 'character' | 'charactersByBook'>,
   ) {}
@@ -37,6 +41,12 @@ export class CatalogService {
 
   book(id: string): Promise<BookRow | null> {
     return this.loaders.book.load(id);
+  }
+
+  /** A completed book's chapters, as reading positions number them; none before it completes. */
+  async chapters(book: BookRow): Promise<Chapter[]> {
+    if (book.processing_status !== 'completed') return [];
+    return chaptersOf(await this.deps.outline(book.id));
   }
 
   /** The book, or NOT_FOUND (BAD_USER_INPUT for an id that is not a UUID). */

@@ -1,4 +1,9 @@
 import type { Viewer } from '../auth.js';
+import {
+  checkPositionShape,
+  type ResolvedPosition,
+  resolvePosition,
+} from '../chat/reading-position.js';
 import type { SessionContextCache } from '../chat/session-context.js';
 import type { SessionLocks } from '../chat/session-lock.js';
 import type { Config } from '../config.js';
@@ -6,6 +11,7 @@ import { badInput, notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { ChatSessionRow, MessageRow } from '../models.js';
 import type { ChatStore } from '../stores/chat-store.js';
+import type { ChunkOutline } from '../stores/chunks.js';
 import { isBlank } from '../util/text.js';
 import { requireCompletedBook, requireOwnSession } from './chat-access.js';
 import {
@@ -40,18 +46,35 @@ export function checkSessionTitle(raw: string | null | undefined): string | null
   return raw?.trim() ? checkNewTitle(raw) : null;
 }
 
-/** A new session's character and title, checked; BAD_USER_INPUT otherwise. */
+type PositionArg = { chapter?: number | null; percent?: number | null };
+
+/** A new session's character, title and reading position, checked; BAD_USER_INPUT otherwise. */
 export function parseNewSession(input: {
   characterId: string;
   title?: string | null | undefined;
+  readingPosition?: PositionArg | null | undefined;
 }): {
   characterId: string;
   title: string | null;
+  readingPosition: PositionArg | null;
 } {
+  const readingPosition = input.readingPosition ?? null;
+  if (readingPosition) checkPositionShape(readingPosition);
   return {
     characterId: parseId(input.characterId, 'characterId'),
     title: checkSessionTitle(input.title),
+    readingPosition,
   };
+}
+
+/** A reading position change: the session id and the position (null clears it), checked. */
+export function parseSetReadingPosition(input: {
+  sessionId: string;
+  readingPosition?: PositionArg | null | undefined;
+}): { sessionId: string; readingPosition: PositionArg | null } {
+  const readingPosition = input.readingPosition ?? null;
+  if (readingPosition) checkPositionShape(readingPosition);
+  return { sessionId: parseId(input.sessionId, 'sessionId'), readingPosition };
 }
 
 /** A rename's session id and new title, checked; BAD_USER_INPUT otherwise. */
@@ -73,6 +96,8 @@ export class ChatSessionService {
       chatStore: ChatStore;
       locks: SessionLocks;
       context: SessionContextCache;
+      /** Where the book's chunks lie (reading positions are checked against it). */
+      outline: (bookId: string) => Promise<ChunkOutline[]>;
     },
     private readonly loaders: Pick<Loaders, 'session' | 'character' | 'book'>,
   ) {}
@@ -139,28 +164,70 @@ export class ChatSessionService {
     return { deletedSessionId: session.id };
   }
 
+  /**
+   * Sets or clears (null) the reading position of the viewer's session: checked against the book
+   * (BAD_USER_INPUT when out of range, nothing saved), saved under the session lock (a turn under
+   * way is waited for, then SESSION_BUSY), and the session's cached context is dropped, so the
+   * next turn rebuilds it without the replies that cite past the new position.
+   */
+  async setReadingPosition(
+    viewer: Viewer,
+    input: Parameters<typeof parseSetReadingPosition>[0],
+  ): Promise<ChatSessionRow> {
+    const { sessionId, readingPosition } = parseSetReadingPosition(input);
+    const session = await requireOwnSession(this.loaders.session, viewer, sessionId);
+    const position = readingPosition
+      ? await this.resolvePosition(session.book_id, readingPosition)
+      : null;
+    const { chatStore, context, locks } = this.deps;
+    const row = await locks.withLock(session.id, async () => {
+      const updated = await chatStore.setReadingPosition(session.id, viewer.id, {
+        reading_chapter: position?.chapter ?? null,
+        reading_percent: position?.percent ?? null,
+        reading_max_chunk_index: position?.maxChunkIndex ?? null,
+      });
+      if (!updated) throw notFound('Chat session', sessionId);
+      // A context left behind would carry the old position's replies into the next prompt.
+      await context.drop(session.id, { required: true });
+      return updated;
+    });
+    this.loaders.session.clear(row.id).prime(row.id, row);
+    return row;
+  }
+
+  /** A reading position checked against the book's chapters and length. */
+  private async resolvePosition(bookId: string, input: PositionArg): Promise<ResolvedPosition> {
+    return resolvePosition(input, await this.deps.outline(bookId));
+  }
+
   async create(
     viewer: Viewer,
-    input: { characterId: string; title?: string | null | undefined },
+    input: Parameters<typeof parseNewSession>[0],
   ): Promise<ChatSessionRow> {
-    const { characterId, title } = parseNewSession(input);
+    const { characterId, title, readingPosition } = parseNewSession(input);
     const character = await this.loaders.character.load(characterId);
     if (!character) throw notFound('Character', characterId);
     const book = await this.loaders.book.load(character.book_id);
     if (!book) throw notFound('Book', character.book_id);
     requireCompletedBook(book, 'chat');
+    const position = readingPosition ? await this.resolvePosition(book.id, readingPosition) : null;
     const row = await this.deps.chatStore.createSession({
       user_id: viewer.id,
       character_id: character.id,
       book_id: character.book_id,
       title: title ?? `Chat with ${character.name}`,
+      ...(position && {
+        reading_chapter: position.chapter,
+        reading_percent: position.percent,
+        reading_max_chunk_index: position.maxChunkIndex,
+      }),
     });
     this.loaders.session.prime(row.id, row);
     return row;
   }
 
   /**
-   * Messages in time order. `first`/`after` pages forward from the oldest; `last`/`before` pages
+   * Messages of the branch the session shows, in time order. `first`/`after` pages forward from the oldest; `last`/`before` pages
    * back from the newest (the chat page asks for `last: 50`).
    */
   async messages(
@@ -171,6 +238,7 @@ export class ChatSessionService {
     const { size, backward, cursor } = twoWayPage(args, this.deps.pageSize);
     const { rows, total } = await this.deps.chatStore.messagesPage({
       sessionId: session.id,
+      branchId: session.current_branch_id,
       limit: size + 1,
       direction: backward ? 'backward' : 'forward',
       cursor,

@@ -40,7 +40,7 @@ export interface TurnInput {
 
 type CheckedTurnInput = { sessionId: string; content: string; clientMessageId: string | null };
 
-const PREVIEW_LENGTH = 160;
+export const PREVIEW_LENGTH = 160;
 
 /** What a turn needs: the chat settings, the session locks, the turn store and the chat steps. */
 export interface ChatTurnDeps {
@@ -55,8 +55,14 @@ export interface ChatTurnDeps {
   retriever: HybridRetriever;
 }
 
+/** A reply as generated, before it is saved. */
+export interface Answer {
+  text: string;
+  citations: CitationValue[];
+}
+
 /** The session's character and book, once they are known to allow a chat. */
-interface Chattable {
+export interface Chattable {
   character: CharacterRow;
   book: BookRow;
 }
@@ -106,10 +112,25 @@ export class ChatTurnService {
           replayed: true,
         };
       }
+      // The session as it is under the lock: its reading position and branch change under this
+      // lock only.
+      const current = begun.session ?? session;
       const context =
         cached ??
-        (await this.deps.context.load(session.id, { from: 'store', cacheRebuilt: false }));
-      const reply = await this.answer({ character, book }, context, turn.content, onDelta);
+        (await this.deps.context.load(session.id, {
+          from: 'store',
+          cacheRebuilt: false,
+          view: {
+            branchId: current.current_branch_id,
+            maxChunkIndex: current.reading_max_chunk_index,
+          },
+        }));
+      const reply = await this.answer(
+        { character, book, session: current },
+        context,
+        turn.content,
+        onDelta,
+      );
       return this.persist(viewer, turn, begun.fence, context, reply, lock);
     });
   }
@@ -137,13 +158,17 @@ export class ChatTurnService {
     return { session, chattable };
   }
 
-  /** The reply: the message rewritten into two queries, passages retrieved, the prompt, the model. */
-  private async answer(
-    { character, book }: Chattable,
+  /**
+   * The reply: the message rewritten into two queries, passages retrieved up to the session's
+   * reading position, the prompt (which tells the character where the reader is), the model.
+   * Writes nothing.
+   */
+  async answer(
+    { character, book, session }: Chattable & { session: ChatSessionRow },
     context: SessionContext,
     content: string,
     onDelta: ((text: string) => void) | undefined,
-  ): Promise<{ text: string; passages: readonly FusedPassage[] }> {
+  ): Promise<Answer> {
     const { settings } = this.deps;
     const queries = await this.deps.rewriter.rewrite(
       character.id,
@@ -154,6 +179,7 @@ export class ChatTurnService {
     const { passages } = await this.deps.retriever.retrieve(book.id, queries, {
       candidates: settings.candidates,
       keep: settings.keep,
+      maxChunkIndex: session.reading_max_chunk_index,
     });
     const prompt = buildPrompt({
       character,
@@ -162,6 +188,7 @@ export class ChatTurnService {
       passages,
       message: content,
       budget: settings.promptTokenBudget,
+      readingPosition: { chapter: session.reading_chapter, percent: session.reading_percent },
     });
     const text = await this.generate(
       prompt.messages,
@@ -170,7 +197,8 @@ export class ChatTurnService {
       content,
       onDelta,
     );
-    return { text, passages: prompt.passages };
+    const by = generatedBy(this.deps.llm);
+    return { text, citations: prompt.passages.map((p) => toCitation(p, by)) };
   }
 
   /** Saves the turn if the lock and the fence are still this turn's, then advances the context. */
@@ -179,18 +207,17 @@ export class ChatTurnService {
     turn: CheckedTurnInput,
     fence: number,
     context: SessionContext,
-    reply: { text: string; passages: readonly FusedPassage[] },
+    reply: Answer,
     lock: LockHandle,
   ): Promise<TurnResult> {
     await lock.assertHeld();
-    const by = generatedBy(this.deps.llm);
     const saved = await this.deps.turns.saveTurn({
       sessionId: turn.sessionId,
       userId: viewer.id,
       fence,
       userContent: turn.content,
       replyContent: reply.text,
-      citations: reply.passages.map((p) => toCitation(p, by)),
+      citations: reply.citations,
       clientMessageId: turn.clientMessageId,
       previewLength: PREVIEW_LENGTH,
     });
@@ -279,17 +306,28 @@ export class ChatTurnService {
  */
 export function parseTurnInput(input: TurnInput, maxChars: number): CheckedTurnInput {
   const sessionId = parseId(input.sessionId, 'sessionId');
-  const content = input.content.trim();
+  const content = parseMessageContent(input.content, maxChars);
+  return { sessionId, content, clientMessageId: parseClientMessageId(input.clientMessageId) };
+}
+
+/** A reader's message as it is saved (trimmed), checked; BAD_USER_INPUT otherwise. */
+export function parseMessageContent(raw: string, maxChars: number): string {
+  const content = raw.trim();
   if (isBlank(content)) throw badInput('content must not be empty', 'content');
   // Characters as a reader counts them (code points, not UTF-16 units), of what is saved.
   if (codePoints(content) > maxChars) {
     throw badInput(`content must be at most ${maxChars} characters`, 'content');
   }
-  const clientMessageId = input.clientMessageId ?? null;
+  return content;
+}
+
+/** A client message id (the idempotency key of a write): null, or a UUID; BAD_USER_INPUT otherwise. */
+export function parseClientMessageId(raw: string | null | undefined): string | null {
+  const clientMessageId = raw ?? null;
   if (clientMessageId !== null && !isUuid(clientMessageId)) {
     throw badInput('clientMessageId must be a UUID', 'clientMessageId');
   }
-  return { sessionId, content, clientMessageId };
+  return clientMessageId;
 }
 
 function toCitation(p: FusedPassage, generated_by: GeneratedBy): CitationValue {

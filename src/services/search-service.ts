@@ -1,9 +1,10 @@
+import type { Viewer } from '../auth.js';
 import { searchQueries } from '../chat/keyword-query.js';
 import type { HybridRetriever } from '../chat/retrieval.js';
 import { badInput, notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import { codePoints, isBlank } from '../util/text.js';
-import { requireCompletedBook } from './chat-access.js';
+import { requireCompletedBook, requireOwnSession } from './chat-access.js';
 
 export interface SearchPassage {
   chunkIndex: number;
@@ -26,39 +27,56 @@ interface SearchLimits {
 
 /** A search's book id, query (trimmed) and how many passages to keep; BAD_USER_INPUT otherwise. */
 export function parseSearch(
-  args: { bookId: string; query: string; limit?: number | null | undefined },
+  args: SearchArgs,
   limits: Pick<SearchLimits, 'messageMaxChars' | 'keep'>,
-): { bookId: string; query: string; keep: number } {
+): { bookId: string; query: string; keep: number; sessionId: string | null } {
   const bookId = parseId(args.bookId, 'bookId');
+  const sessionId = args.sessionId ? parseId(args.sessionId, 'sessionId') : null;
   const query = args.query.trim();
   if (isBlank(query)) throw badInput('query must not be empty', 'query');
   if (codePoints(query) > limits.messageMaxChars) throw badInput('query is too long', 'query');
   const keep = args.limit ?? limits.keep;
   if (!Number.isInteger(keep) || keep < 1 || keep > 50)
     throw badInput('limit must be between 1 and 50', 'limit');
-  return { bookId, query, keep };
+  return { bookId, query, keep, sessionId };
 }
 
-/** The hybrid retrieval alone over a completed book, for readers and for debugging. */
+/** searchBook's arguments as they arrive. */
+export interface SearchArgs {
+  bookId: string;
+  query: string;
+  limit?: number | null | undefined;
+  /** The viewer's chat about this book whose reading position bounds the search. */
+  sessionId?: string | null | undefined;
+}
+
+/**
+ * The hybrid retrieval alone over a completed book, for readers and for debugging; with one of the
+ * viewer's sessions of the book, only up to its reading position (another reader's session is
+ * NOT_FOUND, one of another book BAD_USER_INPUT).
+ */
 export class SearchService {
   constructor(
     private readonly deps: { retriever: HybridRetriever; limits: SearchLimits },
-    private readonly loaders: Pick<Loaders, 'book'>,
+    private readonly loaders: Pick<Loaders, 'book' | 'session'>,
   ) {}
 
-  async search(args: {
-    bookId: string;
-    query: string;
-    limit?: number | null | undefined;
-  }): Promise<SearchPassage[]> {
+  async search(viewer: Viewer, args: SearchArgs): Promise<SearchPassage[]> {
     const { limits, retriever } = this.deps;
-    const { bookId, query, keep } = parseSearch(args, limits);
+    const { bookId, query, keep, sessionId } = parseSearch(args, limits);
+    const session = sessionId
+      ? await requireOwnSession(this.loaders.session, viewer, sessionId)
+      : null;
+    if (session && session.book_id !== bookId) {
+      throw badInput('sessionId is a chat about another book', 'sessionId');
+    }
     const book = await this.loaders.book.load(bookId);
     if (!book) throw notFound('Book', bookId);
     requireCompletedBook(book, 'search');
     const { passages } = await retriever.retrieve(book.id, searchQueries(query), {
       candidates: Math.max(limits.candidates, keep),
       keep,
+      maxChunkIndex: session?.reading_max_chunk_index,
     });
     return passages.map((p) => ({
       chunkIndex: p.chunk.chunk_index,

@@ -1,7 +1,7 @@
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
 import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from '../models.js';
-import { Conflict, NotFound } from './errors.js';
+import { Conflict, InvalidValue, NotFound } from './errors.js';
 import { fromPostgrestError, pgrstQuote, unwrap } from './postgrest.js';
 
 /** Called with a session's id once a write to it (or to its messages) is committed. */
@@ -75,6 +75,9 @@ export class ChatStore {
     character_id: string;
     book_id: string;
     title: string | null;
+    reading_chapter?: number | null;
+    reading_percent?: number | null;
+    reading_max_chunk_index?: number | null;
   }): Promise<ChatSessionRow> {
     const res = await this.db.from('chat_sessions').insert(row).select('*').single();
     return unwrap(res, chatSessionRow, 'chat_sessions');
@@ -91,6 +94,39 @@ export class ChatStore {
     const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
     if (row) await this.written(row.id);
     return row ?? null;
+  }
+
+  /** Sets a session's reading position (all null: none), if it is the reader's; else null. */
+  async setReadingPosition(
+    id: string,
+    userId: string,
+    position: {
+      reading_chapter: number | null;
+      reading_percent: number | null;
+      reading_max_chunk_index: number | null;
+    },
+  ): Promise<ChatSessionRow | null> {
+    const res = await this.db
+      .from('chat_sessions')
+      .update(position)
+      .eq('id', id)
+      .eq('user_id', userId)
+      .select('*');
+    const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    if (row) await this.written(row.id);
+    return row ?? null;
+  }
+
+  /** The messages of these first versions and their alternatives, oldest first. */
+  async versionsOf(rootIds: readonly string[]): Promise<MessageRow[]> {
+    if (rootIds.length === 0) return [];
+    const list = rootIds.join(',');
+    const res = await this.db
+      .from('messages')
+      .select('*')
+      .or(`id.in.(${list}),alternative_of.in.(${list})`)
+      .order('created_at');
+    return unwrap(res, z.array(messageRow), 'messages');
   }
 
   /**
@@ -116,29 +152,41 @@ export class ChatStore {
    */
   async messagesPage(args: {
     sessionId: string;
+    /** The branch to read (null or absent: the session's original one). */
+    branchId?: string | null | undefined;
     limit: number;
     direction: 'forward' | 'backward';
     cursor?: string | undefined;
     count?: boolean | undefined;
   }): Promise<Page<MessageRow>> {
     const forward = args.direction === 'forward';
+    const branchId = args.branchId ?? null;
+    // The original branch is a plain filter; any other is its chain of forks, which
+    // chat_branch_messages walks (PostgREST filters, orders and counts its rows like a table's).
+    const read = (options: { count?: 'exact'; head?: boolean }, columns: string) =>
+      branchId === null
+        ? this.db
+            .from('messages')
+            .select(columns, options)
+            .eq('session_id', args.sessionId)
+            .is('branch_id', null)
+        : this.db
+            .rpc(
+              'chat_branch_messages',
+              { p_session_id: args.sessionId, p_branch_id: branchId },
+              { get: true, ...options },
+            )
+            .select(columns);
     const res = await withTotal(
       args.count === true,
       !!args.cursor,
       (count) => {
-        let q = this.db
-          .from('messages')
-          .select('*', count ? { count: 'exact' } : {})
-          .eq('session_id', args.sessionId);
+        let q = read(count ? { count: 'exact' } : {}, '*');
         if (args.cursor)
           q = forward ? q.gt('created_at', args.cursor) : q.lt('created_at', args.cursor);
         return q.order('created_at', { ascending: forward }).limit(args.limit);
       },
-      () =>
-        this.db
-          .from('messages')
-          .select('id', { count: 'exact', head: true })
-          .eq('session_id', args.sessionId),
+      () => read({ count: 'exact', head: true }, 'id'),
     );
     const rows = unwrap(res.page, z.array(messageRow), 'messages');
     return { rows: forward ? rows : rows.reverse(), total: res.total };
@@ -195,9 +243,13 @@ const begunTurn = z.object({
   session: chatSessionRow.nullable(),
 });
 
-/** A turn's start: its fencing number and, for a client message id saved before, that turn. */
+/**
+ * A turn's start: its fencing number, the session as it is now (its reading position and branch
+ * change under the session lock only) and, for a client message id saved before, that turn.
+ */
 export interface BegunTurn {
   fence: number;
+  session: ChatSessionRow | null;
   saved: { user: MessageRow; reply: MessageRow | null; session: ChatSessionRow } | null;
 }
 
@@ -226,6 +278,7 @@ export class ChatTurnStore {
     const row = unwrap(res, begunTurn, 'begin_chat_turn');
     return {
       fence: row.fence,
+      session: row.session,
       saved:
         row.user_message && row.session
           ? { user: row.user_message, reply: row.reply, session: row.session }
@@ -259,4 +312,101 @@ export class ChatTurnStore {
     if (!saved.replayed) await this.written(args.sessionId);
     return saved;
   }
+
+  /**
+   * The reader's message a reply answers: the one right before the reply's first version on that
+   * version's branch (a reply and its question are always saved together, one after the other).
+   */
+  async questionOf(reply: MessageRow): Promise<MessageRow | null> {
+    let root = reply;
+    if (reply.alternative_of) {
+      const res = await this.db.from('messages').select('*').eq('id', reply.alternative_of);
+      const [first] = unwrap(res, z.array(messageRow), 'messages');
+      if (!first) return null;
+      root = first;
+    }
+    const user = await this.neighbour(root, 'before');
+    return user?.role === 'user' ? user : null;
+  }
+
+  /** The message right before or after `m` among those of its own branch. */
+  private async neighbour(
+    m: MessageRow,
+    side: 'before' | 'after',
+    role?: MessageRow['role'],
+  ): Promise<MessageRow | null> {
+    let q = this.db.from('messages').select('*').eq('session_id', m.session_id);
+    q = m.branch_id === null ? q.is('branch_id', null) : q.eq('branch_id', m.branch_id);
+    if (role) q = q.eq('role', role);
+    q = side === 'after' ? q.gt('created_at', m.created_at) : q.lt('created_at', m.created_at);
+    const res = await q.order('created_at', { ascending: side === 'after' }).limit(1);
+    const [row] = unwrap(res, z.array(messageRow), 'messages');
+    return row ?? null;
+  }
+
+  /**
+   * A regenerated reply (`kind: 'regenerate'`, `targetId` the reply) or an edited reader message
+   * with its reply (`edit`, `targetId` the reader's message), saved by `save_chat_fork` in one
+   * fenced transaction on a new branch that the session then shows. A replay of a saved
+   * `clientMessageId` returns it and writes nothing.
+   */
+  async saveFork(args: {
+    sessionId: string;
+    userId: string;
+    fence: number;
+    kind: 'regenerate' | 'edit';
+    targetId: string;
+    userContent: string | null;
+    replyContent: string;
+    citations: unknown[];
+    clientMessageId: string | null;
+    previewLength: number;
+  }): Promise<SavedTurn> {
+    const res = await this.db.rpc('save_chat_fork', {
+      p_session_id: args.sessionId,
+      p_user_id: args.userId,
+      p_fence: args.fence,
+      p_kind: args.kind,
+      p_target_id: args.targetId,
+      p_user_content: args.userContent,
+      p_reply_content: args.replyContent,
+      p_citations: args.citations,
+      p_client_message_id: args.clientMessageId,
+      p_preview_length: args.previewLength,
+    });
+    forkErrors(res.error, args.sessionId, args.targetId);
+    const saved = unwrap(res, savedTurn, 'save_chat_fork');
+    if (!saved.replayed) await this.written(args.sessionId);
+    return saved;
+  }
+
+  /** Makes the branch holding `messageId` the one the session shows (fenced); the session after. */
+  async selectBranch(args: {
+    sessionId: string;
+    userId: string;
+    fence: number;
+    messageId: string;
+    previewLength: number;
+  }): Promise<ChatSessionRow> {
+    const res = await this.db.rpc('select_chat_branch', {
+      p_session_id: args.sessionId,
+      p_user_id: args.userId,
+      p_fence: args.fence,
+      p_message_id: args.messageId,
+      p_preview_length: args.previewLength,
+    });
+    forkErrors(res.error, args.sessionId, args.messageId);
+    const row = unwrap(res, chatSessionRow, 'select_chat_branch');
+    await this.written(args.sessionId);
+    return row;
+  }
+}
+
+/** The branch functions' refusals as the store's errors (anything else is left to `unwrap`). */
+function forkErrors(error: PostgrestError | null, sessionId: string, messageId: string): void {
+  if (!error) return;
+  if (error.code === 'PT409') throw new Conflict('stale_fence', error.message);
+  if (error.code === 'P0002') throw new NotFound('Chat session', sessionId);
+  if (error.code === 'PT404') throw new NotFound('Message', messageId);
+  if (error.code === 'PT422') throw new InvalidValue(error.message);
 }

@@ -16,3 +16,10 @@ export interface RetrievedChunk {
   /** Keyword hits: the share of the query's words the hit matched (1 when none was dropped). */
   coverage?: number;
 }
+
+/** Where a chunk lies in the book, without its text. */
+export interface ChunkOutline {
+  chunk_index: number;
+  chapter: string | null;
+  end: number;
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { QdrantClient } from '@qdrant/js-client-rest';
-import type { ChunkPayload, RetrievedChunk } from './chunks.js';
+import type { ChunkOutline, ChunkPayload, RetrievedChunk } from './chunks.js';
 import type { StoreCallCounter } from './metrics.js';
 import { callStore } from './store-call.js';
 
@@ -295,6 +295,35 @@ export class VectorStore {
       }),
     );
     return res.count;
+  }
+
+  /** Every chunk's index, chapter and end offset (no text, no vector), in chunk order. */
+  async outline(bookId: string): Promise<ChunkOutline[]> {
+    const out: ChunkOutline[] = [];
+    let offset: string | number | undefined;
+    for (;;) {
+      const page = await this.call('scroll', () =>
+        this.client.scroll(this.collectionOf(bookId), {
+          limit: 1000,
+          with_payload: ['chunk_index', 'chapter', 'end'],
+          with_vector: false,
+          ...filterOf(this.placement.scope(bookId)),
+          ...(offset !== undefined ? { offset } : {}),
+        }),
+      );
+      for (const p of page.points) {
+        const payload = (p.payload ?? {}) as Partial<ChunkPayload>;
+        out.push({
+          chunk_index: Number(payload.chunk_index ?? p.id),
+          chapter: typeof payload.chapter === 'string' ? payload.chapter : null,
+          end: Number(payload.end ?? 0),
+        });
+      }
+      const next = page.next_page_offset;
+      if (typeof next !== 'number' && typeof next !== 'string') break;
+      offset = next;
+    }
+    return out.sort((a, b) => a.chunk_index - b.chunk_index);
   }
 
   /** Nearest chunks of the book to a vector, best first, ranks from 1. */

@@ -44,6 +44,7 @@ export interface PrivilegeFixture {
     character: string;
     session: string;
     message: string;
+    branch: string;
     object: string;
   };
 }
@@ -54,6 +55,7 @@ export const PUBLIC_TABLES = [
   'characters',
   'chat_sessions',
   'messages',
+  'chat_branches',
   'chat_turn_fences',
   'book_jobs',
 ];
@@ -73,6 +75,8 @@ export async function seedPrivilegeFixture(gw: TestGateway): Promise<PrivilegeFi
   const [message] = await gw.db.sql<{ id: string }[]>`
     select id from messages where session_id = ${session} order by created_at limit 1`;
   await gw.db.sql`insert into chat_turn_fences (session_id, fence) values (${session}, 1)`;
+  const [branch] = await gw.db.sql<{ id: string }[]>`
+    insert into chat_branches (session_id, fork_at) values (${session}, now()) returning id`;
   await gw.db
     .sql`insert into book_jobs (book_id, job_id, state) values (${book!.id}, 'job-1', 'done')`;
   // A's file goes in through Storage with A's token, so that it has its row and its bytes.
@@ -98,6 +102,7 @@ export async function seedPrivilegeFixture(gw: TestGateway): Promise<PrivilegeFi
       character: character!,
       session,
       message: message!.id,
+      branch: branch!.id,
     },
   };
 }
@@ -423,6 +428,55 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
         p_reply_content: 'forged',
       },
       ['uuid', 'uuid', 'bigint', 'text', 'text'],
+    ),
+
+    // chat_branches: a reader reads the branches of their own sessions; only the backend writes.
+    select('chat_branches', 'id', ids.branch, '*', readers(0, 1)),
+    insert(
+      'chat_branches',
+      () => ({ session_id: ids.session, fork_at: new Date().toISOString() }),
+      DENIED,
+    ),
+    update('chat_branches', 'id', ids.branch, () => ({ fork_at: new Date().toISOString() })),
+    upsert(
+      'chat_branches',
+      'id',
+      { id: ids.branch, session_id: ids.session, fork_at: new Date().toISOString() },
+      'fork_at',
+    ),
+    remove('chat_branches', 'id', ids.branch),
+    truncate('chat_branches'),
+    rpc(
+      'chat_branches',
+      'chat_branch_messages',
+      { p_session_id: ids.session, p_branch_id: ids.branch },
+      ['uuid', 'uuid'],
+    ),
+    rpc(
+      'chat_branches',
+      'chat_branch_summary',
+      { p_session_id: ids.session, p_branch_id: ids.branch, p_preview_length: 10 },
+      ['uuid', 'uuid', 'integer'],
+    ),
+    rpc(
+      'chat_branches',
+      'save_chat_fork',
+      {
+        p_session_id: ids.session,
+        p_user_id: owner,
+        p_fence: 1,
+        p_kind: 'regenerate',
+        p_target_id: ids.message,
+        p_user_content: null,
+        p_reply_content: 'forged',
+      },
+      ['uuid', 'uuid', 'bigint', 'text', 'uuid', 'text', 'text'],
+    ),
+    rpc(
+      'chat_branches',
+      'select_chat_branch',
+      { p_session_id: ids.session, p_user_id: owner, p_fence: 1, p_message_id: ids.message },
+      ['uuid', 'uuid', 'bigint', 'uuid'],
     ),
 
     // chat_turn_fences and book_jobs: the backend's own bookkeeping, no reader reaches them.

@@ -41,6 +41,7 @@ describe('bootstrap', () => {
       'books',
       'categories',
       'characters',
+      'chat_branches',
       'chat_sessions',
       'chat_turn_fences',
       'messages',
