@@ -6,6 +6,7 @@ export const WORD_VECTOR_DIMENSION = 100;
  * `loadConfig` collects every problem and throws one ConfigError listing them all.
  */
 import { z } from 'zod';
+import type { RedisClusterSettings } from './stores/redis.js';
 
 export const DEV_JWT_SECRET = 'falsafa-development-jwt-secret-change-me-0123456789';
 
@@ -36,6 +37,10 @@ const envSchema = z.object({
   SUPABASE_JWKS_URL: optionalUrl,
   SUPABASE_JWT_AUDIENCE: z.string().min(1).default('authenticated'),
   REDIS_URL: optionalUrl,
+  REDIS_CLUSTER_NODES: z.string().optional(),
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: optionalBool(),
   QDRANT_URL: optionalUrl,
   QDRANT_API_KEY: z.string().min(1).optional(),
   TYPESENSE_URL: optionalUrl,
@@ -128,7 +133,11 @@ export interface Config {
     | { mode: 'remote'; url: string; serviceRoleKey: string }
     | { mode: 'embedded'; url?: undefined; serviceRoleKey?: undefined };
   auth: { jwtSecret?: string; jwksUrl?: string; audience: string; usingDevSecret: boolean };
-  redis: { mode: 'remote'; url: string } | { mode: 'embedded' };
+  /** Redis: one server (`url`), a Redis Cluster (`cluster`), or in-process. */
+  redis:
+    | { mode: 'remote'; url: string; cluster?: undefined }
+    | { mode: 'remote'; url?: undefined; cluster: RedisClusterSettings }
+    | { mode: 'embedded' };
   qdrant: { mode: 'remote'; url: string; apiKey?: string } | { mode: 'embedded' };
   typesense: { mode: 'remote'; url: string; apiKey: string } | { mode: 'embedded' };
   embeddings: Omit<ProviderSettings, 'provider'> & {
@@ -243,6 +252,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('CHUNK_OVERLAP_CHARS: must be smaller than CHUNK_TARGET_CHARS');
   }
   const corsOrigins = parseOrigins(e.CORS_ORIGINS, problems);
+  const redis = redisSettings(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const jwtSecret = e.SUPABASE_JWT_SECRET ?? (supabaseRemote ? undefined : DEV_JWT_SECRET);
@@ -273,7 +283,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       audience: e.SUPABASE_JWT_AUDIENCE,
       usingDevSecret: jwtSecret === DEV_JWT_SECRET,
     },
-    redis: e.REDIS_URL ? { mode: 'remote', url: e.REDIS_URL } : { mode: 'embedded' },
+    redis,
     qdrant: e.QDRANT_URL
       ? {
           mode: 'remote',
@@ -305,7 +315,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     worker: {
       // Embedded mode runs one worker in the gateway process unless told otherwise.
       concurrency:
-        e.WORKER_CONCURRENCY ?? (e.REDIS_URL === undefined || e.SUPABASE_URL === undefined ? 1 : 0),
+        e.WORKER_CONCURRENCY ?? (redis.mode === 'embedded' || e.SUPABASE_URL === undefined ? 1 : 0),
       heartbeatMs: e.WORKER_HEARTBEAT_MS,
       deadAfterMs: e.WORKER_DEAD_AFTER_MS,
     },
@@ -383,6 +393,45 @@ function parseOrigins(raw: string | undefined, problems: string[]): string[] | u
     }
   }
   return origins;
+}
+
+/**
+ * REDIS_URL (one server; credentials and `rediss:` in the URL) or REDIS_CLUSTER_NODES
+ * (comma-separated `host:port` seeds of a Redis Cluster, with REDIS_USERNAME, REDIS_PASSWORD and
+ * REDIS_TLS for every node), not both; neither is the in-process Redis.
+ */
+function redisSettings(e: z.output<typeof envSchema>, problems: string[]): Config['redis'] {
+  const clusterOnly = (['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS'] as const).filter(
+    (name) => e[name] !== undefined,
+  );
+  if (e.REDIS_CLUSTER_NODES === undefined) {
+    for (const name of clusterOnly) {
+      problems.push(`${name}: only with REDIS_CLUSTER_NODES (REDIS_URL carries its own)`);
+    }
+    return e.REDIS_URL ? { mode: 'remote', url: e.REDIS_URL } : { mode: 'embedded' };
+  }
+  if (e.REDIS_URL !== undefined) {
+    problems.push('REDIS_URL and REDIS_CLUSTER_NODES: set one, not both');
+  }
+  const nodes: { host: string; port: number }[] = [];
+  for (const raw of e.REDIS_CLUSTER_NODES.split(',').map((n) => n.trim())) {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      problems.push(`REDIS_CLUSTER_NODES: ${JSON.stringify(raw)} is not host:port`);
+      continue;
+    }
+    nodes.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  return {
+    mode: 'remote',
+    cluster: {
+      nodes,
+      username: e.REDIS_USERNAME,
+      password: e.REDIS_PASSWORD,
+      tls: e.REDIS_TLS ?? false,
+    },
+  };
 }
 
 /**

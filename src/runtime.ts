@@ -87,9 +87,11 @@ export async function startRuntime(
     await ensureBooksBucket(supabase, logger);
 
     const redis = await createRedis(
-      config.redis.mode === 'remote'
-        ? { mode: 'remote', url: config.redis.url, timeoutMs: config.storeTimeoutMs }
-        : { mode: 'embedded' },
+      config.redis.mode === 'embedded'
+        ? { mode: 'embedded' }
+        : config.redis.cluster
+          ? { mode: 'cluster', cluster: config.redis.cluster, timeoutMs: config.storeTimeoutMs }
+          : { mode: 'remote', url: config.redis.url, timeoutMs: config.storeTimeoutMs },
     );
     const subscribers: ReturnType<typeof duplicateRedis>[] = [];
     /** Another connection (pub/sub, blocking pops), closed with the runtime. */
@@ -102,7 +104,12 @@ export async function startRuntime(
       for (const s of subscribers) s.disconnect();
       redis.disconnect();
     });
-    stores.redis = config.redis.mode === 'remote' ? 'remote' : 'embedded (in-process)';
+    stores.redis =
+      config.redis.mode === 'embedded'
+        ? 'embedded (in-process)'
+        : config.redis.cluster
+          ? `cluster (${config.redis.cluster.nodes.length} seed nodes)`
+          : 'remote';
 
     let qdrantUrl: string;
     let qdrantKey: string | undefined;

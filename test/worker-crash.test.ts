@@ -111,7 +111,7 @@ describe.skipIf(!realRedis)('workers that die', () => {
     const { bookId, path, demo } = await killWorkerMidJob('crash.md');
 
     // The job sits in the dead worker's in-flight list, not lost.
-    const inflight = await keysOf(gw.redis, 'processing_queue:inflight:*');
+    const inflight = await keysOf(gw.redis, '{processing_queue}:inflight:*');
     const held = (await Promise.all(inflight.map((k) => gw.redis.lrange(k, 0, -1)))).flat();
     expect(held.map((j) => JSON.parse(j).book_id)).toEqual([bookId]);
     expect(await gw.redis.llen('processing_queue')).toBe(0);

@@ -56,7 +56,7 @@ export async function waitForIdleQueue(gw: TestGateway, timeoutMs = 30_000) {
   await waitUntil(
     async () => {
       if ((await gw.redis.llen('processing_queue')) > 0) return false;
-      const inflight = await gw.redis.keys('processing_queue:inflight:*');
+      const inflight = await gw.redis.keys('{processing_queue}:inflight:*');
       for (const key of inflight) if ((await gw.redis.llen(key)) > 0) return false;
       return true;
     },
