@@ -11,7 +11,7 @@ import {
   startTypesenseStandIn,
   type TypesenseStandIn,
 } from '@falsafa/standins';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { loadConfig } from '../../src/config.js';
 import type { Deps } from '../../src/deps.js';
 import { createLogger } from '../../src/logger.js';
@@ -20,6 +20,7 @@ import type { StoreCallCounter } from '../../src/stores/metrics.js';
 import { type App, createApp } from '../../src/yoga.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestRedis } from './redis.js';
+import type { TestRedisCluster } from './redis-cluster.js';
 
 export const TEST_JWT_SECRET = 'falsafa-test-jwt-secret-0123456789abcdef-xyz';
 
@@ -36,7 +37,8 @@ export interface TestGateway {
   runtime: Runtime;
   deps: Deps;
   db: TestDatabase;
-  redis: Redis;
+  /** The gateway's Redis, seen from the test: the test's Redis, or the test's Redis Cluster. */
+  redis: Redis | Cluster;
   redisIsReal: boolean;
   counter: StoreCallCounter;
   standIn: SupabaseStandIn;
@@ -65,7 +67,12 @@ export const TEST_QDRANT_KEY = 'falsafa-test-qdrant-key';
  * GraphQL in-process through `app.fetch`. The worker runs only when asked.
  */
 export async function startTestGateway(
-  options: { env?: Record<string, string>; worker?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    worker?: boolean;
+    /** A Redis Cluster to use instead of the test's Redis (REDIS_CLUSTER_NODES). */
+    redisCluster?: TestRedisCluster;
+  } = {},
 ): Promise<TestGateway> {
   const tmpDir = await mkdtemp(join(tmpdir(), 'falsafa-test-'));
   const db = await createTestDatabase();
@@ -90,7 +97,13 @@ export async function startTestGateway(
     port: 0,
   });
   const serviceRoleKey = await signSupabaseJwt(TEST_JWT_SECRET, { role: 'service_role' });
-  const { redis, real, url: redisUrl } = await createTestRedis();
+  const {
+    redis,
+    real,
+    url: redisUrl,
+  } = options.redisCluster
+    ? { redis: options.redisCluster.client, real: true, url: undefined }
+    : await createTestRedis();
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -120,6 +133,7 @@ export async function startTestGateway(
     // Feature hashing, the fast offline embedder; tests of the default (word vectors) say so.
     EMBEDDING_PROVIDER: 'local',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    ...(options.redisCluster ? { REDIS_CLUSTER_NODES: options.redisCluster.nodes } : {}),
     ...options.env,
   };
   const config = loadConfig(env);
@@ -168,7 +182,8 @@ export async function startTestGateway(
     async close() {
       await app.dispose();
       await runtime.close();
-      redis.disconnect();
+      // The cluster's client belongs to the cluster's owner.
+      if (!options.redisCluster) redis.disconnect();
       await Promise.allSettled([standIn.close(), qdrant.close(), typesense.close()]);
       await db.close();
       await rm(tmpDir, { recursive: true, force: true });
