@@ -9,7 +9,7 @@ import { type Runtime, startRuntime } from '../src/runtime.js';
 import { type App, createApp } from '../src/yoga.js';
 import { ingestDemoBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
 import { createChatSession } from './support/chat.js';
-import { type GqlResult, startTestGateway, type TestGateway } from './support/gateway.js';
+import { gqlAt, startTestGateway, type TestGateway } from './support/gateway.js';
 import { type OpenAiTestServer, startOpenAiServer } from './support/openai-server.js';
 import { keysOf } from './support/redis.js';
 import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster.js';
@@ -65,18 +65,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function gqlOn(app: App, query: string, variables: Record<string, unknown>, token: string) {
-  const res = await app.fetch('http://gateway.test/graphql', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: res.status, body: (await res.json()) as GqlResult['body'] };
-}
+const gqlOn = (app: App, query: string, variables: Record<string, unknown>, token: string) =>
+  gqlAt(app, query, variables, { token });
 
 /** MGETs every master has run so far. */
 async function serverMgets(): Promise<number> {

@@ -57,6 +57,27 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/** A GraphQL request to `app` in-process (this gateway's, or another instance's on the same stores). */
+export async function gqlAt(
+  app: App,
+  query: string,
+  variables?: Record<string, unknown>,
+  o: { token?: string | null; headers?: Record<string, string> } = {},
+): Promise<GqlResult> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/graphql-response+json',
+    ...o.headers,
+  };
+  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  const res = await app.fetch('http://gateway.test/graphql', {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, body: (await res.json()) as GqlResult['body'] };
+}
+
 export const TEST_TYPESENSE_KEY = 'falsafa-test-typesense-key';
 export const TEST_QDRANT_KEY = 'falsafa-test-qdrant-key';
 
@@ -148,20 +169,7 @@ export async function startTestGateway(
       ...(o.expiresInSeconds !== undefined ? { expiresInSeconds: o.expiresInSeconds } : {}),
     });
 
-  const gql: TestGateway['gql'] = async (query, variables, o = {}) => {
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json',
-      ...o.headers,
-    };
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    const res = await app.fetch('http://gateway.test/graphql', {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: res.status, body: (await res.json()) as GqlResult['body'] };
-  };
+  const gql: TestGateway['gql'] = (query, variables, o = {}) => gqlAt(app, query, variables, o);
 
   return {
     app,
