@@ -50,6 +50,8 @@ return n`;
  */
 export class JobQueue {
   readonly workerId: string;
+  /** The epoch marker this worker saw last (see `redisReset`). */
+  private epoch: string | null = null;
 
   constructor(
     private readonly redis: RedisClient,
@@ -199,7 +201,6 @@ export class JobQueue {
     this.epoch = current;
     return changed;
   }
-  private epoch: string | null = null;
 
   private async recoverFrom(
     workersKey: string,
