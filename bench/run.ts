@@ -121,54 +121,16 @@ async function main() {
     const serviceRoleKey =
       choice.supabase?.serviceRoleKey ??
       (await signSupabaseJwt(choice.jwtSecret, { role: 'service_role' }));
-    const storesUsed = {
-      supabase: choice.supabase
-        ? `real Supabase at ${choice.supabase.url}`
-        : `Supabase stand-in over ${String(stores.info.database)}`,
-      redis: redisUrl ? `real Redis ${redact(redisUrl)}` : 'embedded (in-process, as npm start)',
-      qdrant: choice.qdrant ? `real Qdrant at ${choice.qdrant.url}` : 'Qdrant stand-in',
-      typesense: choice.typesense
-        ? `real Typesense at ${choice.typesense.url}`
-        : 'Typesense stand-in',
-      llm: 'OpenAI-compatible test server answering at once (test/support/openai-server.ts)',
-      embeddings: 'local embedder (in-process)',
-    };
+    const storesUsed = describeStores(choice, stores, redisUrl);
     log(`stores: ${JSON.stringify(storesUsed)}`);
 
-    const gatewayEnv = (overrides: Record<string, string> = {}) => ({
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'error',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      GRAPHIQL: 'false',
-      SEED_DEMO: 'false',
-      WORKER_CONCURRENCY: '0',
-      FALSAFA_DATA_DIR: join(tmp, 'gateway'),
-      SYSTEM_PROMPT_STORAGE_PATH: join(tmp, 'prompts'),
-      STORE_TIMEOUT_MS: '10000',
-      SUPABASE_URL: supabaseUrl,
-      SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
-      SUPABASE_JWT_SECRET: choice.jwtSecret,
-      QDRANT_URL: choice.qdrant?.url ?? String(stores.info.qdrantUrl),
-      ...(choice.qdrant?.apiKey ? { QDRANT_API_KEY: choice.qdrant.apiKey } : {}),
-      TYPESENSE_URL: choice.typesense?.url ?? String(stores.info.typesenseUrl),
-      TYPESENSE_API_KEY: choice.typesense?.apiKey ?? BENCH_TYPESENSE_KEY,
-      ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-      EMBEDDING_PROVIDER: 'local',
-      LLM_PROVIDER: 'openai',
-      LLM_BASE_URL: String(stores.info.llmUrl),
-      LLM_MODEL: 'instant',
-      LLM_API_KEY: 'bench',
-      // The limiter stays in the path (its Redis calls are counted) but never refuses: the
-      // benchmark's readers send more messages per minute than a person would.
-      RATE_LIMIT_MESSAGES: '1000000',
-      RATE_LIMIT_SESSIONS: '1000000',
-      // Scenario 4 asks for 100 characters by alias in one request (a batching probe, not a
-      // client's query): the operation limits are raised so that it passes; they are still checked.
-      LIMIT_MAX_ALIASES: '1000',
-      LIMIT_MAX_TOKENS: '100000',
-      LIMIT_MAX_COST: '10000000',
-      ...overrides,
+    const gatewayEnv = gatewayEnvironment({
+      choice,
+      stores,
+      tmp,
+      redisUrl,
+      supabaseUrl,
+      serviceRoleKey,
     });
     // Ingestion runs with the offline model (its local character finder) and the local embedder.
     const ingestEnv = () =>
@@ -200,24 +162,7 @@ async function main() {
     });
     const fixtures = new Fixtures(db);
     if (choice.supabase) cleanups.push(() => fixtures.cleanup());
-    const fiction = await fixtures.category('Fiction');
-    const [bookPageBook] = await fixtures.books([
-      { title: 'The Book Page Book', categoryId: fiction },
-    ]);
-    await fixtures.characters([bookPageBook!], 20);
-    const rowCounts = [1, 10, 100];
-    const rowBooks: Record<number, { bookId: string; characterIds: string[]; categoryId: string }> =
-      {};
-    for (const n of rowCounts) {
-      const [bookId] = await fixtures.books([{ title: `Book with ${n}`, categoryId: fiction }]);
-      const characterIds = (await fixtures.characters([bookId!], n)).get(bookId!)!;
-      const categoryId = await fixtures.category(`Shelf of ${n}`);
-      const shelf = await fixtures.books(
-        Array.from({ length: n }, (_, i) => ({ title: `Shelf ${n} book ${i}`, categoryId })),
-      );
-      await fixtures.characters(shelf, 2);
-      rowBooks[n] = { bookId: bookId!, characterIds, categoryId };
-    }
+    const { fiction, bookPageBook, rowCounts, rowBooks } = await seedCatalog(fixtures);
     // The uploaded books are a reader's own: their files lie under the owner's prefix.
     const uploader = randomUUID();
     const demoPath = `${uploader}/${DEMO_BOOK.fileName}`;
@@ -269,23 +214,10 @@ async function main() {
     log(peer ? `peer: PostGraphile at ${String(peer.info.url)}` : `peer: skipped, ${peerSkipped}`);
     const gwUrl = String(gateway.info.url);
 
-    // The chat page's session gets its history from real turns (replies with citations).
     const pageSession = sessionIds[users.length - 1]!;
     const pageToken = tokens[users.length - 1]!;
     log(`writing the chat page's history (${settings.chatHistoryTurns} turns)`);
-    for (let i = 0; i < settings.chatHistoryTurns; i++) {
-      await postOk(gwUrl, {
-        query: SEND_MESSAGE,
-        variables: {
-          input: {
-            sessionId: pageSession,
-            content: `Question ${i}: what did the keeper say about the storm and the lamp?`,
-            clientMessageId: randomUUID(),
-          },
-        },
-        token: pageToken,
-      });
-    }
+    await writeChatHistory(gwUrl, pageSession, pageToken);
 
     const bench: Bench = {
       settings,
@@ -318,22 +250,7 @@ async function main() {
       megaBytes: megaBytes.byteLength,
     };
 
-    const results: Results = {
-      meta: {
-        date: new Date().toISOString(),
-        command: [
-          ...BENCH_ENV.filter((k) => process.env[k]).map((k) => `${k}=${redact(process.env[k]!)}`),
-          `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
-        ].join(' '),
-        node: process.version,
-        cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
-        memoryGb: Math.round(totalmem() / 2 ** 30),
-        loadAverageAtStart: loadavg().map((v) => Math.round(v * 100) / 100),
-        stores: storesUsed,
-        settings,
-        gatewayStores: gateway.info.stores,
-      },
-    };
+    const results: Results = { meta: runMeta(storesUsed, gateway) };
     await sleep(200);
     if (wants(1) || wants(2) || wants(3)) results.throughput = await runThroughput(bench);
     if (wants(4)) results.roundTrips = await runRoundTrips(bench);
@@ -351,21 +268,151 @@ async function main() {
     results.meta.durationS = Math.round((Date.now() - t0) / 1000);
     results.meta.loadAverageAtEnd = loadavg().map((v) => Math.round(v * 100) / 100);
 
-    const markdown = renderMarkdown(results);
-    const partial = quick || only !== null;
-    const dir = partial ? tmpdir() : fileURLToPath(new URL('.', import.meta.url));
-    const mdPath = join(dir, partial ? 'falsafa-bench-RESULTS.md' : 'RESULTS.md');
-    const jsonPath = join(dir, partial ? 'falsafa-bench-results.json' : 'results.json');
-    await writeFile(mdPath, markdown);
-    await writeFile(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
-    process.stdout.write(
-      `\n${summaryLines(results).join('\n')}\n\nwrote ${mdPath} and ${jsonPath}\n`,
-    );
+    await writeResults(results);
   } finally {
     for (const child of [...children].reverse()) await child.stop().catch(() => {});
     for (const fn of cleanups.reverse()) await fn().catch((err) => log(`clean-up: ${err}`));
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** What each store of the run is, for the results. */
+function describeStores(
+  choice: ReturnType<typeof chooseStores>,
+  stores: Child,
+  redisUrl: string | undefined,
+): Record<string, string> {
+  return {
+    supabase: choice.supabase
+      ? `real Supabase at ${choice.supabase.url}`
+      : `Supabase stand-in over ${String(stores.info.database)}`,
+    redis: redisUrl ? `real Redis ${redact(redisUrl)}` : 'embedded (in-process, as npm start)',
+    qdrant: choice.qdrant ? `real Qdrant at ${choice.qdrant.url}` : 'Qdrant stand-in',
+    typesense: choice.typesense
+      ? `real Typesense at ${choice.typesense.url}`
+      : 'Typesense stand-in',
+    llm: 'OpenAI-compatible test server answering at once (test/support/openai-server.ts)',
+    embeddings: 'local embedder (in-process)',
+  };
+}
+
+/** The run's command line, machine, stores and settings. */
+function runMeta(storesUsed: Record<string, string>, gateway: Child): Results['meta'] {
+  return {
+    date: new Date().toISOString(),
+    command: [
+      ...BENCH_ENV.filter((k) => process.env[k]).map((k) => `${k}=${redact(process.env[k]!)}`),
+      `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+    ].join(' '),
+    node: process.version,
+    cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    loadAverageAtStart: loadavg().map((v) => Math.round(v * 100) / 100),
+    stores: storesUsed,
+    settings,
+    gatewayStores: gateway.info.stores,
+  };
+}
+
+/** The gateway child's environment over the run's stores, with `overrides` on top. */
+function gatewayEnvironment(run: {
+  choice: ReturnType<typeof chooseStores>;
+  stores: Child;
+  tmp: string;
+  redisUrl: string | undefined;
+  supabaseUrl: string;
+  serviceRoleKey: string;
+}) {
+  const { choice, stores, tmp, redisUrl, supabaseUrl, serviceRoleKey } = run;
+  return (overrides: Record<string, string> = {}): Record<string, string> => ({
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'error',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    GRAPHIQL: 'false',
+    SEED_DEMO: 'false',
+    WORKER_CONCURRENCY: '0',
+    FALSAFA_DATA_DIR: join(tmp, 'gateway'),
+    SYSTEM_PROMPT_STORAGE_PATH: join(tmp, 'prompts'),
+    STORE_TIMEOUT_MS: '10000',
+    SUPABASE_URL: supabaseUrl,
+    SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
+    SUPABASE_JWT_SECRET: choice.jwtSecret,
+    QDRANT_URL: choice.qdrant?.url ?? String(stores.info.qdrantUrl),
+    ...(choice.qdrant?.apiKey ? { QDRANT_API_KEY: choice.qdrant.apiKey } : {}),
+    TYPESENSE_URL: choice.typesense?.url ?? String(stores.info.typesenseUrl),
+    TYPESENSE_API_KEY: choice.typesense?.apiKey ?? BENCH_TYPESENSE_KEY,
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    EMBEDDING_PROVIDER: 'local',
+    LLM_PROVIDER: 'openai',
+    LLM_BASE_URL: String(stores.info.llmUrl),
+    LLM_MODEL: 'instant',
+    LLM_API_KEY: 'bench',
+    // The limiter stays in the path (its Redis calls are counted) but never refuses: the
+    // benchmark's readers send more messages per minute than a person would.
+    RATE_LIMIT_MESSAGES: '1000000',
+    RATE_LIMIT_SESSIONS: '1000000',
+    // Scenario 4 asks for 100 characters by alias in one request (a batching probe, not a
+    // client's query): the operation limits are raised so that it passes; they are still checked.
+    LIMIT_MAX_ALIASES: '1000',
+    LIMIT_MAX_TOKENS: '100000',
+    LIMIT_MAX_COST: '10000000',
+    ...overrides,
+  });
+}
+
+/** The catalog rows: the book page's book with 20 characters, and a book and a shelf per row count. */
+async function seedCatalog(fixtures: Fixtures) {
+  const fiction = await fixtures.category('Fiction');
+  const [bookPageBook] = await fixtures.books([
+    { title: 'The Book Page Book', categoryId: fiction },
+  ]);
+  await fixtures.characters([bookPageBook!], 20);
+  const rowCounts = [1, 10, 100];
+  const rowBooks: Record<number, { bookId: string; characterIds: string[]; categoryId: string }> =
+    {};
+  for (const n of rowCounts) {
+    const [bookId] = await fixtures.books([{ title: `Book with ${n}`, categoryId: fiction }]);
+    const characterIds = (await fixtures.characters([bookId!], n)).get(bookId!)!;
+    const categoryId = await fixtures.category(`Shelf of ${n}`);
+    const shelf = await fixtures.books(
+      Array.from({ length: n }, (_, i) => ({ title: `Shelf ${n} book ${i}`, categoryId })),
+    );
+    await fixtures.characters(shelf, 2);
+    rowBooks[n] = { bookId: bookId!, characterIds, categoryId };
+  }
+  return { fiction, bookPageBook, rowCounts, rowBooks };
+}
+
+/** The chat page's session gets its history from real turns (replies with citations). */
+async function writeChatHistory(gwUrl: string, pageSession: string, pageToken: string) {
+  for (let i = 0; i < settings.chatHistoryTurns; i++) {
+    await postOk(gwUrl, {
+      query: SEND_MESSAGE,
+      variables: {
+        input: {
+          sessionId: pageSession,
+          content: `Question ${i}: what did the keeper say about the storm and the lamp?`,
+          clientMessageId: randomUUID(),
+        },
+      },
+      token: pageToken,
+    });
+  }
+}
+
+/** RESULTS.md and results.json (in the temp directory for a partial run), and the summary. */
+async function writeResults(results: Results) {
+  const markdown = renderMarkdown(results);
+  const partial = quick || only !== null;
+  const dir = partial ? tmpdir() : fileURLToPath(new URL('.', import.meta.url));
+  const mdPath = join(dir, partial ? 'falsafa-bench-RESULTS.md' : 'RESULTS.md');
+  const jsonPath = join(dir, partial ? 'falsafa-bench-results.json' : 'results.json');
+  await writeFile(mdPath, markdown);
+  await writeFile(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(
+    `\n${summaryLines(results).join('\n')}\n\nwrote ${mdPath} and ${jsonPath}\n`,
+  );
 }
 
 /**

@@ -15,11 +15,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { KEYWORD_COVERAGE_POWER, RRF_K, reciprocalRankFusion } from '../src/chat/fusion.js';
 import { keywordSearch, searchQueries } from '../src/chat/keyword-query.js';
+import { RELATED_WORD_WEIGHT, RERANK_DEPTH, rerankPassages } from '../src/chat/rerank.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { contentWords } from '../src/providers/text.js';
 import { startRuntime } from '../src/runtime.js';
-import { BOOKS_BUCKET } from '../src/services/ingestion-service.js';
+import { BOOKS_BUCKET } from '../src/stores/book-files.js';
 import type { RetrievedChunk } from '../src/stores/chunks.js';
 import { createApp } from '../src/yoga.js';
 
@@ -53,10 +54,12 @@ const SUITES = [
   },
 ] as const;
 
-const RETRIEVERS = ['fused', 'vector', 'keyword', 'bm25'] as const;
+const RETRIEVERS = ['fused', 'rrf', 'plainRerank', 'vector', 'keyword', 'bm25'] as const;
 type Retriever = (typeof RETRIEVERS)[number];
 const LABEL: Record<Retriever, string> = {
   fused: 'fused (`searchBook`)',
+  rrf: 'fused, before the rerank',
+  plainRerank: 'fused, rerank without WordNet',
   vector: 'vector only',
   keyword: 'keyword only',
   bm25: 'plain BM25, same chunks',
@@ -108,7 +111,10 @@ async function main() {
         await grid(bookId, questions, bm25);
         continue;
       }
-      const ranks: Record<Retriever, number[]> = { fused: [], vector: [], keyword: [], bm25: [] };
+      const ranks = Object.fromEntries(RETRIEVERS.map((r) => [r, [] as number[]])) as Record<
+        Retriever,
+        number[]
+      >;
       for (const q of questions) {
         const lists = await retrieve(q, bookId);
         for (const r of RETRIEVERS) {
@@ -131,7 +137,8 @@ async function main() {
     `embedder \`${config.embeddings.provider}\` (${config.embeddings.dimension} dimensions)`,
     `chunks of ${config.ingestion.chunkTargetChars} characters with ${config.ingestion.chunkOverlapChars} overlap`,
     `${config.chat.candidates} candidates per retriever, ${config.chat.keep} kept`,
-    `RRF k = ${RRF_K}, equal weights, keyword hits weighted by their share of the query's words to the power ${KEYWORD_COVERAGE_POWER}`,
+    `RRF k = ${RRF_K}, equal weights, keyword hits weighted by their share of the query's words (relative to the best hit's) to the power ${KEYWORD_COVERAGE_POWER}`,
+    `the fused top ${RERANK_DEPTH} reranked by ${config.chat.rerankFusedWeight} × fused score + ${(1 - config.chat.rerankFusedWeight).toFixed(1)} × BM25 over them, WordNet's related words at ${RELATED_WORD_WEIGHT}`,
   ].join(', ');
   const doc = [
     '# Retrieval evaluation',
@@ -242,11 +249,17 @@ async function main() {
     const fused = body.data.searchBook.map((p) => ({ chunk_index: p.chunkIndex, text: p.text }));
     const queries = searchQueries(q.question);
     const [vector] = await deps.embedder.embed([queries.narrative]);
-    const vectorHits = await deps.vectors.search(bookId, vector!, K);
-    const keywordQuery = keywordSearch(queries.keyword, deps.config.chat.candidates);
-    const keywordHits = keywordQuery ? await deps.keywords.search(bookId, keywordQuery, K) : [];
+    const n = deps.config.chat.candidates;
+    const vectorHits = await deps.vectors.search(bookId, vector!, n);
+    const keywordQuery = keywordSearch(queries.keyword, n);
+    const keywordHits = keywordQuery ? await deps.keywords.search(bookId, keywordQuery, n) : [];
+    const rrf = reciprocalRankFusion(vectorHits, keywordHits, Math.max(K, RERANK_DEPTH));
     return {
       fused,
+      rrf: rrf.map((p) => p.chunk),
+      plainRerank: rerankPassages(queries.keyword, rrf, K, null, {
+        fusedWeight: deps.config.chat.rerankFusedWeight,
+      }).map((p) => p.chunk),
       vector: vectorHits.map((h) => h.chunk),
       keyword: keywordHits.map((h) => h.chunk),
       bm25: [],

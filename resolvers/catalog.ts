@@ -1,5 +1,4 @@
 import type { Context, SignedInContext } from '../src/context.js';
-import { parseId } from '../src/errors.js';
 import type { BookRow, CharacterRow, ProcessingStatusValue } from '../src/models.js';
 import type { PageArgs } from '../src/services/pagination.js';
 
@@ -7,21 +6,16 @@ export const categories = (_root: unknown, _args: unknown, ctx: SignedInContext)
   ctx.services.catalog.categories();
 
 export const book = (_root: unknown, args: { id: string }, ctx: SignedInContext) =>
-  ctx.services.catalog.requireBook(parseId(args.id));
+  ctx.services.catalog.requireBook(args.id);
 
 export const books = (
   _root: unknown,
   args: PageArgs & { categoryId?: string | null; status?: ProcessingStatusValue | null },
   ctx: SignedInContext,
-) =>
-  ctx.services.catalog.books({
-    ...args,
-    categoryId: args.categoryId ? parseId(args.categoryId, 'categoryId') : undefined,
-    status: args.status ?? undefined,
-  });
+) => ctx.services.catalog.books(args);
 
 export const character = (_root: unknown, args: { id: string }, ctx: SignedInContext) =>
-  ctx.services.catalog.requireCharacter(parseId(args.id));
+  ctx.services.catalog.requireCharacter(args.id);
 
 export const bookCharacters = (book: BookRow, _args: unknown, ctx: Context) =>
   ctx.services.catalog.charactersOfBook(book.id);

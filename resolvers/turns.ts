@@ -1,4 +1,5 @@
 import type { SignedInContext } from '../src/context.js';
+import { messageCursor } from '../src/services/chat-session-service.js';
 import type { TurnInput, TurnResult } from '../src/services/chat-turn-service.js';
 
 type StreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
@@ -13,3 +14,6 @@ export const sendMessageStream = (
 ) => ctx.services.turns.stream(ctx.viewer, args.input);
 
 export const streamEvent = (event: StreamEvent) => event;
+
+export const turnEdges = (turn: TurnResult) =>
+  [turn.userMessage, turn.reply].map((node) => ({ cursor: messageCursor(node), node }));

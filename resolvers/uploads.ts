@@ -1,18 +1,8 @@
 import type { SignedInContext } from '../src/context.js';
-import { parseId } from '../src/errors.js';
 import type { CreateBookInput, UploadedFile } from '../src/services/book-upload-service.js';
 
 export const createBook = (
   _root: unknown,
   args: { input: CreateBookInput; file: UploadedFile },
   ctx: SignedInContext,
-) =>
-  ctx.services.uploads.createBook(
-    ctx.viewer,
-    ctx.accessToken,
-    {
-      ...args.input,
-      categoryId: args.input.categoryId ? parseId(args.input.categoryId, 'categoryId') : null,
-    },
-    args.file,
-  );
+) => ctx.services.uploads.createBook(ctx.viewer, ctx.accessToken, args.input, args.file);

@@ -1,7 +1,7 @@
 import * as r from '../resolvers/chat.js';
 import { builder } from './builder.js';
 import { Node } from './node.js';
-import { Book, Character, ChatSession, Message } from './refs.js';
+import { Book, Character, ChatSession, Message, MessageEdge } from './refs.js';
 
 const TOTAL_COUNT = 'How many items the whole list has, all pages together';
 
@@ -34,7 +34,7 @@ ChatSession.implement({
         name: 'MessageConnection',
         fields: (t) => ({ totalCount: t.int({ description: TOTAL_COUNT, resolve: totalCount }) }),
       },
-      { name: 'MessageEdge' },
+      MessageEdge,
     ),
   }),
 });

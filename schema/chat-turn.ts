@@ -1,7 +1,7 @@
 import * as r from '../resolvers/turns.js';
 import type { TurnResult } from '../src/services/chat-turn-service.js';
 import { builder } from './builder.js';
-import { ChatSession, Message } from './refs.js';
+import { ChatSession, Message, MessageEdge } from './refs.js';
 
 const SendMessageInput = builder.inputType('SendMessageInput', {
   fields: (t) => ({
@@ -25,6 +25,12 @@ export const SendMessagePayload = builder.objectRef<TurnResult>('SendMessagePayl
     userMessage: t.field({ type: Message, resolve: (p) => p.userMessage }),
     reply: t.field({ type: Message, resolve: (p) => p.reply }),
     session: t.field({ type: ChatSession, resolve: (p) => p.session }),
+    messageEdges: t.field({
+      type: [MessageEdge],
+      description:
+        "The reader's message and the reply as edges of the session's messages connection (oldest first, with their cursors), to append to a cached connection without a refetch",
+      resolve: r.turnEdges,
+    }),
     replayed: t.exposeBoolean('replayed', {
       description: 'True when this clientMessageId was saved before and nothing new was generated',
     }),

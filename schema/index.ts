@@ -1,4 +1,5 @@
 import { lexicographicSortSchema } from 'graphql';
+import { withStoreErrorsMapped } from '../src/errors.js';
 import { builder } from './builder.js';
 import './node.js';
 import './category.js';
@@ -12,5 +13,5 @@ import './book-upload.js';
 import './chat-turn.js';
 import './search.js';
 
-export const schema = builder.toSchema();
+export const schema = withStoreErrorsMapped(builder.toSchema());
 export const sortedSchema = lexicographicSortSchema(schema);

@@ -16,3 +16,6 @@ export const Category = builder.objectRef<CategoryRow>('Category');
 export const Character = builder.objectRef<CharacterRow>('Character');
 export const ChatSession = builder.objectRef<ChatSessionRow>('ChatSession');
 export const Message = builder.objectRef<MessageRow>('Message');
+
+/** One message of a session's messages connection, also returned by a chat turn. */
+export const MessageEdge = builder.edgeObject({ type: Message, name: 'MessageEdge' });

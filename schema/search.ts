@@ -12,7 +12,10 @@ const Passage = builder.objectRef<SearchPassage>('Passage').implement({
       description: 'Character offset of the passage in the book text',
     }),
     end: t.exposeInt('end'),
-    score: t.exposeFloat('score', { description: 'Reciprocal rank fusion score' }),
+    score: t.exposeFloat('score', {
+      description:
+        'Retrieval score, higher first: the reciprocal rank fusion score reranked by word overlap with the query, in [0, 1]',
+    }),
     vectorRank: t.exposeInt('vectorRank', {
       nullable: true,
       description: 'Rank in the vector list, from 1',

@@ -6,6 +6,7 @@ export const WORD_VECTOR_DIMENSION = 100;
  * `loadConfig` collects every problem and throws one ConfigError listing them all.
  */
 import { z } from 'zod';
+import { RERANK_FUSED_WEIGHT, RERANK_FUSED_WEIGHT_STRONG } from './chat/rerank.js';
 import type { RedisClusterSettings } from './stores/redis.js';
 
 export const DEV_JWT_SECRET = 'falsafa-development-jwt-secret-change-me-0123456789';
@@ -72,8 +73,8 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(0).max(32).optional(),
   WORKER_HEARTBEAT_MS: intFromEnv(5000, 100, 600_000),
   WORKER_DEAD_AFTER_MS: intFromEnv(30_000, 500, 3_600_000),
-  CHUNK_TARGET_CHARS: intFromEnv(1200, 200, 20_000),
-  CHUNK_OVERLAP_CHARS: intFromEnv(200, 0, 5000),
+  CHUNK_TARGET_CHARS: intFromEnv(1500, 200, 20_000),
+  CHUNK_OVERLAP_CHARS: intFromEnv(250, 0, 5000),
   MAX_CHARACTERS_PER_BOOK: intFromEnv(8, 1, 50),
   SEED_DEMO: boolFromEnv(true),
 
@@ -82,6 +83,7 @@ const envSchema = z.object({
   SESSION_LOCK_TTL_MS: intFromEnv(30_000, 1000, 600_000),
   RETRIEVAL_CANDIDATES: intFromEnv(20, 1, 200),
   RETRIEVAL_KEEP: intFromEnv(6, 1, 50),
+  RETRIEVAL_RERANK_FUSED_WEIGHT: z.coerce.number().min(0).max(1).optional(),
   PROMPT_TOKEN_BUDGET: intFromEnv(6000, 500, 200_000),
   REPLY_MAX_TOKENS: intFromEnv(600, 16, 16_000),
 
@@ -158,6 +160,8 @@ export interface Config {
     lockTtlMs: number;
     candidates: number;
     keep: number;
+    /** The fused score's share in the rerank of the fused top passages (1: the fused order kept). */
+    rerankFusedWeight: number;
     promptTokenBudget: number;
     replyMaxTokens: number;
   };
@@ -211,58 +215,11 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const cleaned = Object.fromEntries(
-    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
-  );
-  const parsed = envSchema.safeParse(cleaned);
-  const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      problems.push(`${issue.path.join('.') || '(env)'}: ${issue.message}`);
-    }
-    throw new ConfigError(problems);
-  }
-  const e = parsed.data;
-
-  const supabaseRemote = e.SUPABASE_URL !== undefined;
-  if (supabaseRemote && !e.SUPABASE_SERVICE_ROLE_KEY) {
-    problems.push('SUPABASE_SERVICE_ROLE_KEY: required when SUPABASE_URL is set');
-  }
-  if (!supabaseRemote && e.SUPABASE_SERVICE_ROLE_KEY) {
-    problems.push('SUPABASE_URL: required when SUPABASE_SERVICE_ROLE_KEY is set');
-  }
-  if (supabaseRemote && e.SUPABASE_JWT_SECRET === DEV_JWT_SECRET) {
-    problems.push('SUPABASE_JWT_SECRET: the development default is refused with a real Supabase');
-  }
-  if (e.PAGE_SIZE_DEFAULT > e.PAGE_SIZE_MAX) {
-    problems.push('PAGE_SIZE_DEFAULT: must not exceed PAGE_SIZE_MAX');
-  }
-  if (e.TYPESENSE_URL && !e.TYPESENSE_API_KEY) {
-    problems.push('TYPESENSE_API_KEY: required when TYPESENSE_URL is set');
-  }
-  if (e.EMBEDDING_PROVIDER === 'openai' && (!e.EMBEDDING_BASE_URL || !e.EMBEDDING_MODEL)) {
-    problems.push(
-      'EMBEDDING_BASE_URL and EMBEDDING_MODEL: required when EMBEDDING_PROVIDER=openai',
-    );
-  }
-  if (e.LLM_PROVIDER === 'openai' && (!e.LLM_BASE_URL || !e.LLM_MODEL)) {
-    problems.push('LLM_BASE_URL and LLM_MODEL: required when LLM_PROVIDER=openai');
-  }
-  if (e.CHUNK_OVERLAP_CHARS >= e.CHUNK_TARGET_CHARS) {
-    problems.push('CHUNK_OVERLAP_CHARS: must be smaller than CHUNK_TARGET_CHARS');
-  }
+  const e = parseEnv(env);
+  const problems = crossChecks(e);
   const corsOrigins = parseOrigins(e.CORS_ORIGINS, problems);
   const redis = redisSettings(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-
-  const jwtSecret = e.SUPABASE_JWT_SECRET ?? (supabaseRemote ? undefined : DEV_JWT_SECRET);
-  // With a real Supabase and no shared secret, verify with the project's published signing keys.
-  const jwksUrl =
-    e.SUPABASE_JWKS_URL ??
-    (supabaseRemote && !e.SUPABASE_JWT_SECRET
-      ? `${e.SUPABASE_URL!.replace(/\/$/, '')}/auth/v1/.well-known/jwks.json`
-      : undefined);
-
   return {
     nodeEnv: e.NODE_ENV,
     host: e.HOST,
@@ -274,26 +231,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     pageSize: { default: e.PAGE_SIZE_DEFAULT, max: e.PAGE_SIZE_MAX },
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
-    supabase: supabaseRemote
-      ? { mode: 'remote', url: e.SUPABASE_URL!, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY! }
-      : { mode: 'embedded' },
-    auth: {
-      ...(jwtSecret ? { jwtSecret } : {}),
-      ...(jwksUrl ? { jwksUrl } : {}),
-      audience: e.SUPABASE_JWT_AUDIENCE,
-      usingDevSecret: jwtSecret === DEV_JWT_SECRET,
-    },
+    ...storeSettings(e),
     redis,
-    qdrant: e.QDRANT_URL
-      ? {
-          mode: 'remote',
-          url: e.QDRANT_URL,
-          ...(e.QDRANT_API_KEY ? { apiKey: e.QDRANT_API_KEY } : {}),
-        }
-      : { mode: 'embedded' },
-    typesense: e.TYPESENSE_URL
-      ? { mode: 'remote', url: e.TYPESENSE_URL, apiKey: e.TYPESENSE_API_KEY! }
-      : { mode: 'embedded' },
+    auth: authSettings(e),
     embeddings: {
       provider: e.EMBEDDING_PROVIDER,
       baseUrl: e.EMBEDDING_BASE_URL,
@@ -332,37 +272,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       lockTtlMs: e.SESSION_LOCK_TTL_MS,
       candidates: e.RETRIEVAL_CANDIDATES,
       keep: e.RETRIEVAL_KEEP,
+      // A strong embedder's order is trusted more: the rerank then mostly breaks near ties.
+      rerankFusedWeight:
+        e.RETRIEVAL_RERANK_FUSED_WEIGHT ??
+        (e.EMBEDDING_PROVIDER === 'openai' ? RERANK_FUSED_WEIGHT_STRONG : RERANK_FUSED_WEIGHT),
       promptTokenBudget: e.PROMPT_TOKEN_BUDGET,
       replyMaxTokens: e.REPLY_MAX_TOKENS,
     },
     responseCacheTtlMs: e.RESPONSE_CACHE_TTL_MS,
-    security: {
-      introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
-      suggestions: e.GRAPHQL_SUGGESTIONS ?? e.NODE_ENV !== 'production',
-      trustedDocuments: e.TRUSTED_DOCUMENTS,
-      apq: { ttlSeconds: e.APQ_TTL_SECONDS, maxQueryBytes: e.APQ_MAX_QUERY_BYTES },
-      cors: {
-        origins: corsOrigins ?? (e.NODE_ENV === 'production' ? [] : null),
-        credentials: e.CORS_CREDENTIALS,
-        maxAgeSeconds: e.CORS_MAX_AGE_SECONDS,
-      },
-      bodyLimitBytes: e.BODY_LIMIT_BYTES,
-      limits: {
-        depth: e.LIMIT_MAX_DEPTH,
-        aliases: e.LIMIT_MAX_ALIASES,
-        tokens: e.LIMIT_MAX_TOKENS,
-        directives: e.LIMIT_MAX_DIRECTIVES,
-        cost: e.LIMIT_MAX_COST,
-      },
-      rateLimit: e.RATE_LIMIT_ENABLED
-        ? {
-            windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
-            messages: e.RATE_LIMIT_MESSAGES,
-            sessions: e.RATE_LIMIT_SESSIONS,
-            processBook: e.RATE_LIMIT_PROCESS_BOOK,
-          }
-        : null,
-    },
+    security: securitySettings(e, corsOrigins),
     observability: {
       metrics: {
         enabled: e.METRICS_ENABLED,
@@ -371,6 +289,123 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tracing: tracingSettings(e),
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+type Env = z.output<typeof envSchema>;
+
+/** The environment parsed by the schema, or ConfigError with every problem it found. */
+function parseEnv(env: Record<string, string | undefined>): Env {
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`),
+    );
+  }
+  return parsed.data;
+}
+
+/** The problems of settings that depend on each other (each alone passed the schema). */
+function crossChecks(e: Env): string[] {
+  const problems: string[] = [];
+  const supabaseRemote = e.SUPABASE_URL !== undefined;
+  if (supabaseRemote && !e.SUPABASE_SERVICE_ROLE_KEY) {
+    problems.push('SUPABASE_SERVICE_ROLE_KEY: required when SUPABASE_URL is set');
+  }
+  if (!supabaseRemote && e.SUPABASE_SERVICE_ROLE_KEY) {
+    problems.push('SUPABASE_URL: required when SUPABASE_SERVICE_ROLE_KEY is set');
+  }
+  if (supabaseRemote && e.SUPABASE_JWT_SECRET === DEV_JWT_SECRET) {
+    problems.push('SUPABASE_JWT_SECRET: the development default is refused with a real Supabase');
+  }
+  if (e.PAGE_SIZE_DEFAULT > e.PAGE_SIZE_MAX) {
+    problems.push('PAGE_SIZE_DEFAULT: must not exceed PAGE_SIZE_MAX');
+  }
+  if (e.TYPESENSE_URL && !e.TYPESENSE_API_KEY) {
+    problems.push('TYPESENSE_API_KEY: required when TYPESENSE_URL is set');
+  }
+  if (e.EMBEDDING_PROVIDER === 'openai' && (!e.EMBEDDING_BASE_URL || !e.EMBEDDING_MODEL)) {
+    problems.push(
+      'EMBEDDING_BASE_URL and EMBEDDING_MODEL: required when EMBEDDING_PROVIDER=openai',
+    );
+  }
+  if (e.LLM_PROVIDER === 'openai' && (!e.LLM_BASE_URL || !e.LLM_MODEL)) {
+    problems.push('LLM_BASE_URL and LLM_MODEL: required when LLM_PROVIDER=openai');
+  }
+  if (e.CHUNK_OVERLAP_CHARS >= e.CHUNK_TARGET_CHARS) {
+    problems.push('CHUNK_OVERLAP_CHARS: must be smaller than CHUNK_TARGET_CHARS');
+  }
+  return problems;
+}
+
+/** Each store's mode: remote when its URL is set, embedded otherwise. */
+function storeSettings(e: Env): Pick<Config, 'supabase' | 'qdrant' | 'typesense'> {
+  const supabaseRemote = e.SUPABASE_URL !== undefined;
+  return {
+    supabase: supabaseRemote
+      ? { mode: 'remote', url: e.SUPABASE_URL!, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY! }
+      : { mode: 'embedded' },
+    qdrant: e.QDRANT_URL
+      ? {
+          mode: 'remote',
+          url: e.QDRANT_URL,
+          ...(e.QDRANT_API_KEY ? { apiKey: e.QDRANT_API_KEY } : {}),
+        }
+      : { mode: 'embedded' },
+    typesense: e.TYPESENSE_URL
+      ? { mode: 'remote', url: e.TYPESENSE_URL, apiKey: e.TYPESENSE_API_KEY! }
+      : { mode: 'embedded' },
+  };
+}
+
+/** How access tokens are verified: the shared secret, or the project's published signing keys. */
+function authSettings(e: Env): Config['auth'] {
+  const supabaseRemote = e.SUPABASE_URL !== undefined;
+  const jwtSecret = e.SUPABASE_JWT_SECRET ?? (supabaseRemote ? undefined : DEV_JWT_SECRET);
+  const jwksUrl =
+    e.SUPABASE_JWKS_URL ??
+    (supabaseRemote && !e.SUPABASE_JWT_SECRET
+      ? `${e.SUPABASE_URL!.replace(/\/$/, '')}/auth/v1/.well-known/jwks.json`
+      : undefined);
+  return {
+    ...(jwtSecret ? { jwtSecret } : {}),
+    ...(jwksUrl ? { jwksUrl } : {}),
+    audience: e.SUPABASE_JWT_AUDIENCE,
+    usingDevSecret: jwtSecret === DEV_JWT_SECRET,
+  };
+}
+
+/** The request limits, CORS, APQ, trusted documents and rate limits. */
+function securitySettings(e: Env, corsOrigins: string[] | undefined): Config['security'] {
+  return {
+    introspection: e.GRAPHQL_INTROSPECTION ?? e.NODE_ENV !== 'production',
+    suggestions: e.GRAPHQL_SUGGESTIONS ?? e.NODE_ENV !== 'production',
+    trustedDocuments: e.TRUSTED_DOCUMENTS,
+    apq: { ttlSeconds: e.APQ_TTL_SECONDS, maxQueryBytes: e.APQ_MAX_QUERY_BYTES },
+    cors: {
+      origins: corsOrigins ?? (e.NODE_ENV === 'production' ? [] : null),
+      credentials: e.CORS_CREDENTIALS,
+      maxAgeSeconds: e.CORS_MAX_AGE_SECONDS,
+    },
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    limits: {
+      depth: e.LIMIT_MAX_DEPTH,
+      aliases: e.LIMIT_MAX_ALIASES,
+      tokens: e.LIMIT_MAX_TOKENS,
+      directives: e.LIMIT_MAX_DIRECTIVES,
+      cost: e.LIMIT_MAX_COST,
+    },
+    rateLimit: e.RATE_LIMIT_ENABLED
+      ? {
+          windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+          messages: e.RATE_LIMIT_MESSAGES,
+          sessions: e.RATE_LIMIT_SESSIONS,
+          processBook: e.RATE_LIMIT_PROCESS_BOOK,
+        }
+      : null,
   };
 }
 
@@ -400,7 +435,7 @@ function parseOrigins(raw: string | undefined, problems: string[]): string[] | u
  * (comma-separated `host:port` seeds of a Redis Cluster, with REDIS_USERNAME, REDIS_PASSWORD and
  * REDIS_TLS for every node), not both; neither is the in-process Redis.
  */
-function redisSettings(e: z.output<typeof envSchema>, problems: string[]): Config['redis'] {
+function redisSettings(e: Env, problems: string[]): Config['redis'] {
   const clusterOnly = (['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS'] as const).filter(
     (name) => e[name] !== undefined,
   );
@@ -438,7 +473,7 @@ function redisSettings(e: z.output<typeof envSchema>, problems: string[]): Confi
  * Tracing is on when OTEL_TRACES_EXPORTER is `otlp` or `console`, or an OTLP endpoint is given
  * (exporter unset), unless OTEL_SDK_DISABLED. The traces URL follows the OTLP/HTTP convention.
  */
-function tracingSettings(e: z.output<typeof envSchema>): Config['observability']['tracing'] {
+function tracingSettings(e: Env): Config['observability']['tracing'] {
   if (e.OTEL_SDK_DISABLED || e.OTEL_TRACES_EXPORTER === 'none') return null;
   const endpoint =
     e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??

@@ -47,8 +47,6 @@ export function makeContextFactory(deps: Deps) {
     const auth = await deps.auth.authenticate(authorization);
     const loaders = createLoaders(deps);
     const viewer = auth.ok ? auth.viewer : null;
-    const catalog = new CatalogService(deps, loaders);
-    const processing = new BookProcessingService(deps, loaders);
     return {
       request,
       requestId,
@@ -57,36 +55,77 @@ export function makeContextFactory(deps: Deps) {
       authFailure: auth.ok ? null : auth.reason,
       logger: deps.logger.child({ requestId, viewerId: viewer?.id }),
       loaders,
-      services: {
-        catalog,
-        sessions: new ChatSessionService(
-          {
-            pageSize: deps.config.pageSize,
-            chatStore: deps.chatStore,
-            locks: deps.locks,
-            context: deps.chat.context,
-          },
-          loaders,
-        ),
-        processing,
-        turns: new ChatTurnService(
-          {
-            settings: deps.config.chat,
-            logger: deps.logger,
-            counter: deps.counter,
-            llm: deps.llm,
-            locks: deps.locks,
-            ...deps.chat,
-          },
-          loaders,
-        ),
-        search: new SearchService(
-          { retriever: deps.chat.retriever, limits: deps.config.chat },
-          loaders,
-        ),
-        uploads: new BookUploadService(deps, catalog, processing),
-        nodes: new NodeService(deps, loaders),
-      },
+      services: createServices(deps, loaders),
     };
+  };
+}
+
+/**
+ * The request's services, each given the process-wide parts it uses (not the whole of `deps`) and
+ * the request's loaders.
+ */
+function createServices(deps: Deps, loaders: Loaders): Context['services'] {
+  const catalog = new CatalogService(
+    {
+      pageSize: deps.config.pageSize,
+      catalogStore: deps.catalogStore,
+      categories: deps.caches.categories,
+    },
+    loaders,
+  );
+  const processing = new BookProcessingService(
+    {
+      logger: deps.logger,
+      bookJobs: deps.bookJobs,
+      bookCache: deps.caches.book,
+      invalidation: deps.invalidation,
+      progress: deps.progress,
+      catalogStore: deps.catalogStore,
+    },
+    loaders,
+  );
+  return {
+    catalog,
+    sessions: new ChatSessionService(
+      {
+        pageSize: deps.config.pageSize,
+        chatStore: deps.chatStore,
+        locks: deps.locks,
+        context: deps.chat.context,
+      },
+      loaders,
+    ),
+    processing,
+    turns: new ChatTurnService(
+      {
+        settings: deps.config.chat,
+        logger: deps.logger,
+        counter: deps.counter,
+        llm: deps.llm,
+        locks: deps.locks,
+        ...deps.chat,
+      },
+      loaders,
+    ),
+    search: new SearchService(
+      { retriever: deps.chat.retriever, limits: deps.config.chat },
+      loaders,
+    ),
+    uploads: new BookUploadService(
+      {
+        uploads: deps.config.uploads,
+        logger: deps.logger,
+        supabase: deps.supabase,
+        supabaseAs: deps.supabaseAs,
+        catalogStore: deps.catalogStore,
+        bookCache: deps.caches.book,
+      },
+      catalog,
+      processing,
+    ),
+    nodes: new NodeService(
+      { maxIds: deps.config.pageSize.max, chatStore: deps.chatStore },
+      loaders,
+    ),
   };
 }

@@ -7,6 +7,7 @@ import { QueryRewriter } from './chat/query-rewriter.js';
 import { HybridRetriever } from './chat/retrieval.js';
 import { SessionContextCache } from './chat/session-context.js';
 import { SessionLocks } from './chat/session-lock.js';
+import { sharedWordNet } from './chat/wordnet.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import {
@@ -21,6 +22,7 @@ import { BookJobs } from './queue/book-jobs.js';
 import { JobQueue } from './queue/job-queue.js';
 import { ProgressBus } from './queue/progress.js';
 import { IngestionService } from './services/ingestion-service.js';
+import { BookFiles } from './stores/book-files.js';
 import { BookJobStore } from './stores/book-job-store.js';
 import { CatalogStore } from './stores/catalog-store.js';
 import { ChatStore, ChatTurnStore } from './stores/chat-store.js';
@@ -112,7 +114,7 @@ export function createDeps(base: BaseDeps): Deps {
   const ingestion = new IngestionService({
     config: base.config,
     logger: base.logger,
-    supabase: base.supabase,
+    bookFiles: new BookFiles(base.supabase),
     catalogStore,
     vectors: base.vectors,
     keywords: base.keywords,
@@ -144,6 +146,8 @@ export function createDeps(base: BaseDeps): Deps {
         embedder: base.embedder,
         counter: base.counter,
         logger: base.logger,
+        related: sharedWordNet().related,
+        rerankFusedWeight: base.config.chat.rerankFusedWeight,
       }),
     },
     progress,

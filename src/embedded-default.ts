@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from './config.js';
 import { MIGRATIONS_DIR } from './migrations.js';
+import type { RedisClient } from './stores/redis.js';
 
 /**
  * The embedded default: the stores whose URL is not configured run in this process, from
@@ -27,6 +28,12 @@ export function anyEmbedded(config: Config): boolean {
     config.qdrant.mode === 'embedded' ||
     config.typesense.mode === 'embedded'
   );
+}
+
+/** The in-process Redis (ioredis-mock) of a gateway given no REDIS_URL; loaded only then. */
+export async function startEmbeddedRedis(): Promise<RedisClient> {
+  const { default: RedisMock } = await import('ioredis-mock');
+  return new (RedisMock as unknown as new () => RedisClient)();
 }
 
 export async function startEmbeddedStores(

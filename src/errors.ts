@@ -1,4 +1,12 @@
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLSchema, isObjectType } from 'graphql';
+import {
+  Conflict,
+  InvalidValue,
+  MissingReference,
+  NotFound,
+  StoreError,
+  StoreUnavailable,
+} from './stores/errors.js';
 
 export const ERROR_CODES = [
   'UNAUTHENTICATED',
@@ -95,4 +103,88 @@ export function parseId(value: string | number, field = 'id'): string {
   if (!UUID_RE.test(s))
     throw badInput(`${field} must be a UUID, got ${JSON.stringify(s.slice(0, 60))}`, field);
   return s.toLowerCase();
+}
+
+/**
+ * The one mapping of the stores' own errors (src/stores/errors.ts) to the codes clients see:
+ * StoreUnavailable → SERVICE_UNAVAILABLE (retryable), NotFound and MissingReference → NOT_FOUND,
+ * InvalidValue → BAD_USER_INPUT, Conflict (`stale_fence`) → LOCK_LOST. Anything else is returned
+ * as it is (an AppError passes, an unexpected error stays unexpected and is masked).
+ */
+export function fromStoreError(err: unknown): unknown {
+  if (!(err instanceof StoreError)) return err;
+  if (err instanceof StoreUnavailable) return new StoreUnavailableError(err.store, err.cause);
+  if (err instanceof NotFound || err instanceof MissingReference) {
+    return new AppError('NOT_FOUND', err.message);
+  }
+  if (err instanceof InvalidValue) return badInput(err.message);
+  if (err instanceof Conflict) return lockLost();
+  return err;
+}
+
+/**
+ * The schema with every field's resolver and subscription stream mapped through
+ * `fromStoreError`, so a store's error reaches the client (and every plugin) with its code.
+ */
+export function withStoreErrorsMapped(schema: GraphQLSchema): GraphQLSchema {
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith('__')) continue;
+    for (const field of Object.values(type.getFields())) {
+      const { resolve, subscribe } = field;
+      if (resolve) field.resolve = mapped(resolve);
+      if (subscribe) {
+        field.subscribe = (...args) => {
+          const stream = mapped(subscribe)(...args);
+          return isPromiseLike(stream)
+            ? Promise.resolve(stream).then(streamMapped)
+            : streamMapped(stream);
+        };
+      }
+    }
+  }
+  return schema;
+}
+
+function mapped<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return (...args) => {
+    try {
+      const result = fn(...args);
+      if (isPromiseLike(result)) {
+        return Promise.resolve(result).catch((err: unknown) => {
+          throw fromStoreError(err);
+        }) as R;
+      }
+      return result;
+    } catch (err) {
+      throw fromStoreError(err);
+    }
+  };
+}
+
+/** An event stream whose failure is mapped; `return` and `throw` go to the stream as they are. */
+function streamMapped(stream: unknown): unknown {
+  if (!isAsyncIterable(stream)) return stream;
+  const inner = stream[Symbol.asyncIterator]();
+  const iterator: AsyncIterableIterator<unknown> = {
+    next: () =>
+      inner.next().catch((err: unknown) => {
+        throw fromStoreError(err);
+      }),
+    return: (value?: unknown) =>
+      inner.return ? inner.return(value) : Promise.resolve({ done: true, value }),
+    throw: (error?: unknown) => (inner.throw ? inner.throw(error) : Promise.reject(error)),
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] ===
+    'function'
+  );
 }

@@ -1,12 +1,13 @@
 /**
  * Starts the gateway: configuration, tracing (when configured), stores (real or embedded), the
- * HTTP server. On SIGTERM/SIGINT it drains: stops taking connections and requests, lets in-flight
+ * HTTP server with GraphQL over WebSocket on the same path. On SIGTERM/SIGINT it drains: stops taking connections and requests, lets in-flight
  * operations and chat turns finish within SHUTDOWN_TIMEOUT_MS while the worker returns its
  * unfinished jobs to the queue, releases the session locks still held, closes the stores, exits 0.
  */
 import { loadConfigOrExit } from './config.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { createGatewayServer, stopAccepting } from './http/server.js';
+import { attachGraphQLWebSocket } from './http/websocket.js';
 import { createGatewayLogger } from './observability/logging.js';
 import { startTracing } from './observability/tracing.js';
 import { startRuntime } from './runtime.js';
@@ -43,6 +44,12 @@ async function main() {
     processMetrics: true,
   });
   const server = createGatewayServer(app, lifecycle);
+  const webSocket = attachGraphQLWebSocket(server, app, {
+    auth: runtime.deps.auth,
+    logger: runtime.deps.logger,
+    security: config.security,
+    lifecycle,
+  });
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -93,7 +100,9 @@ async function main() {
       runtime.stopWorker(deadlineMs),
     ]);
     logger.info(drained, drained.inTime ? 'drained' : 'drain deadline passed');
-    // What is left are long-lived streams (progress subscriptions): end them.
+    // What is left are long-lived streams (progress subscriptions): end them, WebSockets with
+    // 1001 (going away).
+    await webSocket.close();
     listener.closeAll();
     await listener.closed;
     await app.dispose();

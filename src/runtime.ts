@@ -1,14 +1,20 @@
 import { resolve } from 'node:path';
+import type { SupabaseClient } from '@supabase/supabase-js';
 import { createAuthenticator } from './auth.js';
 import type { Config } from './config.js';
 import { createDeps, type Deps } from './deps.js';
-import { anyEmbedded, type EmbeddedStores, startEmbeddedStores } from './embedded-default.js';
+import {
+  anyEmbedded,
+  type EmbeddedStores,
+  startEmbeddedRedis,
+  startEmbeddedStores,
+} from './embedded-default.js';
 import type { Logger } from './logger.js';
 import { createEmbedder, createLlm } from './providers/index.js';
-import { BOOKS_BUCKET } from './services/ingestion-service.js';
+import { BOOKS_BUCKET } from './stores/book-files.js';
 import { KeywordStore } from './stores/keyword-store.js';
 import { StoreCallCounter } from './stores/metrics.js';
-import { createRedis, duplicateRedis } from './stores/redis.js';
+import { createRedis, duplicateRedis, type RedisClient } from './stores/redis.js';
 import { createSupabase } from './stores/supabase.js';
 import { VectorStore } from './stores/vector-store.js';
 import { Worker } from './worker.js';
@@ -33,6 +39,28 @@ export interface Runtime {
 
 export const DEV_USER_ID = '00000000-0000-4000-8000-000000000001';
 
+/** Stops everything pushed onto it, last first; a failure is logged and the rest still close. */
+class Closers {
+  private readonly fns: (() => Promise<void>)[] = [];
+
+  constructor(private readonly logger: Logger) {}
+
+  push(fn: () => Promise<void>): void {
+    this.fns.push(fn);
+  }
+
+  readonly close = async (): Promise<void> => {
+    for (const fn of this.fns.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        this.logger.warn({ err: String(err) }, 'error while closing a store');
+      }
+    }
+    this.fns.length = 0;
+  };
+}
+
 /**
  * Starts what the configuration asks for. Each store is real (its URL is set) or embedded,
  * independently: in-process Redis, and the stand-ins of `@falsafa/standins` (see
@@ -44,94 +72,19 @@ export async function startRuntime(
   logger: Logger,
   options: { startWorker?: boolean } = {},
 ): Promise<Runtime> {
-  const closers: (() => Promise<void>)[] = [];
-  const close = async () => {
-    for (const fn of closers.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        logger.warn({ err: String(err) }, 'error while closing a store');
-      }
-    }
-    closers.length = 0;
-  };
-  const dataDir = resolve(config.dataDir);
+  const closers = new Closers(logger);
   const stores: Record<string, string> = {};
   try {
     const counter = new StoreCallCounter();
     let embedded: EmbeddedStores | undefined;
     if (anyEmbedded(config)) {
-      embedded = await startEmbeddedStores(config, dataDir);
-      closers.push(() => embedded!.close());
+      const started = await startEmbeddedStores(config, resolve(config.dataDir));
+      closers.push(() => started.close());
+      embedded = started;
     }
-
-    let supabaseUrl: string;
-    let serviceRoleKey: string;
-    if (config.supabase.mode === 'remote') {
-      supabaseUrl = config.supabase.url;
-      serviceRoleKey = config.supabase.serviceRoleKey;
-      stores.supabase = supabaseUrl;
-    } else {
-      supabaseUrl = embedded!.supabase!.url;
-      serviceRoleKey = embedded!.supabase!.serviceRoleKey;
-      stores.supabase = `embedded PGlite + PostgREST stand-in at ${supabaseUrl}`;
-    }
-    const supabaseSettings = {
-      url: supabaseUrl,
-      serviceRoleKey,
-      timeoutMs: config.storeTimeoutMs,
-      counter,
-    };
-    const supabase = createSupabase(supabaseSettings);
-
-    await ensureBooksBucket(supabase, logger);
-
-    const redis = await createRedis(
-      config.redis.mode === 'embedded'
-        ? { mode: 'embedded' }
-        : config.redis.cluster
-          ? { mode: 'cluster', cluster: config.redis.cluster, timeoutMs: config.storeTimeoutMs }
-          : { mode: 'remote', url: config.redis.url, timeoutMs: config.storeTimeoutMs },
-    );
-    const subscribers: ReturnType<typeof duplicateRedis>[] = [];
-    /** Another connection (pub/sub, blocking pops), closed with the runtime. */
-    const extraConnection = () => {
-      const connection = duplicateRedis(redis);
-      subscribers.push(connection);
-      return connection;
-    };
-    closers.push(async () => {
-      for (const s of subscribers) s.disconnect();
-      redis.disconnect();
-    });
-    stores.redis =
-      config.redis.mode === 'embedded'
-        ? 'embedded (in-process)'
-        : config.redis.cluster
-          ? `cluster (${config.redis.cluster.nodes.length} seed nodes)`
-          : 'remote';
-
-    let qdrantUrl: string;
-    let qdrantKey: string | undefined;
-    if (config.qdrant.mode === 'remote') {
-      qdrantUrl = config.qdrant.url;
-      qdrantKey = config.qdrant.apiKey;
-      stores.qdrant = qdrantUrl;
-    } else {
-      qdrantUrl = embedded!.qdrant!.url;
-      stores.qdrant = `embedded stand-in at ${qdrantUrl}`;
-    }
-    let typesenseUrl: string;
-    let typesenseKey: string;
-    if (config.typesense.mode === 'remote') {
-      typesenseUrl = config.typesense.url;
-      typesenseKey = config.typesense.apiKey;
-      stores.typesense = typesenseUrl;
-    } else {
-      typesenseUrl = embedded!.typesense!.url;
-      typesenseKey = embedded!.typesense!.apiKey;
-      stores.typesense = `embedded stand-in at ${typesenseUrl}`;
-    }
+    const supabase = await connectSupabase(config, embedded, counter, logger, stores);
+    const redis = await connectRedis(config, closers, stores);
+    const search = searchStoreUrls(config, embedded, stores);
 
     const auth = createAuthenticator({
       ...(config.auth.jwtSecret ? { jwtSecret: config.auth.jwtSecret } : {}),
@@ -144,79 +97,182 @@ export async function startRuntime(
       logger,
       counter,
       auth,
-      supabase,
-      supabaseAs: (accessToken) => createSupabase({ ...supabaseSettings, accessToken }),
-      redis,
+      supabase: supabase.client,
+      supabaseAs: supabase.asReader,
+      redis: redis.client,
       vectors: new VectorStore(
-        { url: qdrantUrl, apiKey: qdrantKey, timeoutMs: config.storeTimeoutMs },
+        { url: search.qdrant.url, apiKey: search.qdrant.apiKey, timeoutMs: config.storeTimeoutMs },
         counter,
       ),
       keywords: new KeywordStore(
-        { url: typesenseUrl, apiKey: typesenseKey, timeoutMs: config.storeTimeoutMs },
+        {
+          url: search.typesense.url,
+          apiKey: search.typesense.apiKey,
+          timeoutMs: config.storeTimeoutMs,
+        },
         counter,
       ),
       embedder: createEmbedder({ ...config.embeddings }),
       llm: createLlm({ ...config.llm }),
-      subscriber: extraConnection,
+      subscriber: redis.connection,
     });
     closers.push(() => deps.progress.close());
-    await deps.invalidation.listen(extraConnection);
+    await deps.invalidation.listen(redis.connection);
     closers.push(async () => deps.invalidation.close());
     stores.embeddings = config.embeddings.provider;
     stores.llm = config.llm.provider;
 
-    let worker: Worker | null = null;
-    const concurrency = config.worker.concurrency;
-    if ((options.startWorker ?? true) && concurrency > 0) {
-      worker = new Worker({
-        queue: deps.queue,
-        jobs: deps.bookJobs,
-        ingestion: deps.ingestion,
-        logger: logger.child({ component: 'worker' }),
-        concurrency,
-        heartbeatMs: config.worker.heartbeatMs,
-        deadAfterMs: config.worker.deadAfterMs,
-        blockingClient: config.redis.mode === 'remote' ? extraConnection : undefined,
-      });
-      await worker.start();
-    }
+    const worker = await startWorker(config, deps, logger, {
+      start: options.startWorker ?? true,
+      blockingClient: config.redis.mode === 'remote' ? redis.connection : undefined,
+    });
     let workerStopped: Promise<void> | null = null;
-    const w = worker;
     const stopWorker = (deadlineMs: number) => {
-      workerStopped ??= w ? w.stop(deadlineMs) : Promise.resolve();
+      workerStopped ??= worker ? worker.stop(deadlineMs) : Promise.resolve();
       return workerStopped;
     };
     closers.push(() => stopWorker(config.shutdownTimeoutMs));
 
-    logger.info({ stores, worker: worker ? concurrency : 0 }, 'stores ready');
-    const runtime: Runtime = {
-      deps,
-      worker,
-      stores,
-      stopWorker,
-      close,
-    };
+    logger.info({ stores, worker: worker ? config.worker.concurrency : 0 }, 'stores ready');
+    const runtime: Runtime = { deps, worker, stores, stopWorker, close: closers.close };
     if (config.auth.usingDevSecret && embedded) {
-      // The development secret is refused with a real Supabase: the stand-in serves it.
-      runtime.devUserId = DEV_USER_ID;
-      runtime.devToken = await embedded.signUserToken(
-        config.auth.jwtSecret!,
-        DEV_USER_ID,
-        30 * 24 * 3600,
-      );
-      if (embedded.supabase) {
-        runtime.devSupabase = { url: supabaseUrl, anonKey: embedded.supabase.anonKey };
-      }
+      Object.assign(runtime, await devAccess(config, embedded));
     }
     return runtime;
   } catch (err) {
-    await close();
+    await closers.close();
     throw err;
   }
 }
 
+/** The service-role Supabase client (and one per reader's token), with the `books` bucket made. */
+async function connectSupabase(
+  config: Config,
+  embedded: EmbeddedStores | undefined,
+  counter: StoreCallCounter,
+  logger: Logger,
+  stores: Record<string, string>,
+): Promise<{ client: SupabaseClient; asReader: (accessToken: string) => SupabaseClient }> {
+  let url: string;
+  let serviceRoleKey: string;
+  if (config.supabase.mode === 'remote') {
+    url = config.supabase.url;
+    serviceRoleKey = config.supabase.serviceRoleKey;
+    stores.supabase = url;
+  } else {
+    url = embedded!.supabase!.url;
+    serviceRoleKey = embedded!.supabase!.serviceRoleKey;
+    stores.supabase = `embedded PGlite + PostgREST stand-in at ${url}`;
+  }
+  const settings = { url, serviceRoleKey, timeoutMs: config.storeTimeoutMs, counter };
+  const client = createSupabase(settings);
+  await ensureBooksBucket(client, logger);
+  return { client, asReader: (accessToken) => createSupabase({ ...settings, accessToken }) };
+}
+
+/** The Redis client, real or in-process, and a maker of further connections closed with it. */
+async function connectRedis(
+  config: Config,
+  closers: Closers,
+  stores: Record<string, string>,
+): Promise<{ client: RedisClient; connection: () => RedisClient }> {
+  const client =
+    config.redis.mode === 'remote'
+      ? await createRedis({ ...config.redis, timeoutMs: config.storeTimeoutMs })
+      : await startEmbeddedRedis();
+  const connections: RedisClient[] = [];
+  closers.push(async () => {
+    for (const c of connections) c.disconnect();
+    client.disconnect();
+  });
+  stores.redis =
+    config.redis.mode === 'embedded'
+      ? 'embedded (in-process)'
+      : config.redis.cluster
+        ? `cluster (${config.redis.cluster.nodes.length} seed nodes)`
+        : 'remote';
+  return {
+    client,
+    /** Another connection (pub/sub, blocking pops), closed with the runtime. */
+    connection: () => {
+      const connection = duplicateRedis(client);
+      connections.push(connection);
+      return connection;
+    },
+  };
+}
+
+/** Where Qdrant and Typesense are: their configured URLs, or the embedded stand-ins'. */
+function searchStoreUrls(
+  config: Config,
+  embedded: EmbeddedStores | undefined,
+  stores: Record<string, string>,
+): {
+  qdrant: { url: string; apiKey?: string | undefined };
+  typesense: { url: string; apiKey: string };
+} {
+  let qdrant: { url: string; apiKey?: string | undefined };
+  if (config.qdrant.mode === 'remote') {
+    qdrant = { url: config.qdrant.url, apiKey: config.qdrant.apiKey };
+    stores.qdrant = qdrant.url;
+  } else {
+    qdrant = { url: embedded!.qdrant!.url };
+    stores.qdrant = `embedded stand-in at ${qdrant.url}`;
+  }
+  let typesense: { url: string; apiKey: string };
+  if (config.typesense.mode === 'remote') {
+    typesense = { url: config.typesense.url, apiKey: config.typesense.apiKey };
+    stores.typesense = typesense.url;
+  } else {
+    typesense = { url: embedded!.typesense!.url, apiKey: embedded!.typesense!.apiKey };
+    stores.typesense = `embedded stand-in at ${typesense.url}`;
+  }
+  return { qdrant, typesense };
+}
+
+/** The in-process worker, started when asked for and WORKER_CONCURRENCY > 0; null otherwise. */
+async function startWorker(
+  config: Config,
+  deps: Deps,
+  logger: Logger,
+  options: { start: boolean; blockingClient: (() => RedisClient) | undefined },
+): Promise<Worker | null> {
+  const concurrency = config.worker.concurrency;
+  if (!options.start || concurrency <= 0) return null;
+  const worker = new Worker({
+    queue: deps.queue,
+    jobs: deps.bookJobs,
+    ingestion: deps.ingestion,
+    logger: logger.child({ component: 'worker' }),
+    concurrency,
+    heartbeatMs: config.worker.heartbeatMs,
+    deadAfterMs: config.worker.deadAfterMs,
+    blockingClient: options.blockingClient,
+  });
+  await worker.start();
+  return worker;
+}
+
+/**
+ * The development reader's token and the embedded Supabase's anon key: only with the development
+ * secret, which is refused with a real Supabase (the stand-in serves it).
+ */
+async function devAccess(
+  config: Config,
+  embedded: EmbeddedStores,
+): Promise<Pick<Runtime, 'devUserId' | 'devToken' | 'devSupabase'>> {
+  const access: Pick<Runtime, 'devUserId' | 'devToken' | 'devSupabase'> = {
+    devUserId: DEV_USER_ID,
+    devToken: await embedded.signUserToken(config.auth.jwtSecret!, DEV_USER_ID, 30 * 24 * 3600),
+  };
+  if (embedded.supabase) {
+    access.devSupabase = { url: embedded.supabase.url, anonKey: embedded.supabase.anonKey };
+  }
+  return access;
+}
+
 /** The private `books` bucket the frontend uploads to and ingestion reads from. */
-async function ensureBooksBucket(supabase: ReturnType<typeof createSupabase>, logger: Logger) {
+async function ensureBooksBucket(supabase: SupabaseClient, logger: Logger) {
   const existing = await supabase.storage.getBucket(BOOKS_BUCKET);
   if (!existing.error) return;
   const created = await supabase.storage.createBucket(BOOKS_BUCKET, { public: false });

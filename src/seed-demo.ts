@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Deps } from './deps.js';
 import { DEMO_BOOK, loadDemoBook } from './ingest/demo-book.js';
-import { BOOKS_BUCKET } from './services/ingestion-service.js';
+import { BOOKS_BUCKET } from './stores/book-files.js';
 import { unwrap } from './stores/postgrest.js';
 
 const DEMO_BOOK_ID = 'd0000000-0000-4000-8000-00000000b001';

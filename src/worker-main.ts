@@ -9,7 +9,9 @@ import { startRuntime } from './runtime.js';
 async function main() {
   const config = loadConfigOrExit();
   if (config.redis.mode !== 'remote') {
-    console.error('A separate worker needs REDIS_URL or REDIS_CLUSTER_NODES: the in-process Redis is not shared.');
+    console.error(
+      'A separate worker needs REDIS_URL or REDIS_CLUSTER_NODES: the in-process Redis is not shared.',
+    );
     process.exit(1);
   }
   if (config.worker.concurrency === 0) config.worker.concurrency = 1;

@@ -17,7 +17,9 @@ import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
 import { useOpsEndpoints } from './http/endpoints.js';
 import { Lifecycle } from './http/lifecycle.js';
+import { useMultipartSubscriptions } from './http/multipart-subscriptions.js';
 import { Readiness } from './http/readiness.js';
+import { useSseSingleConnectionRefusal } from './http/sse-single-connection.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { selectOperation } from './observability/operation.js';
 import { useObservability } from './observability/plugin.js';
@@ -28,6 +30,7 @@ import { useBodyLimit } from './security/body-limit.js';
 import { CORS_CLOSED, corsPolicy } from './security/cors.js';
 import { useTextGuard, useVariablesDepthLimit } from './security/input-guard.js';
 import { limitSettings, useOperationLimits } from './security/limits.js';
+import { useMissingTokenOverGet } from './security/missing-token.js';
 import { useMultipartOnlyForUploads } from './security/multipart.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { useRequestParamsGuard } from './security/request-params.js';
@@ -59,11 +62,13 @@ export type App = YogaServerInstance<Record<string, unknown>, Context>;
  * Error masking stays on: only AppErrors (stable `extensions.code`) reach clients unchanged.
  * In front of the schema, in order: request id, logs, metrics and tracing (src/observability);
  * /healthz, /readyz, /metrics (src/http); the body limit and UTF-8 check, the request parameters'
- * JSON, the variables depth limit, CSRF prevention, trusted documents, introspection off in
- * production, automatic persisted queries, multipart for uploads only, the auth gate, no writing
- * subscription over GET, the subscription Accept check, the text guard, the argument guard, the
- * operation limits and the per-viewer rate limits (src/security). Everything that refuses a
- * request does so before execution.
+ * JSON, the variables depth limit, graphql-sse's single connection mode refused, a GET without a
+ * token answered 401, CSRF prevention, trusted documents, introspection off in production,
+ * automatic persisted queries, multipart for uploads only, the auth gate, no writing subscription
+ * over GET, the subscription Accept check, multipart subscriptions for Apollo, the text guard, the
+ * argument guard, the operation limits and the per-viewer rate limits (src/security). Everything
+ * that refuses a request does so before execution. GraphQL over WebSocket (src/http/websocket.ts)
+ * runs each operation through this same app.
  */
 export function createApp(deps: Deps, options: AppOptions = {}): App {
   const { logger, config } = deps;
@@ -126,6 +131,8 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       // A request that is not preflighted by browsers (GET, form, multipart or text/plain POST)
       // must carry a header no cross-site page can set without a preflight: the CSRF header, or
       // Authorization (not CORS-safelisted either, and every operation needs it anyway).
+      useSseSingleConnectionRefusal(graphqlEndpoint),
+      useMissingTokenOverGet(graphqlEndpoint),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
       ...(security.trustedDocuments && trusted
         ? [useTrustedDocuments(trusted)]
@@ -135,6 +142,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       useAuthGate(),
       useNoWritesOverGet(),
       useSubscriptionAccept(),
+      useMultipartSubscriptions(),
       useTextGuard(),
       useArgumentGuard(argumentChecks(config)),
       ...useOperationLimits(limitSettings(config), selectOperation),

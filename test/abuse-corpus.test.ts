@@ -195,10 +195,10 @@ const transportCases = (): Case[] => [
     beforeExecution: true,
   },
   {
-    name: 'a bare GET from a page',
+    name: 'a bare GET without a token (the same answer as a POST without one)',
     send: () => gw.app.fetch(`${URL_}?query=${encodeURIComponent('{ viewer { id } }')}`),
-    status: 403,
-    code: 'CSRF_HEADER_REQUIRED',
+    status: 401,
+    code: 'UNAUTHENTICATED',
     beforeExecution: true,
   },
   {

@@ -19,6 +19,11 @@ const STANDIN_PACKAGES = ['@falsafa/standins'];
 const STANDIN_DIRS = ['src/embedded/', 'packages/standins/'];
 const STANDIN_IMPORTERS = ['src/embedded-default.ts'];
 
+// GraphQL itself, as the stores must not see it.
+const GRAPHQL_PACKAGES = ['graphql', 'graphql-yoga', '@pothos/core'];
+const IN_PROCESS_REDIS = 'ioredis-mock';
+const PACKAGES = [...STANDIN_PACKAGES, ...GRAPHQL_PACKAGES, IN_PROCESS_REDIS];
+
 const isStandIn = (id: string) =>
   STANDIN_PACKAGES.includes(id) || STANDIN_DIRS.some((d) => id.startsWith(d));
 const under = (dir: string) => (id: string) => id.startsWith(dir);
@@ -27,6 +32,22 @@ const RULES: ArrowRule[] = [
   { name: 'resolvers -> stores', from: under('resolvers/'), to: under('src/stores/') },
   { name: 'services -> schema', from: under('src/services/'), to: under('schema/') },
   { name: 'stores -> schema', from: under('src/stores/'), to: under('schema/') },
+  {
+    name: 'stores -> client errors',
+    from: under('src/stores/'),
+    to: (id) => id === 'src/errors.ts',
+  },
+  {
+    name: 'stores -> GraphQL',
+    from: under('src/stores/'),
+    to: (id) => GRAPHQL_PACKAGES.includes(id),
+  },
+  {
+    name: 'gateway -> in-process Redis',
+    from: (id) => id !== IN_PROCESS_REDIS,
+    to: (id) => id === IN_PROCESS_REDIS,
+    allowedFrom: STANDIN_IMPORTERS,
+  },
   {
     name: 'gateway -> stand-ins',
     from: (id) => !isStandIn(id),
@@ -42,7 +63,7 @@ const withArrow = (graph: ImportGraph, from: string, to: string): ImportGraph =>
 };
 
 describe('the import graph of the gateway', () => {
-  const graph = readImportGraph(ROOT, GATEWAY_DIRS, STANDIN_PACKAGES);
+  const graph = readImportGraph(ROOT, GATEWAY_DIRS, PACKAGES);
 
   it('is read from the sources', () => {
     expect(graph.get('schema/index.ts')).toContain('schema/book.ts');
@@ -69,12 +90,15 @@ describe('the import graph of the gateway', () => {
 });
 
 describe('the checker', () => {
-  const graph = readImportGraph(ROOT, GATEWAY_DIRS, STANDIN_PACKAGES);
+  const graph = readImportGraph(ROOT, GATEWAY_DIRS, PACKAGES);
 
   it.each([
     ['resolvers -> stores', 'resolvers/catalog.ts', 'src/stores/redis.ts'],
     ['services -> schema', 'src/services/catalog-service.ts', 'schema/refs.ts'],
     ['stores -> schema', 'src/stores/catalog-store.ts', 'schema/builder.ts'],
+    ['stores -> client errors', 'src/stores/chat-store.ts', 'src/errors.ts'],
+    ['stores -> GraphQL', 'src/stores/postgrest.ts', 'graphql'],
+    ['gateway -> in-process Redis', 'src/stores/redis.ts', 'ioredis-mock'],
     ['gateway -> stand-ins', 'src/yoga.ts', '@falsafa/standins'],
     ['gateway -> stand-ins', 'schema/builder.ts', 'src/embedded/postgres.ts'],
   ])('fails when the arrow %s is added (%s imports %s)', (rule, from, to) => {
@@ -112,7 +136,7 @@ describe('the checker', () => {
     write('src/b.ts', "import './a.js';\n");
 
     it('reads static, type-only, multi-line, re-export and dynamic imports, not comments', () => {
-      const g = readImportGraph(dir, GATEWAY_DIRS, STANDIN_PACKAGES);
+      const g = readImportGraph(dir, GATEWAY_DIRS, PACKAGES);
       expect(forbiddenArrows(g, RULES)).toEqual(
         expect.arrayContaining([
           { rule: 'resolvers -> stores', from: 'resolvers/field.ts', to: 'src/stores/store.ts' },

@@ -5,6 +5,7 @@ import { createClient } from '@supabase/supabase-js';
 import type postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ws from 'ws';
+import { fromStoreError } from '../src/errors.js';
 import { ingestDemoBook } from './support/books.js';
 import {
   type GqlResult,
@@ -283,9 +284,9 @@ describe('the fence state is the backend’s own', () => {
       clientMessageId: null,
       previewLength: 160,
     };
-    const stale = await service.saveTurn({ ...args, fence: older }).catch((e: unknown) => e);
+    const stale = await service.saveTurn({ ...args, fence: older }).catch(fromStoreError);
     expect((stale as { code?: string }).code).toBe('LOCK_LOST');
-    const ahead = await service.saveTurn({ ...args, fence: newer + 1 }).catch((e: unknown) => e);
+    const ahead = await service.saveTurn({ ...args, fence: newer + 1 }).catch(fromStoreError);
     expect((ahead as { code?: string }).code).toBe('LOCK_LOST');
     expect(await saved(sessionId)).toEqual({ messages: [], messageCount: 0 });
     const ok = await service.saveTurn({ ...args, fence: newer });

@@ -2,9 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signSupabaseJwt } from '@falsafa/standins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reciprocalRankFusion } from '../src/chat/fusion.js';
 import { keywordSearch } from '../src/chat/keyword-query.js';
+import { RERANK_DEPTH, rerankPassages } from '../src/chat/rerank.js';
+import { sharedWordNet } from '../src/chat/wordnet.js';
 import type { SearchPassage } from '../src/services/search-service.js';
-import { ingestDemoBook } from './support/books.js';
+import { ingestDemoBook, waitUntil } from './support/books.js';
 import {
   type GqlResult,
   startTestGateway,
@@ -573,8 +576,8 @@ const STREAM = `subscription ($input: SendMessageInput!) { sendMessageStream(inp
     session { messageCount } } } } }`;
 
 /** Runs sendMessageStream over SSE (POST) and collects its events until the stream ends. */
-async function streamTurn(sessionId: string, content: string, clientMessageId?: string) {
-  const res = await gw.app.fetch('http://gateway.test/graphql', {
+function openTurnStream(sessionId: string, content: string, clientMessageId?: string) {
+  return gw.app.fetch('http://gateway.test/graphql', {
     method: 'POST',
     headers: {
       accept: 'text/event-stream',
@@ -586,6 +589,10 @@ async function streamTurn(sessionId: string, content: string, clientMessageId?: 
       variables: { input: { sessionId, content, ...(clientMessageId ? { clientMessageId } : {}) } },
     }),
   });
+}
+
+async function streamTurn(sessionId: string, content: string, clientMessageId?: string) {
+  const res = await openTurnStream(sessionId, content, clientMessageId);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
   const text = await res.text();
@@ -630,6 +637,32 @@ describe('sendMessageStream over SSE', () => {
       [payload.reply.id, streamed],
     ]);
     expect(await gw.redis.exists(`chat:lock:${sessionId}`)).toBe(0);
+  });
+
+  it('a client that leaves after the first delta ends its stream; the turn is still saved', async () => {
+    const sessionId = await newSession();
+    const res = await openTurnStream(sessionId, 'Who keeps the lamp at night?');
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('MessageDelta')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended before a delta: ${text}`);
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+    await waitUntil(
+      async () => (await savedMessages(sessionId)).length === 2,
+      20_000,
+      'the turn saved',
+    );
+    expect((await savedMessages(sessionId)).map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect((await sessionRow(sessionId)).message_count).toBe(2);
+    await waitUntil(
+      async () => (await gw.redis.exists(`chat:lock:${sessionId}`)) === 0,
+      10_000,
+      'the lock released',
+    );
   });
 
   it('a replay streams just the saved turn; over GET it is refused (it writes)', async () => {
@@ -678,7 +711,7 @@ async function search(query: string, limit?: number) {
 }
 
 describe('searchBook', () => {
-  it("returns passages with both retrievers' ranks and RRF scores consistent with them", async () => {
+  it("returns passages with both retrievers' ranks, fused by RRF, then reranked", async () => {
     const query = 'lighthouse lamp storm shutters';
     const res = await search(query, 8);
     expect(res.body.errors).toBeUndefined();
@@ -713,13 +746,23 @@ describe('searchBook', () => {
       if (p.keywordRank !== null)
         expect(keywordHits[p.keywordRank - 1]?.chunk.chunk_index).toBe(p.chunkIndex);
       else expect(keywordHits.some((h) => h.chunk.chunk_index === p.chunkIndex)).toBe(false);
-      // RRF, the keyword term weighted by the share of the query's words the hit matched.
-      const coverage = p.keywordRank ? keywordHits[p.keywordRank - 1]!.coverage! : 0;
-      const expected =
-        (p.vectorRank ? 1 / (60 + p.vectorRank) : 0) +
-        (p.keywordRank ? coverage / (60 + p.keywordRank) : 0);
-      expect(p.score).toBeCloseTo(expected, 12);
     }
+    // RRF, the keyword term weighted by the share of the query's words the hit matched relative
+    // to the best hit's; then the lexical rerank of the fused top 10.
+    const best = Math.max(...keywordHits.map((h) => h.coverage!));
+    const fused = reciprocalRankFusion(vectorHits, keywordHits, RERANK_DEPTH);
+    for (const f of fused) {
+      const coverage = f.keywordRank ? keywordHits[f.keywordRank - 1]!.coverage! / best : 0;
+      const expected =
+        (f.vectorRank ? 1 / (60 + f.vectorRank) : 0) +
+        (f.keywordRank ? coverage / (60 + f.keywordRank) : 0);
+      expect(f.score).toBeCloseTo(expected, 12);
+    }
+    const reranked = rerankPassages(query, fused, 8, sharedWordNet().related);
+    expect(passages.map((p) => p.chunkIndex)).toEqual(reranked.map((p) => p.chunk.chunk_index));
+    passages.forEach((p, i) => {
+      expect(p.score).toBeCloseTo(reranked[i]!.score, 12);
+    });
   });
 
   it('keeps RETRIEVAL_KEEP (6) passages by default', async () => {
@@ -752,9 +795,18 @@ describe('retrievers down', () => {
     for (const p of passages) {
       expect(p.keywordRank).toBeNull();
       expect(p.vectorRank).not.toBeNull();
-      expect(p.score).toBeCloseTo(1 / (60 + p.vectorRank!), 12);
+      // The rerank reorders the vectors' top 10.
+      expect(p.vectorRank).toBeLessThanOrEqual(RERANK_DEPTH);
     }
-    expect(passages.map((p) => p.vectorRank)).toEqual([1, 2, 3, 4, 5, 6]);
+    const [vector] = await gw.deps.embedder.embed(['lighthouse lamp storm shutters']);
+    const vectorHits = await gw.deps.vectors.search(bookId, vector!, 20);
+    const expected = rerankPassages(
+      'lighthouse lamp storm shutters',
+      reciprocalRankFusion(vectorHits, [], RERANK_DEPTH),
+      6,
+      sharedWordNet().related,
+    );
+    expect(passages.map((p) => p.chunkIndex)).toEqual(expected.map((p) => p.chunk.chunk_index));
 
     const sessionId = await newSession();
     const turn = turnOf(await send(sessionId, 'Tell me about the lamp room.'));

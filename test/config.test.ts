@@ -24,6 +24,26 @@ describe('configuration', () => {
     expect(() => loadConfig({ EMBEDDING_PROVIDER: 'glove' })).toThrow(ConfigError);
   });
 
+  it('chunks 1,500 characters with 250 overlap; the rerank trusts a model embedder more', () => {
+    expect(loadConfig({}).ingestion).toMatchObject({
+      chunkTargetChars: 1500,
+      chunkOverlapChars: 250,
+    });
+    expect(loadConfig({}).chat.rerankFusedWeight).toBe(0.3);
+    expect(loadConfig({ EMBEDDING_PROVIDER: 'local' }).chat.rerankFusedWeight).toBe(0.3);
+    const model = {
+      EMBEDDING_PROVIDER: 'openai',
+      EMBEDDING_BASE_URL: 'http://127.0.0.1:9/v1',
+      EMBEDDING_MODEL: 'm',
+      EMBEDDING_DIMENSION: '8',
+    };
+    expect(loadConfig(model).chat.rerankFusedWeight).toBe(0.7);
+    expect(
+      loadConfig({ ...model, RETRIEVAL_RERANK_FUSED_WEIGHT: '1' }).chat.rerankFusedWeight,
+    ).toBe(1);
+    expect(() => loadConfig({ RETRIEVAL_RERANK_FUSED_WEIGHT: '1.5' })).toThrow(ConfigError);
+  });
+
   it('takes each store real or embedded independently', () => {
     const c = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379/3' });
     expect(c.redis).toEqual({ mode: 'remote', url: 'redis://127.0.0.1:6379/3' });

@@ -51,6 +51,7 @@ const SERVER_LIBRARIES = [
   '@escape.tech/graphql-armor-max-directives',
   '@escape.tech/graphql-armor-max-tokens',
   'graphql-query-complexity',
+  'graphql-ws',
 ];
 /**
  * Imported, but set no code: graphql-js leaves `extensions` to servers (the `code: 'INTERNAL'`

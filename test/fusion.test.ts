@@ -146,4 +146,25 @@ describe('reciprocalRankFusion', () => {
     const plain = reciprocalRankFusion(list(8, 9), keyword, 10, 60, { vector: 1, keyword: 1 }, 0);
     expect(plain.map((p) => p.chunk.chunk_index)).toEqual([8, 7, 9]);
   });
+
+  it("weighs coverage against the keyword list's best: one word matched is full weight when none matched more", () => {
+    // A paraphrased question: every keyword hit matched one word of four.
+    const keyword = list(7, 8);
+    keyword[0]!.coverage = 1 / 4;
+    keyword[1]!.coverage = 1 / 4;
+    const fused = reciprocalRankFusion(list(9, 7), keyword, 10);
+    const score = new Map(fused.map((p) => [p.chunk.chunk_index, p.score]));
+    expect(score.get(7)).toBeCloseTo(1 / 62 + 1 / 61, 12);
+    expect(score.get(8)).toBeCloseTo(1 / 62, 12);
+    // Keyword rank 1 counts as much as vector rank 1.
+    expect(fused.map((p) => p.chunk.chunk_index)).toEqual([7, 9, 8]);
+    // With a hit that matched every word in the list, one word of four is a quarter again.
+    keyword.push(list(5)[0]!);
+    keyword[2]!.coverage = 1;
+    const mixed = new Map(
+      reciprocalRankFusion(list(9), keyword, 10).map((p) => [p.chunk.chunk_index, p.score]),
+    );
+    expect(mixed.get(8)).toBeCloseTo(1 / 4 / 62, 12);
+    expect(mixed.get(5)).toBeCloseTo(1 / 63, 12);
+  });
 });

@@ -344,6 +344,27 @@ describe('progress', () => {
     expect(progress.at(-1)).toBe(1);
   });
 
+  it('a watcher that goes away stops listening: the book channel is unsubscribed', async () => {
+    const { bookId } = await uploadBook(gw, {
+      bytes: demo,
+      fileName: 'left.md',
+      contentType: 'text/markdown',
+      owner,
+    });
+    const subscribers = async () => {
+      const [, n] = (await gw.redis.pubsub('NUMSUB', `book_progress:${bookId}`)) as [
+        string,
+        number,
+      ];
+      return Number(n);
+    };
+    const stream = await openProgress(gw, bookId, token);
+    expect(await stream.next()).toMatchObject({ status: 'PENDING' });
+    expect(await subscribers()).toBe(1);
+    await stream.close();
+    await waitUntil(async () => (await subscribers()) === 0, 10_000, 'the channel unsubscribed');
+  });
+
   it.each([
     { name: 'completed', fails: false },
     { name: 'failed', fails: true },

@@ -19,14 +19,16 @@ interface FusionWeights {
  * Weighted reciprocal rank fusion of the two retrievers' ranked lists: each chunk scores the sum
  * over the lists it appears in of weight / (k + rank), ranks from 1, k = 60; chunks are the same
  * when their chunk_index is. A keyword hit's weight is the keyword weight times its coverage (the
- * share of the query's words it matched) to the power `coveragePower`: Typesense drops words until
- * enough passages match, and a passage found by one word of six says little. Ties keep the better
- * best rank, then the lower chunk_index, so the order is deterministic. Each fused passage keeps
- * its rank in each list (null where it was absent).
+ * share of the query's words it matched) relative to the best coverage in the keyword list, to the
+ * power `coveragePower`: Typesense drops words until enough passages match, and a passage found by
+ * one word of six says little when others matched five, but it is the keyword search's best when
+ * no passage matched more (a paraphrased question). Ties keep the better best rank, then the lower
+ * chunk_index, so the order is deterministic. Each fused passage keeps its rank in each list (null
+ * where it was absent).
  *
- * The defaults (equal weights, k = 60, coverage to the power 1, with 20 candidates per retriever
- * and chunks of 1,200 characters) are what `npm run eval -- --grid` measured best; other weights,
- * k from 1 to 60 and 6 to 40 candidates moved recall@6 by at most one question (eval/RESULTS.md).
+ * The defaults (equal weights, k = 60, relative coverage to the power 1, with 20 candidates per
+ * retriever) are what `npm run eval -- --grid` measured best; other weights, k from 10 to 60 and
+ * 10 to 40 candidates moved recall@6 by at most one question (eval/RESULTS.md).
  */
 export function reciprocalRankFusion(
   vector: readonly RetrievedChunk[],
@@ -37,6 +39,9 @@ export function reciprocalRankFusion(
   coveragePower = KEYWORD_COVERAGE_POWER,
 ): FusedPassage[] {
   const byIndex = new Map<number, FusedPassage>();
+  // Coverage relative to the list's best: when no passage matched more than a quarter of the
+  // query's words, the ones that matched a quarter are the best the keyword search found.
+  const bestCoverage = Math.max(0, ...keyword.map((h) => h.coverage ?? 1)) || 1;
   const add = (list: readonly RetrievedChunk[], which: 'vectorRank' | 'keywordRank') => {
     list.forEach((hit, i) => {
       const rank = i + 1;
@@ -52,7 +57,7 @@ export function reciprocalRankFusion(
       const weight =
         which === 'vectorRank'
           ? weights.vector
-          : weights.keyword * (hit.coverage ?? 1) ** coveragePower;
+          : weights.keyword * ((hit.coverage ?? 1) / bestCoverage) ** coveragePower;
       fused.score += weight / (k + rank);
     });
   };

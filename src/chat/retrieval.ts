@@ -7,6 +7,8 @@ import type { StoreCallCounter } from '../stores/metrics.js';
 import { DimensionMismatchError, type VectorStore } from '../stores/vector-store.js';
 import { type FusedPassage, reciprocalRankFusion } from './fusion.js';
 import { keywordSearch } from './keyword-query.js';
+import { RERANK_DEPTH, rerankPassages } from './rerank.js';
+import type { RelatedWords } from './wordnet.js';
 
 interface RetrievalResult {
   passages: FusedPassage[];
@@ -14,9 +16,10 @@ interface RetrievalResult {
 
 /**
  * Hybrid retrieval over one book: Qdrant nearest neighbours of the embedded narrative query and
- * Typesense matches of the keyword query run at the same time, then reciprocal rank fusion keeps
- * the best `keep`. One retriever down or timing out: continue with the other and log it; both:
- * SERVICE_UNAVAILABLE.
+ * Typesense matches of the keyword query run at the same time, then reciprocal rank fusion, then a
+ * lexical rerank of the fused top `RERANK_DEPTH` (BM25 over those passages' text with WordNet's
+ * related words, `rerank.ts`) keeps the best `keep`. One retriever down or timing out: continue
+ * with the other and log it; both: SERVICE_UNAVAILABLE.
  */
 export class HybridRetriever {
   constructor(
@@ -26,6 +29,10 @@ export class HybridRetriever {
       embedder: Embedder;
       counter: StoreCallCounter;
       logger: Logger;
+      /** Related words for the rerank; null reranks by the query's own words only. */
+      related: RelatedWords | null;
+      /** The fused score's share in the rerank (`RETRIEVAL_RERANK_FUSED_WEIGHT`). */
+      rerankFusedWeight: number;
     },
   ) {}
 
@@ -78,6 +85,15 @@ export class HybridRetriever {
         },
       );
     }
-    return { passages: reciprocalRankFusion(vectorHits, keywordHits, options.keep) };
+    const fused = reciprocalRankFusion(
+      vectorHits,
+      keywordHits,
+      Math.max(options.keep, RERANK_DEPTH),
+    );
+    return {
+      passages: rerankPassages(queries.keyword, fused, options.keep, this.deps.related, {
+        fusedWeight: this.deps.rerankFusedWeight,
+      }),
+    };
   }
 }

@@ -53,22 +53,7 @@ export function useObservability(options: ObservabilityOptions): Plugin<Context>
 
   return {
     instrumentation: {
-      request({ request }, wrapped) {
-        const given = request.headers.get('x-request-id');
-        const info: RequestInfo = {
-          requestId: given && REQUEST_ID_RE.test(given) ? given : randomUUID(),
-          startedAt: performance.now(),
-          errorCodes: [],
-        };
-        byRequest.set(request, info);
-        const run = () => requestContext.run(info, wrapped);
-        if (!tracing) return run();
-        const path = new URL(request.url).pathname;
-        return tracing.inRequestSpan(request, `${request.method} ${path}`, (span) => {
-          info.span = span;
-          return run();
-        });
-      },
+      request: ({ request }, wrapped) => inRequestContext(request, byRequest, tracing, wrapped),
     },
 
     onRequest({ request, url, endResponse }) {
@@ -138,65 +123,102 @@ export function useObservability(options: ObservabilityOptions): Plugin<Context>
       setResult(Array.isArray(result) ? result.map(fix) : fix(result));
     },
 
-    onResponse({ request, response, setResponse }) {
-      const info = byRequest.get(request) ?? currentRequest();
-      const path = new URL(request.url).pathname;
-      let res = response;
-      if (res.status === 415 && !res.body) {
-        res = errorResponse(
-          'UNSUPPORTED_MEDIA_TYPE',
-          'Send GraphQL requests as application/json (or GET with a query string)',
-        );
-        setResponse(res);
-      }
-      if (!info) return;
-      const builtHere = STATUS_CODES[res.status];
-      if (builtHere && info.errorCodes.length === 0) info.errorCodes.push(builtHere);
-      try {
-        res.headers.set('x-request-id', info.requestId);
-      } catch {
-        // A response with immutable headers keeps its own.
-      }
-      const ms = performance.now() - info.startedAt;
-      if (OPS_PATHS.has(path)) {
-        info.span?.end();
-        return;
-      }
-      const isGraphql = path === graphqlEndpoint;
-      const operation =
-        info.operation ??
-        (!isGraphql ? 'other' : isGraphiqlPage(request, res) ? 'graphiql' : 'invalid');
-      const type = info.operationType ?? 'none';
-      const status = String(res.status);
-      if (metrics && isGraphql) {
-        metrics.requests.inc({ operation, type, status });
-        metrics.requestDuration.observe({ operation, type }, ms / 1000);
-        for (const code of info.errorCodes) metrics.errors.inc({ operation, code });
-      }
-      if (info.span) {
-        info.span.setAttributes({
-          'http.response.status_code': res.status,
-          ...(info.operationName ? { 'graphql.operation.name': info.operationName } : {}),
-          ...(info.operationType ? { 'graphql.operation.type': info.operationType } : {}),
-        });
-        info.span.end();
-      }
-      requestContext.run(info, () => {
-        logger.info(
-          {
-            method: request.method,
-            path,
-            operation,
-            operationType: info.operationType,
-            status: res.status,
-            durationMs: Math.round(ms * 10) / 10,
-            ...(info.errorCodes.length ? { errorCodes: info.errorCodes } : {}),
-          },
-          'request completed',
-        );
-      });
-    },
+    onResponse: ({ request, response, setResponse }) =>
+      reportResponse(request, response, setResponse, byRequest.get(request) ?? currentRequest(), {
+        logger,
+        metrics,
+        graphqlEndpoint,
+      }),
   };
+}
+
+/** Runs the request with its info (id, start) in async-local storage, in a span when tracing. */
+function inRequestContext<T>(
+  request: Request,
+  byRequest: WeakMap<Request, RequestInfo>,
+  tracing: Tracing | null,
+  wrapped: () => T,
+): T {
+  const given = request.headers.get('x-request-id');
+  const info: RequestInfo = {
+    requestId: given && REQUEST_ID_RE.test(given) ? given : randomUUID(),
+    startedAt: performance.now(),
+    errorCodes: [],
+  };
+  byRequest.set(request, info);
+  const run = () => requestContext.run(info, wrapped);
+  if (!tracing) return run();
+  const path = new URL(request.url).pathname;
+  return tracing.inRequestSpan(request, `${request.method} ${path}`, (span) => {
+    info.span = span;
+    return run();
+  });
+}
+
+/** The request's end: the error code of a bare 415, the id header, the metrics, span and log line. */
+function reportResponse(
+  request: Request,
+  response: Response,
+  setResponse: (response: Response) => void,
+  info: RequestInfo | undefined,
+  options: Pick<ObservabilityOptions, 'logger' | 'metrics' | 'graphqlEndpoint'>,
+): void {
+  const { logger, metrics, graphqlEndpoint } = options;
+  const path = new URL(request.url).pathname;
+  let res = response;
+  if (res.status === 415 && !res.body) {
+    res = errorResponse(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'Send GraphQL requests as application/json (or GET with a query string)',
+    );
+    setResponse(res);
+  }
+  if (!info) return;
+  const builtHere = STATUS_CODES[res.status];
+  if (builtHere && info.errorCodes.length === 0) info.errorCodes.push(builtHere);
+  try {
+    res.headers.set('x-request-id', info.requestId);
+  } catch {
+    // A response with immutable headers keeps its own.
+  }
+  const ms = performance.now() - info.startedAt;
+  if (OPS_PATHS.has(path)) {
+    info.span?.end();
+    return;
+  }
+  const isGraphql = path === graphqlEndpoint;
+  const operation =
+    info.operation ??
+    (!isGraphql ? 'other' : isGraphiqlPage(request, res) ? 'graphiql' : 'invalid');
+  const type = info.operationType ?? 'none';
+  const status = String(res.status);
+  if (metrics && isGraphql) {
+    metrics.requests.inc({ operation, type, status });
+    metrics.requestDuration.observe({ operation, type }, ms / 1000);
+    for (const code of info.errorCodes) metrics.errors.inc({ operation, code });
+  }
+  if (info.span) {
+    info.span.setAttributes({
+      'http.response.status_code': res.status,
+      ...(info.operationName ? { 'graphql.operation.name': info.operationName } : {}),
+      ...(info.operationType ? { 'graphql.operation.type': info.operationType } : {}),
+    });
+    info.span.end();
+  }
+  requestContext.run(info, () => {
+    logger.info(
+      {
+        method: request.method,
+        path,
+        operation,
+        operationType: info.operationType,
+        status: res.status,
+        durationMs: Math.round(ms * 10) / 10,
+        ...(info.errorCodes.length ? { errorCodes: info.errorCodes } : {}),
+      },
+      'request completed',
+    );
+  });
 }
 
 /** GraphiQL's HTML page, served at the GraphQL endpoint to a browser's GET. */
@@ -224,7 +246,7 @@ const STATUS_CODES: Record<number, string> = {
 const CSRF_MESSAGE = 'Required CSRF header(s) not present';
 
 /** Gives an error without `extensions.code` the code its kind documents. */
-function withCode(error: GraphQLError): GraphQLError {
+export function withCode(error: GraphQLError): GraphQLError {
   if (error.extensions?.code) return error;
   const http = error.extensions?.http as { status?: number } | undefined;
   let code = 'INTERNAL_SERVER_ERROR';

@@ -1,13 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Viewer } from '../auth.js';
-import type { Deps } from '../deps.js';
+import type { ReadThroughCache } from '../cache/read-through-cache.js';
+import type { Config } from '../config.js';
 import { AppError, badInput, parseId, StoreUnavailableError } from '../errors.js';
 import { type BookFormat, readBookText, UnsupportedBookError } from '../ingest/readers.js';
+import type { Logger } from '../logger.js';
 import type { BookRow } from '../models.js';
+import { BOOKS_BUCKET } from '../stores/book-files.js';
+import type { CatalogStore } from '../stores/catalog-store.js';
+import { StoreUnavailable } from '../stores/errors.js';
 import { isBlank } from '../util/text.js';
 import type { BookProcessingService } from './book-processing-service.js';
 import type { CatalogService } from './catalog-service.js';
-import { BOOKS_BUCKET } from './ingestion-service.js';
 
 /** A file part of a GraphQL multipart request, as yoga hands it over (a WHATWG File). */
 export interface UploadedFile {
@@ -43,7 +48,15 @@ const STORED_AS: Record<BookFormat, { extension: string; contentType: string }> 
  */
 export class BookUploadService {
   constructor(
-    private readonly deps: Deps,
+    private readonly deps: {
+      uploads: Config['uploads'];
+      logger: Logger;
+      supabase: SupabaseClient;
+      /** A Supabase client acting as the reader whose access token it is (their policies apply). */
+      supabaseAs: (accessToken: string) => SupabaseClient;
+      catalogStore: CatalogStore;
+      bookCache: ReadThroughCache<BookRow>;
+    },
     private readonly catalog: CatalogService,
     private readonly processing: BookProcessingService,
   ) {}
@@ -106,7 +119,7 @@ export class BookUploadService {
   }
 
   private async readFile(file: UploadedFile): Promise<Uint8Array> {
-    const max = this.deps.config.uploads.maxBytes;
+    const max = this.deps.uploads.maxBytes;
     const tooLarge = (size: number) =>
       new AppError('FILE_TOO_LARGE', `The file is ${size} bytes; the largest accepted is ${max}`, {
         details: { maxBytes: max },
@@ -154,7 +167,7 @@ export class BookUploadService {
     if (removed.error) {
       this.deps.logger.error({ err: removed.error.message, bookId }, 'could not remove a book');
     }
-    await this.deps.caches.book.purge([bookId]);
+    await this.deps.bookCache.purge([bookId]);
   }
 }
 
@@ -172,8 +185,10 @@ export function checkBookInput(input: CreateBookInput): {
   if (author && author.length > AUTHOR_MAX) {
     throw badInput(`author must be at most ${AUTHOR_MAX} characters`, 'author');
   }
-  const categoryId = input.categoryId ?? null;
-  if (categoryId !== null) parseId(categoryId, 'categoryId');
+  const categoryId =
+    input.categoryId === null || input.categoryId === undefined
+      ? null
+      : parseId(input.categoryId, 'categoryId');
   return { title, author, categoryId };
 }
 
@@ -184,7 +199,7 @@ function capitalize(text: string): string {
 /** A store's refusal or failure as an error: SERVICE_UNAVAILABLE when it was the transport. */
 function storeFailure(what: string, error: unknown): Error {
   const cause = (error as { originalError?: unknown } | null)?.originalError ?? error;
-  if (cause instanceof StoreUnavailableError) return cause;
+  if (cause instanceof StoreUnavailable) return cause;
   const message = (error as { message?: string } | null)?.message ?? 'no data';
   if (/fetch failed|timeout|aborted|unavailable/i.test(message)) {
     return new StoreUnavailableError('supabase', error);

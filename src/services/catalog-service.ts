@@ -1,7 +1,9 @@
-import type { Deps } from '../deps.js';
-import { notFound } from '../errors.js';
+import type { LocalTtlCache } from '../cache/local-ttl-cache.js';
+import type { Config } from '../config.js';
+import { notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { BookRow, CategoryRow, CharacterRow, ProcessingStatusValue } from '../models.js';
+import type { CatalogStore } from '../stores/catalog-store.js';
 import {
   type Connection,
   encodeCursor,
@@ -16,15 +18,20 @@ import {
  */
 export class CatalogService {
   constructor(
-    private readonly deps: Deps,
-    private readonly loaders: Loaders,
+    private readonly deps: {
+      pageSize: Config['pageSize'];
+      catalogStore: CatalogStore;
+      /** The category list (in-process, short-lived). */
+      categories: LocalTtlCache<CategoryRow[]>;
+    },
+    private readonly loaders: Pick<Loaders, 'book' | 'character' | 'charactersByBook'>,
   ) {}
 
   async categories(): Promise<CategoryRow[]> {
-    const cached = this.deps.caches.categories.get('all');
+    const cached = this.deps.categories.get('all');
     if (cached) return cached;
     const rows = await this.deps.catalogStore.categories();
-    this.deps.caches.categories.set('all', rows);
+    this.deps.categories.set('all', rows);
     return rows;
   }
 
@@ -32,26 +39,29 @@ export class CatalogService {
     return this.loaders.book.load(id);
   }
 
-  /** The book, or NOT_FOUND. */
-  async requireBook(id: string): Promise<BookRow> {
+  /** The book, or NOT_FOUND (BAD_USER_INPUT for an id that is not a UUID). */
+  async requireBook(rawId: string): Promise<BookRow> {
+    const id = parseId(rawId);
     const row = await this.book(id);
     if (!row) throw notFound('Book', id);
     return row;
   }
 
+  /** A page of books, newest first; an empty `categoryId` is no filter. */
   async books(
     args: PageArgs & {
-      categoryId?: string | undefined;
-      status?: ProcessingStatusValue | undefined;
+      categoryId?: string | null | undefined;
+      status?: ProcessingStatusValue | null | undefined;
     },
   ): Promise<Connection<BookRow>> {
-    const { size, after: page } = forwardPage(args, this.deps.config.pageSize, 'timestamp');
+    const { size, after: page } = forwardPage(args, this.deps.pageSize, 'timestamp');
+    const categoryId = args.categoryId ? parseId(args.categoryId, 'categoryId') : undefined;
     const after = page && { createdAt: page.key, id: page.id };
     const rows = await this.deps.catalogStore.booksPage({
       limit: size + 1,
       after,
-      categoryId: args.categoryId,
-      status: args.status,
+      categoryId,
+      status: args.status ?? undefined,
     });
     for (const row of rows) this.loaders.book.prime(row.id, row);
     return toConnection(rows, size, (b) => encodeCursor([b.created_at, b.id]), 'forward', !!after);
@@ -61,8 +71,9 @@ export class CatalogService {
     return this.loaders.character.load(id);
   }
 
-  /** The character, or NOT_FOUND. */
-  async requireCharacter(id: string): Promise<CharacterRow> {
+  /** The character, or NOT_FOUND (BAD_USER_INPUT for an id that is not a UUID). */
+  async requireCharacter(rawId: string): Promise<CharacterRow> {
+    const id = parseId(rawId);
     const row = await this.character(id);
     if (!row) throw notFound('Character', id);
     return row;
@@ -73,7 +84,7 @@ export class CatalogService {
   }
 
   async characterPage(bookId: string, args: PageArgs): Promise<Connection<CharacterRow>> {
-    const { size, after: page } = forwardPage(args, this.deps.config.pageSize, 'text');
+    const { size, after: page } = forwardPage(args, this.deps.pageSize, 'text');
     const after = page && { name: page.key, id: page.id };
     const rows = await this.deps.catalogStore.charactersPage({ bookId, limit: size + 1, after });
     for (const row of rows) this.loaders.character.prime(row.id, row);

@@ -19,6 +19,9 @@ import {
 
 const SESSION_TITLE_MAX = 200;
 
+/** A message's cursor in its session's messages connection. */
+export const messageCursor = (m: MessageRow): string => encodeCursor([m.created_at]);
+
 /**
  * A title a reader gives a session, trimmed: something visible in it, and at most
  * SESSION_TITLE_MAX characters (code points); BAD_USER_INPUT otherwise.
@@ -174,13 +177,7 @@ export class ChatSessionService {
       count: options.count,
     });
     return {
-      ...toConnection(
-        rows,
-        size,
-        (m) => encodeCursor([m.created_at]),
-        backward ? 'backward' : 'forward',
-        !!cursor,
-      ),
+      ...toConnection(rows, size, messageCursor, backward ? 'backward' : 'forward', !!cursor),
       totalCount: total,
     };
   }

@@ -1,3 +1,4 @@
+import { Repeater } from 'graphql-yoga';
 import type { Viewer } from '../auth.js';
 import type { FusedPassage } from '../chat/fusion.js';
 import { buildPrompt } from '../chat/prompt.js';
@@ -266,7 +267,7 @@ export class ChatTurnService {
   }
 
   /** The turn of `send`, streamed; bad input is refused at once, before the stream starts. */
-  stream(viewer: Viewer, input: TurnInput): AsyncGenerator<TurnStreamEvent> {
+  stream(viewer: Viewer, input: TurnInput): Repeater<TurnStreamEvent> {
     const turn = parseTurnInput(input, this.deps.settings.messageMaxChars);
     return streamTurn((onDelta) => this.send(viewer, turn, onDelta));
   }
@@ -309,44 +310,40 @@ function generatedBy(llm: Llm): GeneratedBy {
 type TurnStreamEvent = { kind: 'delta'; text: string } | ({ kind: 'done' } & TurnResult);
 
 /**
- * Runs a turn and yields its reply deltas, then the saved turn. The turn runs detached from the
- * consumer: if the client goes away mid-stream, it still completes and is saved.
+ * Runs a turn and streams its reply deltas, then the saved turn. Deltas that come while the
+ * consumer is busy are joined into one. The turn runs detached from the consumer: if the client
+ * goes away mid-stream, the stream ends at once and the turn still completes and is saved.
  */
-export async function* streamTurn(
+export function streamTurn(
   run: (onDelta: (t: string) => void) => Promise<TurnResult>,
-): AsyncGenerator<TurnStreamEvent> {
-  const pending: string[] = [];
-  const state: {
-    wake: (() => void) | null;
-    settled: { ok: true; value: TurnResult } | { ok: false; error: unknown } | null;
-  } = { wake: null, settled: null };
-  run((t) => {
-    pending.push(t);
-    state.wake?.();
-  }).then(
-    (value) => {
-      state.settled = { ok: true, value };
-      state.wake?.();
-    },
-    (error: unknown) => {
-      state.settled = { ok: false, error };
-      state.wake?.();
-    },
-  );
-  for (;;) {
-    if (pending.length > 0) {
-      yield { kind: 'delta', text: pending.splice(0, pending.length).join('') };
-      continue;
-    }
-    const done = state.settled;
-    if (done) {
-      if (!done.ok) throw done.error;
-      yield { kind: 'done', ...done.value };
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      state.wake = resolve;
-    });
-    state.wake = null;
-  }
+): Repeater<TurnStreamEvent> {
+  return new Repeater<TurnStreamEvent>(async (push, stop) => {
+    let pending = '';
+    let sending = false;
+    const flush = (): void => {
+      if (sending || !pending) return;
+      const text = pending;
+      pending = '';
+      sending = true;
+      // Resolves once the consumer asks for more (or has gone): then what came meanwhile goes.
+      void push({ kind: 'delta', text }).then(() => {
+        sending = false;
+        flush();
+      });
+    };
+    const turn = run((t) => {
+      pending += t;
+      flush();
+    }).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    const outcome = await Promise.race([turn, stop.then(() => null)]);
+    if (!outcome) return;
+    if (pending) void push({ kind: 'delta', text: pending });
+    pending = '';
+    if (!outcome.ok) throw outcome.error;
+    void push({ kind: 'done', ...outcome.value });
+    stop();
+  });
 }

@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import type { SupabaseClient } from '@supabase/supabase-js';
-import { z } from 'zod';
 import type { LocalTtlCache } from '../cache/local-ttl-cache.js';
 import type { ReadThroughCache } from '../cache/read-through-cache.js';
 import type { Config } from '../config.js';
@@ -13,18 +11,17 @@ import {
 import { chunkText } from '../ingest/chunker.js';
 import { readBookText } from '../ingest/readers.js';
 import type { Logger } from '../logger.js';
-import { type BookRow, type CharacterRow, characterRow } from '../models.js';
+import type { BookRow, CharacterRow } from '../models.js';
 import type { Embedder, Llm } from '../providers/types.js';
 import type { ProgressBus, ProgressEvent } from '../queue/progress.js';
+import { BOOKS_BUCKET, type BookFiles } from '../stores/book-files.js';
 import type { BookJobStore } from '../stores/book-job-store.js';
 import type { CatalogStore } from '../stores/catalog-store.js';
 import type { ChunkPayload } from '../stores/chunks.js';
 import type { KeywordStore } from '../stores/keyword-store.js';
-import { unwrap } from '../stores/postgrest.js';
 import type { VectorStore } from '../stores/vector-store.js';
 import { writeFileAtomically } from '../util/atomic-file.js';
 
-export const BOOKS_BUCKET = 'books';
 const BATCH = 64;
 
 /**
@@ -73,7 +70,7 @@ export class IngestionService {
     private readonly deps: {
       config: Config;
       logger: Logger;
-      supabase: SupabaseClient;
+      bookFiles: BookFiles;
       catalogStore: CatalogStore;
       vectors: VectorStore;
       keywords: KeywordStore;
@@ -229,16 +226,16 @@ export class IngestionService {
         `storage_path ${book.storage_path} is not under the book owner's prefix (${book.user_id ?? 'no owner'}/)`,
       );
     }
-    const { data, error } = await this.deps.supabase.storage
-      .from(BOOKS_BUCKET)
-      .download(book.storage_path);
-    if (error || !data) {
+    const file = await this.deps.bookFiles.read(book.storage_path);
+    if ('error' in file) {
       throw new JobRejectedError(
-        `could not read ${BOOKS_BUCKET}/${book.storage_path}: ${error?.message ?? 'no data'}`,
+        `could not read ${BOOKS_BUCKET}/${book.storage_path}: ${file.error}`,
       );
     }
-    const bytes = new Uint8Array(await data.arrayBuffer());
-    const { text } = await readBookText(bytes, { path: book.storage_path, contentType: data.type });
+    const { text } = await readBookText(file.bytes, {
+      path: book.storage_path,
+      contentType: file.contentType,
+    });
     return text;
   }
 
@@ -274,11 +271,7 @@ export class IngestionService {
         }),
       };
     });
-    const res = await this.deps.supabase
-      .from('characters')
-      .upsert(rows, { onConflict: 'book_id,safe_name' })
-      .select('*');
-    const saved = unwrap(res, z.array(characterRow), 'characters');
+    const saved = await this.deps.catalogStore.upsertCharacters(rows);
     await this.deps.characterCache.purge(saved.map((c) => c.id));
     this.deps.characterIdsByBook.delete(book.id);
 

@@ -1,8 +1,8 @@
 import type { Viewer } from '../auth.js';
-import type { Deps } from '../deps.js';
 import { badInput, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { BookRow, CharacterRow, ChatSessionRow, MessageRow } from '../models.js';
+import type { ChatStore } from '../stores/chat-store.js';
 
 /** The ids of one `nodes` call: UUIDs, at most PAGE_SIZE_MAX of them; BAD_USER_INPUT otherwise. */
 export function checkNodeIds(ids: readonly string[], max: number): string[] {
@@ -24,12 +24,12 @@ export type NodeValue =
  */
 export class NodeService {
   constructor(
-    private readonly deps: Deps,
-    private readonly loaders: Loaders,
+    private readonly deps: { maxIds: number; chatStore: ChatStore },
+    private readonly loaders: Pick<Loaders, 'book' | 'character' | 'session'>,
   ) {}
 
   async nodes(viewer: Viewer, rawIds: readonly string[]): Promise<(NodeValue | null)[]> {
-    const ids = checkNodeIds(rawIds, this.deps.config.pageSize.max);
+    const ids = checkNodeIds(rawIds, this.deps.maxIds);
     const [books, characters, sessions, messages] = await Promise.all([
       this.loaders.book.loadMany(ids),
       this.loaders.character.loadMany(ids),

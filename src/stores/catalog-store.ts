@@ -74,6 +74,24 @@ export class CatalogStore {
   }
 
   /** One page of a book's characters by (name, id). */
+  /** Writes characters found by ingestion: one upsert on `(book_id, safe_name)`; the saved rows. */
+  async upsertCharacters(
+    rows: readonly {
+      book_id: string;
+      name: string;
+      safe_name: string;
+      description: string | null;
+      personality: string | null;
+      system_prompt: string;
+    }[],
+  ): Promise<CharacterRow[]> {
+    const res = await this.db
+      .from('characters')
+      .upsert([...rows], { onConflict: 'book_id,safe_name' })
+      .select('*');
+    return unwrap(res, z.array(characterRow), 'characters');
+  }
+
   async charactersPage(args: {
     bookId: string;
     limit: number;

@@ -1,7 +1,7 @@
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import { z } from 'zod';
-import { lockLost, notFound } from '../errors.js';
 import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from '../models.js';
+import { Conflict, NotFound } from './errors.js';
 import { fromPostgrestError, pgrstQuote, unwrap } from './postgrest.js';
 
 /** Supabase I/O for chat sessions and messages. */
@@ -194,7 +194,7 @@ export interface BegunTurn {
 /**
  * Chat turn persistence: a turn's start (`begin_chat_turn`: its fencing number and the replay
  * look-up, one round trip) and the fenced `save_chat_turn` function (one transaction). A save whose fence is not the session's latest (a newer turn took the lock meanwhile)
- * writes nothing and is LOCK_LOST.
+ * writes nothing and is a `Conflict` (`stale_fence`).
  */
 export class ChatTurnStore {
   constructor(private readonly db: SupabaseClient) {}
@@ -209,7 +209,7 @@ export class ChatTurnStore {
       p_client_message_id: clientMessageId,
     });
     // The session was deleted while this turn waited for its lock.
-    if (res.error?.code === 'P0002') throw notFound('Chat session', sessionId);
+    if (res.error?.code === 'P0002') throw new NotFound('Chat session', sessionId);
     const row = unwrap(res, begunTurn, 'begin_chat_turn');
     return {
       fence: row.fence,
@@ -240,8 +240,8 @@ export class ChatTurnStore {
       p_client_message_id: args.clientMessageId,
       p_preview_length: args.previewLength,
     });
-    if (res.error?.code === 'PT409') throw lockLost();
-    if (res.error?.code === 'P0002') throw notFound('Chat session', args.sessionId);
+    if (res.error?.code === 'PT409') throw new Conflict('stale_fence', res.error.message);
+    if (res.error?.code === 'P0002') throw new NotFound('Chat session', args.sessionId);
     return unwrap(res, savedTurn, 'save_chat_turn');
   }
 }

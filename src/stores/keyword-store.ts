@@ -7,7 +7,7 @@ import { callStore } from './store-call.js';
 /**
  * Typesense I/O through the official client: one collection per book named exactly `{book_id}`,
  * documents with id `{book_id}:{chunk_index}` and the chunk's fields. Every call has the client's
- * connection timeout; a transport failure is SERVICE_UNAVAILABLE.
+ * connection timeout; a transport failure is StoreUnavailable.
  */
 export class KeywordStore {
   readonly client: InstanceType<typeof Typesense.Client>;

@@ -1,6 +1,6 @@
 import type { PostgrestError } from '@supabase/supabase-js';
 import type { z } from 'zod';
-import { AppError, badInput, StoreUnavailableError } from '../errors.js';
+import { InvalidValue, MissingReference, StoreUnavailable } from './errors.js';
 
 /**
  * Turns a supabase-js result into rows or a typed error. postgrest-js reports a failed fetch as an
@@ -24,13 +24,12 @@ export function unwrap<T>(
 export function fromPostgrestError(error: PostgrestError, what: string): Error {
   const code = error.code ?? '';
   if (code === '' || code === '57014' || code.startsWith('08') || code === 'PGRST000') {
-    return new StoreUnavailableError('supabase', new Error(`${what}: ${error.message}`));
+    return new StoreUnavailable('supabase', new Error(`${what}: ${error.message}`));
   }
-  if (code === '22P02') return badInput(`malformed value in ${what}`);
-  if (code === '23503')
-    return new AppError('NOT_FOUND', `${what}: a referenced row does not exist`);
+  if (code === '22P02') return new InvalidValue(`malformed value in ${what}`);
+  if (code === '23503') return new MissingReference(what);
   if (code === '23514' || code === '23502' || code === '22001') {
-    return badInput(`${what}: ${error.message}`);
+    return new InvalidValue(`${what}: ${error.message}`);
   }
   return new Error(`${what} failed: ${code} ${error.message}`);
 }

@@ -1,6 +1,5 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis } from 'ioredis';
-import RedisMock from 'ioredis-mock';
 
 /** A single Redis or a Redis Cluster: both speak the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -14,26 +13,22 @@ export interface RedisClusterSettings {
 }
 
 /**
- * The Redis client: a real server (every command with a timeout, no offline queue, so a down Redis
- * fails fast instead of hanging), a Redis Cluster (the same timeouts on every node), or, in
- * embedded mode, an in-process ioredis-mock.
+ * The Redis client of a real server, or of a Redis Cluster: every command with a timeout (on every
+ * node), no offline queue, so a down Redis fails fast instead of hanging. (The in-process one is
+ * the embedded default's.)
  */
 export async function createRedis(
   options:
-    | { mode: 'remote'; url: string; timeoutMs: number }
-    | { mode: 'cluster'; cluster: RedisClusterSettings; timeoutMs: number }
-    | { mode: 'embedded' },
+    | { url: string; cluster?: undefined; timeoutMs: number }
+    | { url?: undefined; cluster: RedisClusterSettings; timeoutMs: number },
 ): Promise<RedisClient> {
-  if (options.mode === 'embedded') {
-    return new (RedisMock as unknown as typeof Redis)();
-  }
   const connection = {
     connectTimeout: options.timeoutMs,
     commandTimeout: options.timeoutMs,
     maxRetriesPerRequest: 1,
     retryStrategy: (times: number) => Math.min(200 * times, 2000),
   };
-  if (options.mode === 'cluster') {
+  if (options.cluster) {
     const { nodes, username, password, tls } = options.cluster;
     const cluster = new Cluster(nodes, {
       lazyConnect: true,

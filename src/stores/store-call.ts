@@ -1,9 +1,9 @@
-import { StoreUnavailableError } from '../errors.js';
+import { StoreUnavailable } from './errors.js';
 import type { StoreCallCounter, StoreName } from './metrics.js';
 
 /**
  * One call to a store through its official client: timed and counted, and a transport failure
- * (no answer, a timeout, a 5xx) turned into SERVICE_UNAVAILABLE; the store's own answers (404,
+ * (no answer, a timeout, a 5xx) turned into StoreUnavailable; the store's own answers (404,
  * 400, …) pass through for the caller to read.
  */
 export function callStore<T>(
@@ -16,7 +16,7 @@ export function callStore<T>(
     try {
       return await fn();
     } catch (err) {
-      throw isTransportError(err) ? new StoreUnavailableError(store, err) : err;
+      throw isTransportError(err) ? new StoreUnavailable(store, err) : err;
     }
   });
 }

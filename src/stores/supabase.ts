@@ -1,11 +1,11 @@
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import ws from 'ws';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreUnavailable } from './errors.js';
 import type { StoreCallCounter } from './metrics.js';
 
 /**
  * The Supabase client the gateway uses: service role, no session persistence, and a fetch that
- * gives every request a timeout, counts it, and turns a network failure into SERVICE_UNAVAILABLE.
+ * gives every request a timeout, counts it, and turns a network failure into StoreUnavailable.
  * With `accessToken` it acts as that reader instead (the key stays the `apikey`, the reader's
  * token decides the role), so row-level security and the Storage policies apply as they do to
  * the frontend.
@@ -29,13 +29,13 @@ export function createSupabase(options: {
       const res = await fetch(input, { ...init, signal });
       counter.record({ store: 'supabase', op, ms: performance.now() - t0, ok: res.status < 500 });
       if (res.status === 502 || res.status === 503 || res.status === 504) {
-        throw new StoreUnavailableError('supabase', new Error(`HTTP ${res.status}`));
+        throw new StoreUnavailable('supabase', new Error(`HTTP ${res.status}`));
       }
       return res;
     } catch (err) {
-      if (err instanceof StoreUnavailableError) throw err;
+      if (err instanceof StoreUnavailable) throw err;
       counter.record({ store: 'supabase', op, ms: performance.now() - t0, ok: false });
-      throw new StoreUnavailableError('supabase', err);
+      throw new StoreUnavailable('supabase', err);
     }
   };
   const client = createClient(options.url, options.serviceRoleKey, {

@@ -50,7 +50,7 @@ function isLoopback(hostname: string): boolean {
 /**
  * Qdrant I/O through the official client: one collection per book, named `{book_id}`, cosine,
  * size EMBEDDING_DIMENSION; point id = chunk_index; payload = the chunk. Every call has the
- * client's timeout; a transport failure is SERVICE_UNAVAILABLE. The collection's metadata records
+ * client's timeout; a transport failure is StoreUnavailable. The collection's metadata records
  * which embedder made its vectors (`{ embedder: name }`), so that vectors of two embedders never
  * meet in one collection or one search, even when their sizes agree.
  */

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** `node --import tsx src/main.ts` as a child process, with its output kept. */
+/** `node --import tsx src/main.ts` (or another command) as a child process, with its output kept. */
 export interface GatewayProcess {
   proc: ChildProcess;
   /** Everything written so far. */
@@ -14,8 +14,11 @@ export interface GatewayProcess {
   listening(timeoutMs?: number): Promise<string>;
 }
 
-export function spawnGateway(env: Record<string, string>): GatewayProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export function spawnGateway(
+  env: Record<string, string>,
+  command: [string, string[]] = [process.execPath, ['--import', 'tsx', 'src/main.ts']],
+): GatewayProcess {
+  const proc = spawn(command[0], command[1], {
     cwd: new URL('../..', import.meta.url).pathname,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

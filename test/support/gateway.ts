@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -14,6 +15,9 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import { loadConfig } from '../../src/config.js';
 import type { Deps } from '../../src/deps.js';
+import { Lifecycle } from '../../src/http/lifecycle.js';
+import { createGatewayServer } from '../../src/http/server.js';
+import { attachGraphQLWebSocket, type GraphQLWebSocket } from '../../src/http/websocket.js';
 import { createLogger } from '../../src/logger.js';
 import { type Runtime, startRuntime } from '../../src/runtime.js';
 import type { StoreCallCounter } from '../../src/stores/metrics.js';
@@ -54,6 +58,8 @@ export interface TestGateway {
     options?: { token?: string | null; headers?: Record<string, string> },
   ): Promise<GqlResult>;
   seed: Seeder;
+  /** Serves the app over real HTTP and WebSocket (graphql-ws) on a free port, once. */
+  listen(): Promise<{ url: string; wsUrl: string; server: Server; webSocket: GraphQLWebSocket }>;
   close(): Promise<void>;
 }
 
@@ -171,6 +177,28 @@ export async function startTestGateway(
 
   const gql: TestGateway['gql'] = (query, variables, o = {}) => gqlAt(app, query, variables, o);
 
+  let served: Awaited<ReturnType<TestGateway['listen']>> | null = null;
+  const listen = async () => {
+    if (served) return served;
+    const lifecycle = new Lifecycle();
+    const server = createGatewayServer(app, lifecycle);
+    const webSocket = attachGraphQLWebSocket(server, app, {
+      auth: deps.auth,
+      logger: deps.logger,
+      security: config.security,
+      lifecycle,
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    served = {
+      url: `http://127.0.0.1:${port}/graphql`,
+      wsUrl: `ws://127.0.0.1:${port}/graphql`,
+      server,
+      webSocket,
+    };
+    return served;
+  };
+
   return {
     app,
     runtime,
@@ -187,7 +215,13 @@ export async function startTestGateway(
     token,
     gql,
     seed: new Seeder(db),
+    listen,
     async close() {
+      if (served) {
+        await served.webSocket.close();
+        served.server.closeAllConnections();
+        await new Promise((resolve) => served?.server.close(resolve));
+      }
       await app.dispose();
       await runtime.close();
       // The cluster's client belongs to the cluster's owner.

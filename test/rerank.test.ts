@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { FusedPassage } from '../src/chat/fusion.js';
+import { lexicalScores, RERANK_DEPTH, rerankPassages } from '../src/chat/rerank.js';
+import type { RelatedWords } from '../src/chat/wordnet.js';
+
+const none: RelatedWords = () => new Set();
+const thesaurus: RelatedWords = (w) =>
+  new Set(({ timepiece: ['clock', 'watch'], storm: ['tempest'] } as Record<string, string[]>)[w]);
+
+/** Fused passages with these texts, best first, fused scores falling by 0.01 from 0.05. */
+function fused(...texts: string[]): FusedPassage[] {
+  return texts.map((text, i) => ({
+    chunk: { book_id: 'b', chunk_index: i, text, chapter: null, start: 0, end: text.length },
+    score: 0.05 - i * 0.01,
+    vectorRank: i + 1,
+    keywordRank: null,
+  }));
+}
+const order = (ps: FusedPassage[]) => ps.map((p) => p.chunk.chunk_index);
+
+describe('lexicalScores', () => {
+  it('is Okapi BM25 over the given texts, stopwords and possessives left out', () => {
+    const texts = ['the lighthouse keeper', 'a keeper of bees', 'nothing stirred'];
+    const [a, b, c] = lexicalScores("The lighthouse's keeper", texts, null);
+    // n = 3; "lighthouse" in 1 text, "keeper" in 2; lengths 2, 2, 2 (avg 2): tf part = 1.
+    const idf = (df: number) => Math.log(1 + (3 - df + 0.5) / (df + 0.5));
+    expect(a).toBeCloseTo(idf(1) + idf(2), 12);
+    expect(b).toBeCloseTo(idf(2), 12);
+    expect(c).toBe(0);
+  });
+
+  it('counts a related word at its weight, and a word with its synonym once', () => {
+    const texts = ['an old clock ticked', 'a timepiece and a clock', 'rain fell'];
+    const [withRelated, both] = lexicalScores('timepiece', texts, thesaurus, 0.5);
+    const [without] = lexicalScores('timepiece', texts, none, 0.5);
+    expect(without).toBe(0);
+    expect(withRelated).toBeGreaterThan(0);
+    // The best of the word (weight 1) and `clock` (0.5) in the second text, not their sum.
+    const onlyOwn = lexicalScores('timepiece', texts, none)[1]!;
+    expect(both).toBeCloseTo(Math.max(onlyOwn, 0.5 * lexicalScores('clock', texts, none)[1]!), 12);
+    expect(lexicalScores('timepiece', [], thesaurus)).toEqual([]);
+  });
+});
+
+describe('rerankPassages', () => {
+  it('moves the passage that matches the question up within the fused top', () => {
+    const ps = fused('gulls and wind', 'the lamp was lit', 'the keeper rang the storm bell', 'fog');
+    const out = rerankPassages('Who rang the bell in the storm?', ps, 3, none);
+    expect(order(out)).toEqual([2, 0, 1]);
+    // Scores: 0.3 × min-max fused + 0.7 × lexical / best, falling.
+    expect(out[0]!.score).toBeCloseTo(0.3 * (1 / 3) + 0.7, 12);
+    expect(out[1]!.score).toBeCloseTo(0.3, 12);
+    expect(out.map((p) => p.score)).toEqual([...out.map((p) => p.score)].sort((x, y) => y - x));
+    // The fused ranks are kept.
+    expect(out[0]!.vectorRank).toBe(3);
+  });
+
+  it('matches through related words', () => {
+    const ps = fused('the sea was calm', 'a tempest broke the mast', 'nets');
+    expect(order(rerankPassages('What did the storm do?', ps, 3, none))).toEqual([0, 1, 2]);
+    expect(order(rerankPassages('What did the storm do?', ps, 3, thesaurus))).toEqual([1, 0, 2]);
+  });
+
+  it('reorders only the first `depth` passages; the rest follow in fused order, scored 0', () => {
+    const texts = Array.from({ length: RERANK_DEPTH + 2 }, (_, i) => `filler ${i}`);
+    texts[RERANK_DEPTH] = 'the storm bell rang';
+    const out = rerankPassages('storm bell', fused(...texts), texts.length, none);
+    expect(order(out).slice(RERANK_DEPTH)).toEqual([RERANK_DEPTH, RERANK_DEPTH + 1]);
+    expect(out.slice(RERANK_DEPTH).map((p) => p.score)).toEqual([0, 0]);
+    // With no word matched the fused order stands.
+    expect(order(out).slice(0, RERANK_DEPTH)).toEqual(
+      order(fused(...texts)).slice(0, RERANK_DEPTH),
+    );
+  });
+
+  it('keeps the fused order with fused weight 1, and keeps `keep`', () => {
+    const ps = fused('a', 'storm', 'b');
+    const plain = rerankPassages('storm', ps, 3, none, { fusedWeight: 1 });
+    expect(order(plain)).toEqual([0, 1, 2]);
+    // Still scored in [0, 1]: the fused scores min-max scaled.
+    [1, 0.5, 0].forEach((x, i) => {
+      expect(plain[i]!.score).toBeCloseTo(x, 12);
+    });
+    expect(rerankPassages('storm', fused('storm'), 1, none)[0]!.score).toBe(1);
+    expect(rerankPassages('storm', ps, 1, none)).toHaveLength(1);
+    expect(rerankPassages('storm', [], 6, none)).toEqual([]);
+  });
+});
