@@ -71,10 +71,15 @@ async function main() {
         return true;
       },
       counterSnapshot: () => deps.counter.snapshot(),
-      /** Empties the Redis caches (chat:* keys) and the in-process lists: the next read is cold. */
+      /**
+       * Empties the Redis caches (chat:* keys, the chat page version tokens) and the in-process
+       * lists: the next read is cold.
+       */
       cold: async () => {
         const keys = await deps.redis.keys('chat:*');
-        const cacheKeys = keys.filter((k) => !k.startsWith('chat:lock:'));
+        // New version tokens: every chat page cached in process is a miss too.
+        const versions = await deps.redis.keys('chat_page_version:*');
+        const cacheKeys = [...keys.filter((k) => !k.startsWith('chat:lock:')), ...versions];
         if (cacheKeys.length > 0) await deps.redis.del(...cacheKeys);
         deps.caches.characterIdsByBook.clear();
         deps.caches.categories.clear();

@@ -77,7 +77,7 @@ export function targets(r: Results): TargetLine[] {
       target: "throughput ≥ 0.3 × the bare yoga hello-world's",
       figure: `${fmt(t.chatPage.throughputRatio, 2)} × (${fmt(t.chatPage.rps, 0)} req/s), p50 ${fmt(t.chatPage.p50)} ms, p99 ${fmt(t.chatPage.p99)} ms, ${t.chatPage.responseBytes} bytes per answer`,
       met: t.chatPage.throughputRatio >= 0.3 && t.chatPage.errors === 0,
-      note: `reads the session row and the message page from Supabase on every request (not cached by design); CPU per request: gateway ${fmt(t.chatPage.cpu.serverMsPerRequest, 2)} ms, stores ${fmt(t.chatPage.cpu.storesMsPerRequest, 2)} ms${t.chatPageWithText ? `; before, with every citation's text: ${fmt(t.chatPageWithText.throughputRatio, 2)} ×, ${t.chatPageWithText.responseBytes} bytes, CPU gateway ${fmt(t.chatPageWithText.cpu.serverMsPerRequest, 2)} ms, stores ${fmt(t.chatPageWithText.cpu.storesMsPerRequest, 2)} ms` : ''}`,
+      note: `the whole page from the per-reader chat page cache after one Redis read of the session's version token; CPU per request: gateway ${fmt(t.chatPage.cpu.serverMsPerRequest, 2)} ms, stores ${fmt(t.chatPage.cpu.storesMsPerRequest, 2)} ms${t.chatPageWithText ? `; before, with every citation's text: ${fmt(t.chatPageWithText.throughputRatio, 2)} ×, ${t.chatPageWithText.responseBytes} bytes, CPU gateway ${fmt(t.chatPageWithText.cpu.serverMsPerRequest, 2)} ms, stores ${fmt(t.chatPageWithText.cpu.storesMsPerRequest, 2)} ms` : ''}`,
     });
     if (t.peerSkipped) {
       out.push({

@@ -479,10 +479,9 @@ export async function runRoundTrips(b: Bench) {
     },
     {
       name: 'chat page: a session + character + book + its last N messages',
-      uncached: {
-        ChatSession: 'session rows are not cached (no Redis key for them in docs/data-layout.md)',
-        Message: 'message pages are read from Supabase (chat:sess holds only the last 10)',
-      },
+      // Warm: the whole page from the in-process chat page cache, after one Redis read of the
+      // session's version token (counted under ChatSession).
+      uncached: {},
       request: (n) => ({
         query: CHAT_PAGE,
         variables: { sessionId: b.pageSession, last: n },
@@ -640,9 +639,9 @@ export const TURN_LEAST: {
   { step: 'reply (model)', warm: { llm: 1 }, cold: { llm: 1 }, why: 'the reply' },
   {
     step: 'save turn (one transaction)',
-    warm: { supabase: 1 },
-    cold: { supabase: 1 },
-    why: 'save_chat_turn RPC: messages + session counters',
+    warm: { supabase: 1, redis: 1 },
+    cold: { supabase: 1, redis: 1 },
+    why: "save_chat_turn RPC: messages + session counters; then the session's chat page version token replaced (SET)",
   },
   {
     step: 'session context write',

@@ -65,6 +65,7 @@ export class CallTracer {
     this.wrap(d.catalogStore, 'categories', 'categories');
     this.wrap(d.catalogStore, 'charactersOfBooks', "book's characters");
     this.wrap(d.chatStore, 'messagesPage', 'messages page');
+    this.wrap(d.chatPages, 'read', 'session row: chat page version');
     this.wrap(d.chat.turns, 'beginTurn', 'fence take and replay check (one call)');
     this.wrap(d.chat.context, 'load', 'session context read');
     this.wrap(d.chat.context, 'store', 'session context write');

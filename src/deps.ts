@@ -1,5 +1,6 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { Authenticator } from './auth.js';
+import { ChatPageVersions } from './cache/chat-page-cache.js';
 import { CatalogInvalidation } from './cache/invalidation.js';
 import { LocalTtlCache } from './cache/local-ttl-cache.js';
 import { ReadThroughCache } from './cache/read-through-cache.js';
@@ -65,6 +66,8 @@ export interface Deps extends BaseDeps {
   progress: ProgressBus;
   ingestion: IngestionService;
   invalidation: CatalogInvalidation;
+  /** Each chat session's version token, replaced by every write to it (chat page cache). */
+  chatPages: ChatPageVersions;
   /** The session locks this process holds. */
   locks: SessionLocks;
   chat: {
@@ -84,13 +87,15 @@ export interface Deps extends BaseDeps {
 
 export function createDeps(base: BaseDeps): Deps {
   const catalogStore = new CatalogStore(base.supabase);
-  const chatStore = new ChatStore(base.supabase);
   const common = {
     redis: base.redis,
     counter: base.counter,
     logger: base.logger,
     ttlSeconds: base.config.cacheTtlSeconds,
   };
+  const chatPages = new ChatPageVersions(common);
+  const sessionWritten = (sessionId: string) => chatPages.bump(sessionId);
+  const chatStore = new ChatStore(base.supabase, sessionWritten);
   const caches: Deps['caches'] = {
     book: new ReadThroughCache({
       ...common,
@@ -137,7 +142,7 @@ export function createDeps(base: BaseDeps): Deps {
     queue,
     bookJobs: new BookJobs(jobStore, queue, base.logger),
     chat: {
-      turns: new ChatTurnStore(base.supabase),
+      turns: new ChatTurnStore(base.supabase, sessionWritten),
       context: new SessionContextCache({ ...common, chatStore, llm: base.llm }),
       rewriter: new QueryRewriter({ ...common, llm: base.llm }),
       retriever: new HybridRetriever({
@@ -153,6 +158,7 @@ export function createDeps(base: BaseDeps): Deps {
     progress,
     ingestion,
     invalidation,
+    chatPages,
     locks: new SessionLocks(base.redis, base.counter, {
       ttlMs: base.config.chat.lockTtlMs,
       waitMs: base.config.chat.lockWaitMs,

@@ -11,6 +11,7 @@ import {
 } from 'graphql-yoga';
 import { schema } from '../schema/index.js';
 import { AUTH_MESSAGES } from './auth.js';
+import { useChatPageCache } from './cache/chat-page-cache.js';
 import { useCatalogResponseCache } from './cache/response-cache.js';
 import { type Context, makeContextFactory } from './context.js';
 import type { Deps } from './deps.js';
@@ -89,6 +90,12 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     : () => {};
   const trusted = loadKnownDocuments(deps);
   const responseCache = useCatalogResponseCache(deps);
+  const chatPageCache = useChatPageCache({
+    auth: deps.auth,
+    versions: deps.chatPages,
+    invalidation: deps.invalidation,
+    ttlMs: config.responseCacheTtlMs,
+  });
   const { security } = config;
   const graphqlEndpoint = '/graphql';
   if (security.cors.origins?.length === 0) logger.warn(CORS_CLOSED);
@@ -97,6 +104,8 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     context: makeContextFactory(deps),
     graphqlEndpoint,
     landingPage: false,
+    // useBodyLimit below reads and bounds every body once; yoga's limiter would copy it again.
+    maxRequestBodySize: false,
     cors: corsPolicy(security.cors),
     maskedErrors: {
       maskError(error, message, isDev) {
@@ -156,10 +165,12 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
           ]
         : []),
       ...(responseCache ? [responseCache.plugin] : []),
+      ...(chatPageCache ? [chatPageCache.plugin] : []),
       ...(options.plugins ?? []),
       {
         onDispose() {
           responseCache?.dispose();
+          chatPageCache?.dispose();
           stopLockMetrics();
           metrics?.close();
         },

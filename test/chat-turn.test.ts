@@ -272,7 +272,13 @@ describe('Redis after a turn', () => {
     expect(qr).toHaveLength(1);
     expect(qr[0]).toMatch(new RegExp(`^chat:qr:${mira.id}:[0-9a-f]{64}$`));
     expect(keys).toEqual(
-      [`chat:book:${bookId}`, `chat:char:${mira.id}`, qr[0]!, `chat:sess:${sessionId}`].sort(),
+      [
+        `chat:book:${bookId}`,
+        `chat:char:${mira.id}`,
+        qr[0]!,
+        `chat:sess:${sessionId}`,
+        `chat_page_version:${sessionId}`,
+      ].sort(),
     );
     expect(await keysOf(gw.redis, 'chat:lock:*')).toEqual([]);
     for (const key of keys) {

@@ -39,7 +39,7 @@ describe('docs/data-layout.md', () => {
     // `{processing_queue}:inflight:${…}` (hash-tagged), …
     const keys = new Set<string>();
     const pattern =
-      /['`]((?:chat|ratelimit|apq|book_progress|processing_queue|\{processing_queue\})(?::[a-z_]+)*:?)(?:\$\{|['`])|['`](processing_queue|catalog_changes)['`]/g;
+      /['`]((?:chat|chat_page_version|ratelimit|apq|book_progress|processing_queue|\{processing_queue\})(?::[a-z_]+)*:?)(?:\$\{|['`])|['`](processing_queue|catalog_changes)['`]/g;
     for (const file of await sourceFiles('src/')) {
       for (const m of (await readFile(file, 'utf8')).matchAll(pattern)) keys.add(m[1] ?? m[2]!);
     }

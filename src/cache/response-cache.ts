@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   type Cache,
   createInMemoryCache,
@@ -58,6 +58,19 @@ export function useCatalogResponseCache(
       ...Object.fromEntries([...PER_READER_ROOT_FIELDS].map((f) => [`Query.${f}`, 0])),
     },
     includeExtensionMetadata: false,
+    // The same parts as the plugin's default key, hashed at once in process (the default goes
+    // through WebCrypto's asynchronous digest: a thread-pool job per request).
+    buildResponseCacheKey: ({ documentString, operationName, variableValues, sessionId }) =>
+      createHash('sha256')
+        .update(
+          [
+            documentString,
+            operationName ?? '',
+            JSON.stringify(variableValues ?? {}),
+            sessionId ?? '',
+          ].join('|'),
+        )
+        .digest('hex'),
   }) as Plugin;
   return {
     plugin: {

@@ -20,15 +20,47 @@ const SLICE = 16;
 export function countTokens(text: string): number {
   encoder ??= new Tiktoken(cl100k);
   const enc = encoder;
+  // Special tokens: the encoder's own handling (it refuses them).
+  if (text.includes('<|')) return countSliced(enc, text);
+  // The encoder splits the text into the same pieces and sums their tokens: each ordinary piece
+  // (a word with its leading space, mostly) is counted once per process and remembered.
+  let n = 0;
+  for (const match of text.matchAll(PIECES)) {
+    const piece = match[0];
+    if (piece.length > LONG_PIECE) {
+      n += countLongPiece(enc, piece);
+      continue;
+    }
+    let c = pieceTokens.get(piece);
+    if (c === undefined) {
+      c = enc.encode(piece).length;
+      if (pieceTokens.size >= MAX_REMEMBERED_PIECES) pieceTokens.clear();
+      pieceTokens.set(piece, c);
+    }
+    n += c;
+  }
+  return n;
+}
+
+const pieceTokens = new Map<string, number>();
+const MAX_REMEMBERED_PIECES = 100_000;
+
+function countLongPiece(enc: Tiktoken, piece: string): number {
+  const points = Array.from(piece);
+  let n = 0;
+  for (let i = 0; i < points.length; i += SLICE) {
+    n += enc.encode(points.slice(i, i + SLICE).join('')).length;
+  }
+  return n;
+}
+
+function countSliced(enc: Tiktoken, text: string): number {
   let n = 0;
   let last = 0;
   for (const piece of text.matchAll(PIECES)) {
     if (piece[0].length <= LONG_PIECE) continue;
     if (piece.index > last) n += enc.encode(text.slice(last, piece.index)).length;
-    const points = Array.from(piece[0]);
-    for (let i = 0; i < points.length; i += SLICE) {
-      n += enc.encode(points.slice(i, i + SLICE).join('')).length;
-    }
+    n += countLongPiece(enc, piece[0]);
     last = piece.index + piece[0].length;
   }
   if (last < text.length) n += enc.encode(last === 0 ? text : text.slice(last)).length;

@@ -4,9 +4,17 @@ import { type ChatSessionRow, chatSessionRow, type MessageRow, messageRow } from
 import { Conflict, NotFound } from './errors.js';
 import { fromPostgrestError, pgrstQuote, unwrap } from './postgrest.js';
 
+/** Called with a session's id once a write to it (or to its messages) is committed. */
+export type SessionWritten = (sessionId: string) => Promise<void>;
+
+const nothing: SessionWritten = async () => {};
+
 /** Supabase I/O for chat sessions and messages. */
 export class ChatStore {
-  constructor(private readonly db: SupabaseClient) {}
+  constructor(
+    private readonly db: SupabaseClient,
+    private readonly written: SessionWritten = nothing,
+  ) {}
 
   async sessionsByIds(ids: readonly string[]): Promise<ChatSessionRow[]> {
     if (ids.length === 0) return [];
@@ -81,6 +89,7 @@ export class ChatStore {
       .eq('user_id', userId)
       .select('*');
     const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    if (row) await this.written(row.id);
     return row ?? null;
   }
 
@@ -96,6 +105,7 @@ export class ChatStore {
       .eq('user_id', userId)
       .select('*');
     const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
+    if (row) await this.written(row.id);
     return row ?? null;
   }
 
@@ -197,7 +207,10 @@ export interface BegunTurn {
  * writes nothing and is a `Conflict` (`stale_fence`).
  */
 export class ChatTurnStore {
-  constructor(private readonly db: SupabaseClient) {}
+  constructor(
+    private readonly db: SupabaseClient,
+    private readonly written: SessionWritten = nothing,
+  ) {}
 
   /**
    * Takes the session's next fencing number and, with a client message id, finds the turn saved
@@ -242,6 +255,8 @@ export class ChatTurnStore {
     });
     if (res.error?.code === 'PT409') throw new Conflict('stale_fence', res.error.message);
     if (res.error?.code === 'P0002') throw new NotFound('Chat session', args.sessionId);
-    return unwrap(res, savedTurn, 'save_chat_turn');
+    const saved = unwrap(res, savedTurn, 'save_chat_turn');
+    if (!saved.replayed) await this.written(args.sessionId);
+    return saved;
   }
 }
