@@ -7,6 +7,7 @@ export const WORD_VECTOR_DIMENSION = 100;
  */
 import { z } from 'zod';
 import { RERANK_FUSED_WEIGHT, RERANK_FUSED_WEIGHT_STRONG } from './chat/rerank.js';
+import type { RedisClusterSettings } from './stores/redis.js';
 
 export const DEV_JWT_SECRET = 'falsafa-development-jwt-secret-change-me-0123456789';
 
@@ -38,6 +39,10 @@ const envSchema = z.object({
   SUPABASE_JWKS_URL: optionalUrl,
   SUPABASE_JWT_AUDIENCE: z.string().min(1).default('authenticated'),
   REDIS_URL: optionalUrl,
+  REDIS_CLUSTER_NODES: z.string().optional(),
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: optionalBool(),
   QDRANT_URL: optionalUrl,
   QDRANT_API_KEY: z.string().min(1).optional(),
   QDRANT_LAYOUT: z.enum(['per-book', 'shared']).default('per-book'),
@@ -144,7 +149,11 @@ export interface Config {
     | { mode: 'remote'; url: string; serviceRoleKey: string }
     | { mode: 'embedded'; url?: undefined; serviceRoleKey?: undefined };
   auth: { jwtSecret?: string; jwksUrl?: string; audience: string; usingDevSecret: boolean };
-  redis: { mode: 'remote'; url: string } | { mode: 'embedded' };
+  /** Redis: one server (`url`), a Redis Cluster (`cluster`), or in-process. */
+  redis:
+    | { mode: 'remote'; url: string; cluster?: undefined }
+    | { mode: 'remote'; url?: undefined; cluster: RedisClusterSettings }
+    | { mode: 'embedded' };
   qdrant: { mode: 'remote'; url: string; apiKey?: string } | { mode: 'embedded' };
   /** How chunks map onto Qdrant collections, and the cluster settings of each new collection. */
   qdrantCollections: {
@@ -233,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parseEnv(env);
   const problems = crossChecks(e);
   const corsOrigins = parseOrigins(e.CORS_ORIGINS, problems);
+  const redis = redisSettings(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     nodeEnv: e.NODE_ENV,
@@ -246,6 +256,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pageSize: { default: e.PAGE_SIZE_DEFAULT, max: e.PAGE_SIZE_MAX },
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     ...storeSettings(e),
+    redis,
     auth: authSettings(e),
     embeddings: {
       provider: e.EMBEDDING_PROVIDER,
@@ -268,7 +279,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     worker: {
       // Embedded mode runs one worker in the gateway process unless told otherwise.
       concurrency:
-        e.WORKER_CONCURRENCY ?? (e.REDIS_URL === undefined || e.SUPABASE_URL === undefined ? 1 : 0),
+        e.WORKER_CONCURRENCY ?? (redis.mode === 'embedded' || e.SUPABASE_URL === undefined ? 1 : 0),
       heartbeatMs: e.WORKER_HEARTBEAT_MS,
       deadAfterMs: e.WORKER_DEAD_AFTER_MS,
     },
@@ -372,14 +383,13 @@ function crossChecks(e: Env): string[] {
 /** Each store's mode: remote when its URL is set, embedded otherwise. */
 function storeSettings(
   e: Env,
-): Pick<Config, 'supabase' | 'redis' | 'qdrant' | 'qdrantCollections' | 'typesense'> {
+): Pick<Config, 'supabase' | 'qdrant' | 'qdrantCollections' | 'typesense'> {
   const supabaseRemote = e.SUPABASE_URL !== undefined;
   const typesenseNodes = e.TYPESENSE_NODES ? splitList(e.TYPESENSE_NODES) : undefined;
   return {
     supabase: supabaseRemote
       ? { mode: 'remote', url: e.SUPABASE_URL!, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY! }
       : { mode: 'embedded' },
-    redis: e.REDIS_URL ? { mode: 'remote', url: e.REDIS_URL } : { mode: 'embedded' },
     qdrant: e.QDRANT_URL
       ? {
           mode: 'remote',
@@ -503,6 +513,45 @@ function parseOrigins(raw: string | undefined, problems: string[]): string[] | u
     }
   }
   return origins;
+}
+
+/**
+ * REDIS_URL (one server; credentials and `rediss:` in the URL) or REDIS_CLUSTER_NODES
+ * (comma-separated `host:port` seeds of a Redis Cluster, with REDIS_USERNAME, REDIS_PASSWORD and
+ * REDIS_TLS for every node), not both; neither is the in-process Redis.
+ */
+function redisSettings(e: Env, problems: string[]): Config['redis'] {
+  const clusterOnly = (['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS'] as const).filter(
+    (name) => e[name] !== undefined,
+  );
+  if (e.REDIS_CLUSTER_NODES === undefined) {
+    for (const name of clusterOnly) {
+      problems.push(`${name}: only with REDIS_CLUSTER_NODES (REDIS_URL carries its own)`);
+    }
+    return e.REDIS_URL ? { mode: 'remote', url: e.REDIS_URL } : { mode: 'embedded' };
+  }
+  if (e.REDIS_URL !== undefined) {
+    problems.push('REDIS_URL and REDIS_CLUSTER_NODES: set one, not both');
+  }
+  const nodes: { host: string; port: number }[] = [];
+  for (const raw of e.REDIS_CLUSTER_NODES.split(',').map((n) => n.trim())) {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      problems.push(`REDIS_CLUSTER_NODES: ${JSON.stringify(raw)} is not host:port`);
+      continue;
+    }
+    nodes.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  return {
+    mode: 'remote',
+    cluster: {
+      nodes,
+      username: e.REDIS_USERNAME,
+      password: e.REDIS_PASSWORD,
+      tls: e.REDIS_TLS ?? false,
+    },
+  };
 }
 
 /**

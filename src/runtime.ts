@@ -183,14 +183,19 @@ async function connectRedis(
 ): Promise<{ client: RedisClient; connection: () => RedisClient }> {
   const client =
     config.redis.mode === 'remote'
-      ? await createRedis({ url: config.redis.url, timeoutMs: config.storeTimeoutMs })
+      ? await createRedis({ ...config.redis, timeoutMs: config.storeTimeoutMs })
       : await startEmbeddedRedis();
   const connections: RedisClient[] = [];
   closers.push(async () => {
     for (const c of connections) c.disconnect();
     client.disconnect();
   });
-  stores.redis = config.redis.mode === 'remote' ? 'remote' : 'embedded (in-process)';
+  stores.redis =
+    config.redis.mode === 'embedded'
+      ? 'embedded (in-process)'
+      : config.redis.cluster
+        ? `cluster (${config.redis.cluster.nodes.length} seed nodes)`
+        : 'remote';
   return {
     client,
     /** Another connection (pub/sub, blocking pops), closed with the runtime. */

@@ -4,12 +4,14 @@ import { startRuntime } from './runtime.js';
 
 /**
  * `npm run worker`: a worker alone, no HTTP server. Takes jobs from the shared `processing_queue`
- * (WORKER_CONCURRENCY at a time, default 1). Needs a Redis that other processes share (REDIS_URL).
+ * (WORKER_CONCURRENCY at a time, default 1). Needs a Redis that other processes share (REDIS_URL or REDIS_CLUSTER_NODES).
  */
 async function main() {
   const config = loadConfigOrExit();
   if (config.redis.mode !== 'remote') {
-    console.error('A separate worker needs REDIS_URL: the in-process Redis is not shared.');
+    console.error(
+      'A separate worker needs REDIS_URL or REDIS_CLUSTER_NODES: the in-process Redis is not shared.',
+    );
     process.exit(1);
   }
   if (config.worker.concurrency === 0) config.worker.concurrency = 1;

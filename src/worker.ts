@@ -5,14 +5,19 @@ import { type JobQueue, processBookJob } from './queue/job-queue.js';
 import { type IngestionService, JobRejectedError } from './services/ingestion-service.js';
 import type { RedisClient } from './stores/redis.js';
 
+/** Heartbeats between two lost-job sweeps when nothing suggests a loss. */
+export const FULL_SWEEP_EVERY = 12;
+
 /**
  * Runs ingestion jobs from the shared queue with `concurrency` loops. Each job is taken onto this
  * worker's in-flight list and removed when it ends, whatever the outcome: a malformed job is logged
  * and dropped, a failed one is logged with its job id (the book is marked failed); neither is
  * retried. A heartbeat keeps this worker alive in others' eyes; it returns dead workers' jobs to
  * the queue, and re-queues the open book jobs (PostgreSQL's record) that the queue lost, as after
- * a Redis restart; both also run at start. `stop` lets running jobs finish within a deadline, then
- * returns the rest to the queue.
+ * a Redis restart; both also run at start. That sweep reads the whole queue, so a heartbeat runs
+ * it only when jobs may have been lost (the Redis lost its data, or a worker died) and otherwise
+ * once every `FULL_SWEEP_EVERY` heartbeats. `stop` lets running jobs finish within a deadline,
+ * then returns the rest to the queue.
  */
 export class Worker {
   private stopping = false;
@@ -20,6 +25,9 @@ export class Worker {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly blockingClients: RedisClient[] = [];
   private running = 0;
+  private rounds = 0;
+  /** Whether workers of earlier versions (keys without the hash tag) may still hold jobs. */
+  private legacyWorkers = true;
 
   constructor(
     private readonly options: {
@@ -62,13 +70,22 @@ export class Worker {
   }
 
   private async recover(): Promise<void> {
-    for (const r of await this.options.queue.recoverDeadWorkers()) {
-      this.options.logger.warn(
+    const { queue, jobs, logger } = this.options;
+    const dead = await queue.recoverDeadWorkers();
+    if (this.legacyWorkers) {
+      const legacy = await queue.recoverLegacyWorkers();
+      dead.push(...legacy.recovered);
+      this.legacyWorkers = legacy.pending;
+    }
+    for (const r of dead) {
+      logger.warn(
         { deadWorker: r.worker, jobs: r.jobs },
         "returned a dead worker's jobs to the queue",
       );
     }
-    await this.options.jobs.requeueLost();
+    const reset = await queue.redisReset();
+    const round = this.rounds++;
+    if (reset || dead.length > 0 || round % FULL_SWEEP_EVERY === 0) await jobs.requeueLost();
   }
 
   private async loop(): Promise<void> {

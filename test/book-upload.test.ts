@@ -121,7 +121,7 @@ async function everything() {
   const stores = await storeSnapshot(gw);
   // The worker's heartbeat ticks on its own.
   for (const key of Object.keys(stores.redis)) {
-    if (key.startsWith('processing_queue:heartbeat:')) delete stores.redis[key];
+    if (key.startsWith('{processing_queue}:heartbeat:')) delete stores.redis[key];
   }
   return { stores, objects: [...objects], files: await storageFiles() };
 }

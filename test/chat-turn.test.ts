@@ -266,7 +266,8 @@ describe('Redis after a turn', () => {
     const content = 'Who came to the lighthouse in the storm?';
     const turn = turnOf(await send(sessionId, content));
 
-    const keys = (await keysOf(gw.redis)).filter((k) => !k.startsWith('processing_queue'));
+    // The worker's keys: `processing_queue` and its hash-tagged `{processing_queue}:…`.
+    const keys = (await keysOf(gw.redis)).filter((k) => !/^\{?processing_queue/.test(k));
     const qr = keys.filter((k) => k.startsWith('chat:qr:'));
     expect(qr).toHaveLength(1);
     expect(qr[0]).toMatch(new RegExp(`^chat:qr:${mira.id}:[0-9a-f]{64}$`));

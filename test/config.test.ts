@@ -50,6 +50,57 @@ describe('configuration', () => {
     expect(c.supabase.mode).toBe('embedded');
   });
 
+  it('takes a Redis Cluster from REDIS_CLUSTER_NODES, with the credentials every node takes', () => {
+    const c = loadConfig({
+      REDIS_CLUSTER_NODES: 'redis-a:7000, 10.0.0.2:7001,[::1]:7002',
+      REDIS_PASSWORD: 'secret',
+      REDIS_TLS: 'true',
+    });
+    expect(c.redis).toEqual({
+      mode: 'remote',
+      cluster: {
+        nodes: [
+          { host: 'redis-a', port: 7000 },
+          { host: '10.0.0.2', port: 7001 },
+          { host: '::1', port: 7002 },
+        ],
+        username: undefined,
+        password: 'secret',
+        tls: true,
+      },
+    });
+    // A shared Redis: no worker in the gateway by default, as with REDIS_URL.
+    expect(
+      loadConfig({
+        REDIS_CLUSTER_NODES: 'a:1',
+        SUPABASE_URL: 'https://x.supabase.co',
+        SUPABASE_SERVICE_ROLE_KEY: 'k',
+      }).worker.concurrency,
+    ).toBe(0);
+  });
+
+  it('refuses a bad REDIS_CLUSTER_NODES, both Redis settings, and cluster credentials without a cluster', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return '';
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).problems.join('\n');
+      }
+    };
+    expect(problems({ REDIS_CLUSTER_NODES: 'a:7000,b,c:99999' })).toMatch(
+      /"b" is not host:port[\s\S]*"c:99999" is not host:port/,
+    );
+    expect(problems({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: 'redis://a:6379' })).toMatch(
+      /set one, not both/,
+    );
+    expect(problems({ REDIS_PASSWORD: 'secret' })).toMatch(
+      /REDIS_PASSWORD: only with REDIS_CLUSTER_NODES/,
+    );
+    expect(problems({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_TLS: 'maybe' })).toMatch(/REDIS_TLS/);
+  });
+
   it('lists every problem at once', () => {
     try {
       loadConfig({ PORT: 'eighty', SUPABASE_URL: 'not a url', LOG_LEVEL: 'loud' });

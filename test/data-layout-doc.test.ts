@@ -35,10 +35,11 @@ describe('docs/data-layout.md', () => {
     expect(tables.length).toBeGreaterThan(0);
     for (const table of tables) expect(doc).toContain(`\`${table}\``);
 
-    // Key prefixes as the code writes them: 'chat:book:', `chat:sess:${…}`, 'processing_queue', …
+    // Key prefixes as the code writes them: 'chat:book:', `chat:sess:${…}`, 'processing_queue',
+    // `{processing_queue}:inflight:${…}` (hash-tagged), …
     const keys = new Set<string>();
     const pattern =
-      /['`]((?:chat|chat_page_version|ratelimit|apq|book_progress|processing_queue)(?::[a-z_]+)*:?)(?:\$\{|['`])|['`](processing_queue|catalog_changes)['`]/g;
+      /['`]((?:chat|chat_page_version|ratelimit|apq|book_progress|processing_queue|\{processing_queue\})(?::[a-z_]+)*:?)(?:\$\{|['`])|['`](processing_queue|catalog_changes)['`]/g;
     for (const file of await sourceFiles('src/')) {
       for (const m of (await readFile(file, 'utf8')).matchAll(pattern)) keys.add(m[1] ?? m[2]!);
     }

@@ -10,6 +10,8 @@ import { readBookText } from '../src/ingest/readers.js';
 import { createLogger } from '../src/logger.js';
 import type { ProgressEvent } from '../src/queue/progress.js';
 import { type Runtime, startRuntime } from '../src/runtime.js';
+import { BookJobStore } from '../src/stores/book-job-store.js';
+import { FULL_SWEEP_EVERY } from '../src/worker.js';
 import { createApp } from '../src/yoga.js';
 import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
 import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
@@ -184,6 +186,86 @@ describe('a Redis that loses everything', () => {
     expect(gw.counter.count('qdrant:upsert') - upsertsBefore).toBe(
       ids.length * Math.ceil(expectedChunks / BATCH),
     );
+  }, 60_000);
+});
+
+describe('the lost-job sweep', () => {
+  it('reads the queue about once every FULL_SWEEP_EVERY heartbeats while nothing was lost', async () => {
+    const ids = [(await demoBook('sweep-1.md')).bookId, (await demoBook('sweep-2.md')).bookId];
+    // The running job stops at its first embedding, so the other stays open in the queue.
+    const embedder = gw.deps.embedder;
+    const embed = embedder.embed.bind(embedder);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    embedder.embed = async (texts) => {
+      await gate;
+      return embed(texts);
+    };
+    try {
+      for (const id of ids)
+        expect((await gw.gql(PROCESS, { id }, { token })).body.errors).toBeUndefined();
+      expect(await waitForStatus(gw, ids[0]!, ['processing'])).toBe('processing');
+      // Heartbeat rounds ask for the Redis epoch marker once each; sweeps ask PostgreSQL.
+      const rounds = () => gw.counter.count('redis:get');
+      const sweeps = () => gw.counter.count('supabase:POST rpc/open_book_jobs');
+      const [rounds0, sweeps0] = [rounds(), sweeps()];
+      await waitUntil(async () => rounds() - rounds0 >= 3 * FULL_SWEEP_EVERY, 30_000, 'heartbeats');
+      const [r, n] = [rounds() - rounds0, sweeps() - sweeps0];
+      expect(n).toBeGreaterThan(0);
+      expect(n).toBeLessThanOrEqual(Math.ceil(r / FULL_SWEEP_EVERY) + 1);
+    } finally {
+      open();
+      embedder.embed = embed;
+    }
+    for (const id of ids)
+      expect(await waitForStatus(gw, id, ['completed', 'failed'])).toBe('completed');
+    await waitForIdleQueue(gw);
+  }, 60_000);
+});
+
+describe('keys of earlier versions', () => {
+  it("a starting worker returns an earlier version's dead worker's jobs to the queue, and leaves a live one's", async () => {
+    const { bookId } = await demoBook('legacy.md');
+    const jobId = randomUUID();
+    const opened = await new BookJobStore(gw.deps.supabase).request(bookId, jobId);
+    expect(opened.created).toBe(true);
+    const job = JSON.stringify({
+      job_id: jobId,
+      type: 'process_book',
+      book_id: bookId,
+      enqueued_at: opened.requested_at,
+    });
+    // As a single Redis holds them after a worker of an earlier version died mid-job.
+    await gw.redis.sadd('processing_queue:workers', 'old-dead', 'old-live');
+    await gw.redis.rpush('processing_queue:inflight:old-dead', job);
+    await gw.redis.rpush('processing_queue:inflight:old-live', 'a job still running');
+    await gw.redis.set('processing_queue:heartbeat:old-live', '1', 'PX', 60_000);
+    const done = await completions([bookId]);
+
+    const config = loadConfig({ ...gw.env, WORKER_CONCURRENCY: '1' });
+    const third = await startRuntime(config, createLogger(config.logLevel));
+    try {
+      expect(await gw.redis.llen('processing_queue:inflight:old-dead')).toBe(0);
+      expect(await gw.redis.smembers('processing_queue:workers')).toEqual(['old-live']);
+      expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
+      await waitForIdleQueue(gw);
+      await waitUntil(async () => (done.counts.get(bookId) ?? 0) > 0, 5000, 'the completed event');
+      expect(done.counts.get(bookId)).toBe(1);
+      await expectIndexedOnce(bookId);
+      expect(await gw.redis.lrange('processing_queue:inflight:old-live', 0, -1)).toEqual([
+        'a job still running',
+      ]);
+    } finally {
+      await done.stop();
+      await third.close();
+      await gw.redis.del(
+        'processing_queue:workers',
+        'processing_queue:inflight:old-live',
+        'processing_queue:heartbeat:old-live',
+      );
+    }
   }, 60_000);
 });
 

@@ -155,7 +155,7 @@ describe('ingestion, end to end', () => {
       }
       // The job is gone: nothing queued, nothing left in flight.
       expect(await gw.redis.llen('processing_queue')).toBe(0);
-      for (const key of await keysOf(gw.redis, 'processing_queue:inflight:*')) {
+      for (const key of await keysOf(gw.redis, '{processing_queue}:inflight:*')) {
         expect(await gw.redis.llen(key)).toBe(0);
       }
     },
@@ -291,7 +291,7 @@ describe('bad jobs end as logged failures and the worker goes on', () => {
       5000,
       'empty queue',
     );
-    const inflight = await keysOf(gw.redis, 'processing_queue:inflight:*');
+    const inflight = await keysOf(gw.redis, '{processing_queue}:inflight:*');
     for (const key of inflight) expect(await gw.redis.llen(key)).toBe(0);
   });
 });

@@ -238,7 +238,7 @@ describe('SIGTERM', () => {
         const queued = (await gw.redis.lrange('processing_queue', 0, -1)).map((j) => JSON.parse(j));
         expect(queued).toHaveLength(1);
         expect(queued[0]).toMatchObject({ type: 'process_book', book_id: pendingBookId });
-        const inflight = await gw.redis.keys('processing_queue:inflight:*');
+        const inflight = await gw.redis.keys('{processing_queue}:inflight:*');
         for (const key of inflight) expect(await gw.redis.llen(key)).toBe(0);
       }
     } finally {

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './suppor
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { type OpenAiTestServer, startOpenAiServer } from './support/openai-server.js';
 import { keysOf, wipeRedis } from './support/redis.js';
+import { killWorkerMidJob as killMidJob, WorkerProcesses } from './support/workers.js';
 
 /**
  * Workers as separate processes (`npm run worker`) sharing the real Redis: one is SIGKILLed in the
@@ -22,57 +22,11 @@ const CHUNK = { CHUNK_TARGET_CHARS: '300', CHUNK_OVERLAP_CHARS: '50' };
 let gw: TestGateway;
 let ai: OpenAiTestServer;
 const owner = randomUUID();
-const children: ChildProcess[] = [];
-
-function startWorker(env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker-main.ts'], {
-    cwd: new URL('..', import.meta.url).pathname,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    out += d;
-  });
-  child.on('exit', () => {
-    (child as ChildProcess & { output?: string }).output = out;
-  });
-  children.push(child);
-  return child;
-}
+const workers = new WorkerProcesses();
+const startWorker = (env: Record<string, string>) => workers.start(env);
+const killWorkerMidJob = (fileName: string) => killMidJob(gw, ai, workers, { fileName, owner });
 
 const PROCESS = 'mutation ($id: ID!) { processBook(bookId: $id) { id processingStatus } }';
-
-/**
- * Uploads the demo book, lets a new worker process take its job (slow embeddings, so it is surely
- * mid-way) and SIGKILLs that worker; the book is left `processing`.
- */
-async function killWorkerMidJob(fileName: string) {
-  const demo = await loadDemoBook();
-  const { bookId, path } = await uploadBook(gw, {
-    bytes: demo,
-    fileName,
-    contentType: 'text/markdown',
-    owner,
-  });
-  ai.reset();
-  ai.enqueueEmbeddings(...Array.from({ length: 3 }, () => ({ delayMs: 1500 })));
-  const worker = startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
-  const res = await gw.gql(PROCESS, { id: bookId }, { token: await gw.token(owner) });
-  expect(res.body.errors).toBeUndefined();
-  await waitUntil(
-    async () => ai.requestsTo('embeddings').length >= 1,
-    20_000,
-    'the first embedding call',
-  );
-  expect(await waitForStatus(gw, bookId, ['processing'])).toBe('processing');
-  worker.kill('SIGKILL');
-  await new Promise((r) => worker.once('exit', r));
-  return { bookId, path, demo };
-}
 
 /** The book's chunks are indexed once each, and its characters found once each. */
 async function expectIndexedOnce(bookId: string, demo: Uint8Array, path: string) {
@@ -102,7 +56,7 @@ describe.skipIf(!realRedis)('workers that die', () => {
     });
   });
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await workers.killAll();
     await gw?.close();
     await ai?.close();
   });
@@ -111,7 +65,7 @@ describe.skipIf(!realRedis)('workers that die', () => {
     const { bookId, path, demo } = await killWorkerMidJob('crash.md');
 
     // The job sits in the dead worker's in-flight list, not lost.
-    const inflight = await keysOf(gw.redis, 'processing_queue:inflight:*');
+    const inflight = await keysOf(gw.redis, '{processing_queue}:inflight:*');
     const held = (await Promise.all(inflight.map((k) => gw.redis.lrange(k, 0, -1)))).flat();
     expect(held.map((j) => JSON.parse(j).book_id)).toEqual([bookId]);
     expect(await gw.redis.llen('processing_queue')).toBe(0);
@@ -148,8 +102,7 @@ describe.skipIf(!realRedis)('workers that die', () => {
       ...Array.from({ length: 4 }, () => ({ status: 503, message: 'overloaded' })),
     );
     const worker =
-      children.find((c) => c.exitCode === null && c.signalCode === null) ??
-      startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
+      workers.running() ?? startWorker({ ...gw.env, WORKER_CONCURRENCY: '1', LOG_LEVEL: 'info' });
     await gw.redis.rpush(
       'processing_queue',
       JSON.stringify({
@@ -171,21 +124,14 @@ describe.skipIf(!realRedis)('workers that die', () => {
     worker.kill('SIGTERM');
     const code = await new Promise((r) => worker.once('exit', (c) => r(c)));
     expect(code).toBe(0);
-    const log = (worker as ChildProcess & { output?: string }).output ?? '';
+    const log = worker.output ?? '';
     expect(log).toMatch(
       /"jobId":"embed-fails"[^\n]*"msg":"job failed"|"msg":"job failed"[^\n]*"jobId":"embed-fails"/,
     );
   }, 90_000);
 
   it('a worker killed mid-job and a Redis wiped after it: processBook re-queues the lost job once, and it completes', async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await Promise.all(
-      children.map((c) =>
-        c.exitCode === null && c.signalCode === null
-          ? new Promise((r) => c.once('exit', r))
-          : undefined,
-      ),
-    );
+    await workers.killAll();
     const { bookId, path, demo } = await killWorkerMidJob('lost.md');
     const token = await gw.token(owner);
     // Nothing in Redis knows the job any more: no queue entry, no in-flight list, no heartbeat.

@@ -1,12 +1,22 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import { z } from 'zod';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
 
 const QUEUE_KEY = 'processing_queue';
-const WORKERS_KEY = `${QUEUE_KEY}:workers`;
-const inflightKey = (worker: string) => `${QUEUE_KEY}:inflight:${worker}`;
-const heartbeatKey = (worker: string) => `${QUEUE_KEY}:heartbeat:${worker}`;
+// The queue's own keys carry the hash tag `{processing_queue}`, which hashes like the queue key
+// itself: on a Redis Cluster all of them live in the queue's slot, so the scripts, MULTIs and
+// moves that join them stay on one node.
+const WORKERS_KEY = '{processing_queue}:workers';
+const inflightKey = (worker: string) => `{processing_queue}:inflight:${worker}`;
+const heartbeatKey = (worker: string) => `{processing_queue}:heartbeat:${worker}`;
+/** Set once per Redis lifetime: when it is gone, the Redis lost its data (restart, flush). */
+const EPOCH_KEY = '{processing_queue}:epoch';
+// The same keys before the hash tag, as earlier versions wrote them on a single Redis.
+const LEGACY_WORKERS_KEY = `${QUEUE_KEY}:workers`;
+const legacyInflightKey = (worker: string) => `${QUEUE_KEY}:inflight:${worker}`;
+const legacyHeartbeatKey = (worker: string) => `${QUEUE_KEY}:heartbeat:${worker}`;
 
 export const processBookJob = z.object({
   job_id: z.string().min(1).max(200),
@@ -33,12 +43,15 @@ return n`;
 /**
  * The shared job queue (Redis reliable-queue pattern). Producers `RPUSH processing_queue` a JSON
  * job; a worker atomically moves the head onto its own in-flight list
- * (`processing_queue:inflight:{worker}`), removes it there when done, and keeps a heartbeat key
- * (`processing_queue:heartbeat:{worker}`, PX). Live workers return the in-flight jobs of a worker
- * whose heartbeat expired to the head of the queue, so a worker that dies loses nothing.
+ * (`{processing_queue}:inflight:{worker}`), removes it there when done, and keeps a heartbeat key
+ * (`{processing_queue}:heartbeat:{worker}`, PX). Live workers return the in-flight jobs of a worker
+ * whose heartbeat expired to the head of the queue, so a worker that dies loses nothing. Every key
+ * is in the queue's hash slot, so the queue works unchanged on a Redis Cluster.
  */
 export class JobQueue {
   readonly workerId: string;
+  /** The epoch marker this worker saw last (see `redisReset`). */
+  private epoch: string | null = null;
 
   constructor(
     private readonly redis: RedisClient,
@@ -147,18 +160,64 @@ export class JobQueue {
   }
 
   /** Returns the jobs of every worker whose heartbeat expired; the number of jobs moved. */
-  async recoverDeadWorkers(): Promise<{ worker: string; jobs: number }[]> {
-    const workers = await this.redis.smembers(WORKERS_KEY);
+  recoverDeadWorkers(): Promise<{ worker: string; jobs: number }[]> {
+    return this.recoverFrom(WORKERS_KEY, inflightKey, heartbeatKey);
+  }
+
+  /**
+   * Returns the jobs of dead workers of earlier versions, which kept their keys without the hash
+   * tag (`processing_queue:workers`, `processing_queue:inflight:{worker}`, `…:heartbeat:{worker}`),
+   * to the queue head; a live one is left to finish. Such keys exist only on a single Redis: on a
+   * cluster those versions could not run at all. Returns whether any such worker is still live.
+   */
+  async recoverLegacyWorkers(): Promise<{
+    recovered: { worker: string; jobs: number }[];
+    pending: boolean;
+  }> {
+    if (this.redis instanceof Cluster) return { recovered: [], pending: false };
+    const recovered = await this.recoverFrom(
+      LEGACY_WORKERS_KEY,
+      legacyInflightKey,
+      legacyHeartbeatKey,
+    );
+    const left = await this.redis.scard(LEGACY_WORKERS_KEY);
+    return { recovered, pending: left > 0 };
+  }
+
+  /**
+   * Whether the Redis may have lost jobs since this worker last asked: true the first time, and
+   * whenever the epoch marker is gone or another (the Redis restarted or was emptied).
+   */
+  async redisReset(): Promise<boolean> {
+    let current = await this.counter.time('redis', 'get', () => this.redis.get(EPOCH_KEY));
+    if (current === null) {
+      const fresh = randomBytes(8).toString('hex');
+      const set = await this.counter.time('redis', 'set', () =>
+        this.redis.set(EPOCH_KEY, fresh, 'NX'),
+      );
+      current = set === 'OK' ? fresh : await this.redis.get(EPOCH_KEY);
+    }
+    const changed = current !== this.epoch;
+    this.epoch = current;
+    return changed;
+  }
+
+  private async recoverFrom(
+    workersKey: string,
+    inflight: (worker: string) => string,
+    heartbeat: (worker: string) => string,
+  ): Promise<{ worker: string; jobs: number }[]> {
+    const workers = await this.redis.smembers(workersKey);
     const recovered: { worker: string; jobs: number }[] = [];
     for (const worker of workers) {
       if (worker === this.workerId) continue;
       const n = (await this.redis.eval(
         RECOVER_SCRIPT,
         4,
-        inflightKey(worker),
+        inflight(worker),
         QUEUE_KEY,
-        heartbeatKey(worker),
-        WORKERS_KEY,
+        heartbeat(worker),
+        workersKey,
         worker,
       )) as number;
       if (n >= 0) recovered.push({ worker, jobs: n });

@@ -1,22 +1,55 @@
-import { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, Redis } from 'ioredis';
 
-export type RedisClient = Redis;
+/** A single Redis or a Redis Cluster: both speak the same commands. */
+export type RedisClient = Redis | Cluster;
+
+/** A Redis Cluster's seed nodes and the credentials every node takes. */
+export interface RedisClusterSettings {
+  nodes: { host: string; port: number }[];
+  username?: string | undefined;
+  password?: string | undefined;
+  tls: boolean;
+}
 
 /**
- * The Redis client of a real server: every command with a timeout, no offline queue, so a down
- * Redis fails fast instead of hanging. (The in-process one is the embedded default's.)
+ * The Redis client of a real server, or of a Redis Cluster: every command with a timeout (on every
+ * node), no offline queue, so a down Redis fails fast instead of hanging. (The in-process one is
+ * the embedded default's.)
  */
-export async function createRedis(options: {
-  url: string;
-  timeoutMs: number;
-}): Promise<RedisClient> {
-  const client = new Redis(options.url, {
-    lazyConnect: true,
+export async function createRedis(
+  options:
+    | { url: string; cluster?: undefined; timeoutMs: number }
+    | { url?: undefined; cluster: RedisClusterSettings; timeoutMs: number },
+): Promise<RedisClient> {
+  const connection = {
     connectTimeout: options.timeoutMs,
     commandTimeout: options.timeoutMs,
     maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(200 * times, 2000),
+  };
+  if (options.cluster) {
+    const { nodes, username, password, tls } = options.cluster;
+    const cluster = new Cluster(nodes, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: connection.retryStrategy,
+      slotsRefreshTimeout: options.timeoutMs,
+      redisOptions: {
+        ...connection,
+        ...(username ? { username } : {}),
+        ...(password ? { password } : {}),
+        ...(tls ? { tls: {} } : {}),
+      },
+    });
+    cluster.on('error', () => {});
+    await cluster.connect();
+    return cluster;
+  }
+  const client = new Redis(options.url, {
+    ...connection,
+    lazyConnect: true,
     enableOfflineQueue: false,
-    retryStrategy: (times) => Math.min(200 * times, 2000),
   });
   // ioredis reports connection errors as events too; the failing commands carry them to callers.
   client.on('error', () => {});
@@ -29,11 +62,42 @@ export async function createRedis(options: {
  * until connected; `commandTimeoutMs` must exceed any blocking wait used on it.
  */
 export function duplicateRedis(client: RedisClient, commandTimeoutMs = 10_000): RedisClient {
-  const dup = client.duplicate({
-    lazyConnect: false,
-    enableOfflineQueue: true,
-    commandTimeout: commandTimeoutMs,
-  });
+  const dup =
+    client instanceof Cluster
+      ? client.duplicate(undefined, {
+          lazyConnect: false,
+          enableOfflineQueue: true,
+          redisOptions: { ...client.options.redisOptions, commandTimeout: commandTimeoutMs },
+        })
+      : client.duplicate({
+          lazyConnect: false,
+          enableOfflineQueue: true,
+          commandTimeout: commandTimeoutMs,
+        });
   dup.on('error', () => {});
   return dup;
+}
+
+/**
+ * The positions of `keys` grouped so that each group can go in one round trip: per node, then
+ * per hash slot within it (a multi-key command takes keys of one slot only). A single Redis is one
+ * node with one group of every key.
+ */
+export function keyGroups(client: RedisClient, keys: readonly string[]): number[][][] {
+  if (!(client instanceof Cluster)) return keys.length === 0 ? [] : [[keys.map((_, i) => i)]];
+  const byNode = new Map<string, Map<number, number[]>>();
+  keys.forEach((key, i) => {
+    const slot = calculateSlot(key);
+    // Before the slot map is known every key counts as its own node's; ioredis redirects.
+    const node = client.slots[slot]?.[0] ?? `slot:${slot}`;
+    let slots = byNode.get(node);
+    if (!slots) {
+      slots = new Map();
+      byNode.set(node, slots);
+    }
+    const group = slots.get(slot);
+    if (group) group.push(i);
+    else slots.set(slot, [i]);
+  });
+  return [...byNode.values()].map((slots) => [...slots.values()]);
 }

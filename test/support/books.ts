@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadDemoBook } from '../../src/ingest/demo-book.js';
 import type { TestGateway } from './gateway.js';
+import { keysOf } from './redis.js';
 
 /** Uploads a file to the `books` bucket through supabase-js and makes its `books` row. */
 export async function uploadBook(
@@ -56,7 +57,7 @@ export async function waitForIdleQueue(gw: TestGateway, timeoutMs = 30_000) {
   await waitUntil(
     async () => {
       if ((await gw.redis.llen('processing_queue')) > 0) return false;
-      const inflight = await gw.redis.keys('processing_queue:inflight:*');
+      const inflight = await keysOf(gw.redis, '{processing_queue}:inflight:*');
       for (const key of inflight) if ((await gw.redis.llen(key)) > 0) return false;
       return true;
     },

@@ -12,7 +12,7 @@ import {
   startTypesenseStandIn,
   type TypesenseStandIn,
 } from '@falsafa/standins';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { loadConfig } from '../../src/config.js';
 import type { Deps } from '../../src/deps.js';
 import { Lifecycle } from '../../src/http/lifecycle.js';
@@ -24,6 +24,7 @@ import type { StoreCallCounter } from '../../src/stores/metrics.js';
 import { type App, createApp } from '../../src/yoga.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createTestRedis } from './redis.js';
+import type { TestRedisCluster } from './redis-cluster.js';
 
 export const TEST_JWT_SECRET = 'falsafa-test-jwt-secret-0123456789abcdef-xyz';
 
@@ -40,7 +41,8 @@ export interface TestGateway {
   runtime: Runtime;
   deps: Deps;
   db: TestDatabase;
-  redis: Redis;
+  /** The gateway's Redis, seen from the test: the test's Redis, or the test's Redis Cluster. */
+  redis: Redis | Cluster;
   redisIsReal: boolean;
   counter: StoreCallCounter;
   standIn: SupabaseStandIn;
@@ -61,6 +63,27 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/** A GraphQL request to `app` in-process (this gateway's, or another instance's on the same stores). */
+export async function gqlAt(
+  app: App,
+  query: string,
+  variables?: Record<string, unknown>,
+  o: { token?: string | null; headers?: Record<string, string> } = {},
+): Promise<GqlResult> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/graphql-response+json',
+    ...o.headers,
+  };
+  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  const res = await app.fetch('http://gateway.test/graphql', {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, body: (await res.json()) as GqlResult['body'] };
+}
+
 export const TEST_TYPESENSE_KEY = 'falsafa-test-typesense-key';
 export const TEST_QDRANT_KEY = 'falsafa-test-qdrant-key';
 
@@ -71,7 +94,12 @@ export const TEST_QDRANT_KEY = 'falsafa-test-qdrant-key';
  * GraphQL in-process through `app.fetch`. The worker runs only when asked.
  */
 export async function startTestGateway(
-  options: { env?: Record<string, string>; worker?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    worker?: boolean;
+    /** A Redis Cluster to use instead of the test's Redis (REDIS_CLUSTER_NODES). */
+    redisCluster?: TestRedisCluster;
+  } = {},
 ): Promise<TestGateway> {
   const tmpDir = await mkdtemp(join(tmpdir(), 'falsafa-test-'));
   const db = await createTestDatabase();
@@ -96,7 +124,13 @@ export async function startTestGateway(
     port: 0,
   });
   const serviceRoleKey = await signSupabaseJwt(TEST_JWT_SECRET, { role: 'service_role' });
-  const { redis, real, url: redisUrl } = await createTestRedis();
+  const {
+    redis,
+    real,
+    url: redisUrl,
+  } = options.redisCluster
+    ? { redis: options.redisCluster.client, real: true, url: undefined }
+    : await createTestRedis();
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -126,6 +160,7 @@ export async function startTestGateway(
     // Feature hashing, the fast offline embedder; tests of the default (word vectors) say so.
     EMBEDDING_PROVIDER: 'local',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    ...(options.redisCluster ? { REDIS_CLUSTER_NODES: options.redisCluster.nodes } : {}),
     ...options.env,
   };
   const config = loadConfig(env);
@@ -140,20 +175,7 @@ export async function startTestGateway(
       ...(o.expiresInSeconds !== undefined ? { expiresInSeconds: o.expiresInSeconds } : {}),
     });
 
-  const gql: TestGateway['gql'] = async (query, variables, o = {}) => {
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json',
-      ...o.headers,
-    };
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    const res = await app.fetch('http://gateway.test/graphql', {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: res.status, body: (await res.json()) as GqlResult['body'] };
-  };
+  const gql: TestGateway['gql'] = (query, variables, o = {}) => gqlAt(app, query, variables, o);
 
   let served: Awaited<ReturnType<TestGateway['listen']>> | null = null;
   const listen = async () => {
@@ -202,7 +224,8 @@ export async function startTestGateway(
       }
       await app.dispose();
       await runtime.close();
-      redis.disconnect();
+      // The cluster's client belongs to the cluster's owner.
+      if (!options.redisCluster) redis.disconnect();
       await Promise.allSettled([standIn.close(), qdrant.close(), typesense.close()]);
       await db.close();
       await rm(tmpDir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 import { inject } from 'vitest';
 
@@ -23,15 +23,19 @@ export async function createTestRedis(): Promise<{ redis: Redis; real: boolean; 
   return { redis, real: true, url: u.toString() };
 }
 
-/** Keys of the test's Redis, without the run's claim key. */
-export async function keysOf(redis: Redis, pattern = '*'): Promise<string[]> {
-  const keys = await redis.keys(pattern);
+/** The servers holding the data: the one Redis, or each master of a cluster. */
+const serversOf = (redis: Redis | Cluster): Redis[] =>
+  redis instanceof Cluster ? redis.nodes('master') : [redis];
+
+/** Keys of the test's Redis (on every node of a cluster), without the run's claim key. */
+export async function keysOf(redis: Redis | Cluster, pattern = '*'): Promise<string[]> {
+  const keys = (await Promise.all(serversOf(redis).map((r) => r.keys(pattern)))).flat();
   return keys.filter((k) => k !== 'falsafa:test:claim').sort();
 }
 
 /** Empties the test's Redis as a restart of a Redis that keeps nothing on disk would. */
-export async function wipeRedis(redis: Redis): Promise<void> {
+export async function wipeRedis(redis: Redis | Cluster): Promise<void> {
   const claim = await redis.get('falsafa:test:claim');
-  await redis.flushdb();
+  await Promise.all(serversOf(redis).map((r) => r.flushdb()));
   if (claim) await redis.set('falsafa:test:claim', claim, 'EX', 7200);
 }

@@ -1,0 +1,132 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { Cluster } from 'ioredis';
+
+const run = promisify(execFile);
+
+export interface TestRedisCluster {
+  /** `REDIS_CLUSTER_NODES` for the gateway: `127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`. */
+  nodes: string;
+  ports: number[];
+  /** A client of the whole cluster (closed with the cluster). */
+  client: Cluster;
+  stop(): Promise<void>;
+}
+
+/** A TCP port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * A local Redis Cluster of three masters (no replicas) on free ports: `redis-server` child
+ * processes keeping nothing on disk, joined by `redis-cli --cluster create`; resolves once the
+ * cluster says `cluster_state:ok`. `stop` kills the servers and removes their directory.
+ */
+export async function startRedisCluster(): Promise<TestRedisCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'falsafa-redis-cluster-'));
+  const ports: number[] = [];
+  while (ports.length < 3) {
+    const port = await freePort();
+    // The cluster bus listens on port + 10000: both must be free.
+    if (port + 10_000 <= 65_535 && !ports.includes(port)) ports.push(port);
+  }
+  const servers: ChildProcess[] = [];
+  const stop = async () => {
+    for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+    await Promise.all(
+      servers.map((s) =>
+        s.exitCode === null && s.signalCode === null
+          ? new Promise((resolve) => s.once('exit', resolve))
+          : undefined,
+      ),
+    );
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) {
+      const server = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--dir',
+          dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--daemonize',
+          'no',
+        ],
+        { stdio: 'ignore' },
+      );
+      servers.push(server);
+    }
+    for (const port of ports) await waitFor(() => cli(port, 'ping').then((r) => r === 'PONG'));
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
+    for (const port of ports) {
+      await waitFor(() => cli(port, 'cluster', 'info').then((r) => r.includes('cluster_state:ok')));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const client = new Cluster(
+    ports.map((port) => ({ host: '127.0.0.1', port })),
+    { redisOptions: { maxRetriesPerRequest: 1 } },
+  );
+  client.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve);
+    client.once('end', () => reject(new Error('the test cluster client could not connect')));
+  });
+  return {
+    nodes: ports.map((p) => `127.0.0.1:${p}`).join(','),
+    ports,
+    client,
+    async stop() {
+      client.disconnect();
+      await stop();
+    },
+  };
+}
+
+async function cli(port: number, ...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run('redis-cli', ['-p', String(port), ...args]);
+    return stdout.trim();
+  } catch {
+    return '';
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('the test Redis Cluster did not come up');
+    await sleep(50);
+  }
+}
