@@ -237,7 +237,7 @@ async function measureRedis(url: string) {
       const pattern = key
         .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '{id}')
         .replace(/\b[0-9a-f]{64}\b/g, '{sha256}')
-        .replace(/^(processing_queue:[a-z]+:).+$/, '$1{worker}');
+        .replace(/^(\{processing_queue\}:[a-z]+:).+$/, '$1{worker}');
       const type = await r.type(key);
       const bytes = Number(await r.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
       const ttl = await r.ttl(key);
