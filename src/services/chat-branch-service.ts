@@ -1,5 +1,5 @@
 import type { Viewer } from '../auth.js';
-import { SessionContextCache } from '../chat/session-context.js';
+import type { SessionContextCache } from '../chat/session-context.js';
 import type { SessionLocks } from '../chat/session-lock.js';
 import type { Config } from '../config.js';
 import { badInput, notFound, parseId } from '../errors.js';
@@ -8,6 +8,7 @@ import type { ChatSessionRow, MessageRow } from '../models.js';
 import type { ChatStore, ChatTurnStore } from '../stores/chat-store.js';
 import { requireCompletedBook } from './chat-access.js';
 import {
+  afterSave,
   type ChatTurnService,
   PREVIEW_LENGTH,
   parseClientMessageId,
@@ -175,20 +176,7 @@ export class ChatBranchService {
         clientMessageId,
         previewLength: PREVIEW_LENGTH,
       });
-      if (!turn.reply) throw new Error('save_chat_fork returned no reply');
-      if (!turn.replayed) {
-        await contexts.store(
-          session.id,
-          SessionContextCache.advance(context, [turn.user_message, turn.reply]),
-        );
-      }
-      this.loaders.session.clear(session.id).prime(session.id, turn.session);
-      return {
-        userMessage: turn.user_message,
-        reply: turn.reply,
-        session: turn.session,
-        replayed: turn.replayed,
-      };
+      return afterSave(turn, 'save_chat_fork', context, contexts, this.loaders);
     });
   }
 

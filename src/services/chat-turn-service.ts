@@ -19,7 +19,7 @@ import type {
   MessageRow,
 } from '../models.js';
 import { type Llm, LlmUnavailableError } from '../providers/types.js';
-import type { ChatTurnStore } from '../stores/chat-store.js';
+import type { ChatTurnStore, SavedTurn } from '../stores/chat-store.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import { codePoints, isBlank } from '../util/text.js';
 import { requireCompletedBook, requireOwnSession } from './chat-access.js';
@@ -221,20 +221,7 @@ export class ChatTurnService {
       clientMessageId: turn.clientMessageId,
       previewLength: PREVIEW_LENGTH,
     });
-    if (!saved.reply) throw new Error('save_chat_turn returned no reply');
-    if (!saved.replayed) {
-      await this.deps.context.store(
-        turn.sessionId,
-        SessionContextCache.advance(context, [saved.user_message, saved.reply]),
-      );
-    }
-    this.loaders.session.clear(turn.sessionId).prime(turn.sessionId, saved.session);
-    return {
-      userMessage: saved.user_message,
-      reply: saved.reply,
-      session: saved.session,
-      replayed: saved.replayed,
-    };
+    return afterSave(saved, 'save_chat_turn', context, this.deps.context, this.loaders);
   }
 
   private async generate(
@@ -384,4 +371,31 @@ export function streamTurn(
     void push({ kind: 'done', ...outcome.value });
     stop();
   });
+}
+
+/**
+ * After a saved turn or fork: the session context advanced by the two new messages (not for a
+ * replay, which wrote nothing), the request's session row replaced by the saved one, the result.
+ */
+export async function afterSave(
+  saved: SavedTurn,
+  fn: string,
+  context: SessionContext,
+  contexts: SessionContextCache,
+  loaders: Pick<Loaders, 'session'>,
+): Promise<TurnResult> {
+  if (!saved.reply) throw new Error(`${fn} returned no reply`);
+  if (!saved.replayed) {
+    await contexts.store(
+      saved.session.id,
+      SessionContextCache.advance(context, [saved.user_message, saved.reply]),
+    );
+  }
+  loaders.session.clear(saved.session.id).prime(saved.session.id, saved.session);
+  return {
+    userMessage: saved.user_message,
+    reply: saved.reply,
+    session: saved.session,
+    replayed: saved.replayed,
+  };
 }

@@ -234,7 +234,8 @@ const savedTurn = z.object({
   session: chatSessionRow,
   replayed: z.boolean(),
 });
-type SavedTurn = z.infer<typeof savedTurn>;
+/** What `save_chat_turn` and `save_chat_fork` answer. */
+export type SavedTurn = z.infer<typeof savedTurn>;
 
 const begunTurn = z.object({
   fence: z.coerce.number().int().positive(),
