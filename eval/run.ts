@@ -38,7 +38,11 @@ const questionsSchema = z.array(
 );
 type Question = z.infer<typeof questionsSchema>[number];
 
-/** The books under evaluation: `tuned` is the one the settings were chosen on. */
+/**
+ * The books under evaluation: the settings were chosen on the first; the demo book's figures were
+ * looked at while choosing the chunk size and the rerank; the last was written (questions too)
+ * after every setting was fixed and is scored as it came out, never tuned on.
+ */
 const SUITES = [
   {
     name: 'The Clockmaker of Brindle Ferry',
@@ -48,9 +52,15 @@ const SUITES = [
   },
   {
     name: 'The Lamp at Salt Hollow (demo book)',
-    role: 'held out',
+    role: 'looked at while tuning',
     book: '../src/ingest/demo-book.md',
     questions: 'demo-questions.json',
+  },
+  {
+    name: 'The Bees of Hollin Moor',
+    role: 'held out',
+    book: 'heldout-book.md',
+    questions: 'heldout-questions.json',
   },
 ] as const;
 
