@@ -1,5 +1,7 @@
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, ReplyError } from 'ioredis';
+import { StoreUnavailable } from './errors.js';
+import type { StoreCallCounter } from './metrics.js';
 
 /** A single Redis or a Redis Cluster: both speak the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -100,4 +102,34 @@ export function keyGroups(client: RedisClient, keys: readonly string[]): number[
     else slots.set(slot, [i]);
   });
   return [...byNode.values()].map((slots) => [...slots.values()]);
+}
+
+// Replies a node gives while the cluster moves a slot or promotes a replica: the command may
+// succeed when retried. Any other reply (a wrong type, a script error) is the command's own.
+const FAILOVER_REPLY = /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|LOADING|MASTERDOWN|READONLY)\b/;
+
+/**
+ * Whether a Redis command failed in transport: no connection, no answer in time, or a cluster
+ * still redirecting ("Too many Cluster redirections", "Connection is closed", CLUSTERDOWN, …).
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err instanceof ReplyError) return FAILOVER_REPLY.test(err.message);
+  return true;
+}
+
+/**
+ * One Redis command, timed and counted; a transport failure becomes StoreUnavailable (which
+ * clients see as SERVICE_UNAVAILABLE, retryable), a reply error passes as it is.
+ */
+export async function callRedis<T>(
+  counter: StoreCallCounter,
+  op: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await counter.time('redis', op, fn);
+  } catch (err) {
+    throw isRedisUnavailable(err) ? new StoreUnavailable('redis', err) : err;
+  }
 }
