@@ -61,14 +61,21 @@ export async function createRedis(
 
 /**
  * A second connection for pub/sub or blocking commands: it connects at once and queues commands
- * until connected; `commandTimeoutMs` must exceed any blocking wait used on it.
+ * until connected; `commandTimeoutMs` must exceed any blocking wait used on it. With `blocking`, a
+ * cluster connection queues nothing while it is not ready (a failover): ioredis's cluster-level
+ * queue has no timeout, so a blocking pop queued there would wait until the cluster reconnects,
+ * which may be never; failing lets the caller retry on a fresh slot map.
  */
-export function duplicateRedis(client: RedisClient, commandTimeoutMs = 10_000): RedisClient {
+export function duplicateRedis(
+  client: RedisClient,
+  commandTimeoutMs = 10_000,
+  blocking = false,
+): RedisClient {
   const dup =
     client instanceof Cluster
       ? client.duplicate(undefined, {
           lazyConnect: false,
-          enableOfflineQueue: true,
+          enableOfflineQueue: !blocking,
           redisOptions: { ...client.options.redisOptions, commandTimeout: commandTimeoutMs },
         })
       : client.duplicate({
