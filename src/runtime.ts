@@ -129,7 +129,7 @@ export async function startRuntime(
 
     const worker = await startWorker(config, deps, logger, {
       start: options.startWorker ?? true,
-      blockingClient: config.redis.mode === 'remote' ? redis.connection : undefined,
+      blockingClient: config.redis.mode === 'remote' ? redis.blockingConnection : undefined,
     });
     let workerStopped: Promise<void> | null = null;
     const stopWorker = (deadlineMs: number) => {
@@ -180,7 +180,11 @@ async function connectRedis(
   config: Config,
   closers: Closers,
   stores: Record<string, string>,
-): Promise<{ client: RedisClient; connection: () => RedisClient }> {
+): Promise<{
+  client: RedisClient;
+  connection: () => RedisClient;
+  blockingConnection: () => RedisClient;
+}> {
   const client =
     config.redis.mode === 'remote'
       ? await createRedis({ ...config.redis, timeoutMs: config.storeTimeoutMs })
@@ -198,9 +202,15 @@ async function connectRedis(
         : 'remote';
   return {
     client,
-    /** Another connection (pub/sub, blocking pops), closed with the runtime. */
+    /** Another connection (pub/sub), closed with the runtime. */
     connection: () => {
       const connection = duplicateRedis(client);
+      connections.push(connection);
+      return connection;
+    },
+    /** Another connection for blocking pops, closed with the runtime. */
+    blockingConnection: () => {
+      const connection = duplicateRedis(client, undefined, true);
       connections.push(connection);
       return connection;
     },

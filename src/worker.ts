@@ -114,6 +114,9 @@ export class Worker {
       this.running++;
       try {
         await this.handle(raw);
+      } catch (err) {
+        // Only a Redis that stays unreachable through shutdown gets here; the loop goes on.
+        logger.warn({ err: String(err) }, 'could not finish a job');
       } finally {
         this.running--;
       }
@@ -157,7 +160,25 @@ export class Worker {
       );
     }
     // Ended either way: failed jobs are logged, not retried.
-    await queue.done(raw);
+    await this.finish(raw);
+  }
+
+  /**
+   * Removes the ended job from the in-flight list, retrying while Redis does not answer (a
+   * cluster failing over): left there, a live worker's job would be held forever.
+   */
+  private async finish(raw: string): Promise<void> {
+    const { queue, logger } = this.options;
+    for (;;) {
+      try {
+        await queue.done(raw);
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        logger.warn({ err: String(err) }, 'could not mark a job done; retrying');
+        await sleep(500);
+      }
+    }
   }
 
   /** Stops taking jobs, waits for running ones up to `deadlineMs`, returns the rest to the queue. */

@@ -4,7 +4,9 @@
  * lock with a compare-and-extend script while `fn` runs (so a slow model does not lose it), and
  * releases it in `finally` with a compare-and-delete script. `fn` gets a handle: `lost` tells
  * whether the lock is gone; `assertHeld()` re-checks on the server (just before writing) and
- * throws LOCK_LOST if another holder's token is there.
+ * throws LOCK_LOST if another holder's token is there. A release (or a take whose answer was lost)
+ * that cannot reach Redis is retried until it lands or the TTL would free the lock anyway, so a
+ * Redis Cluster failover does not leave the session busy for a whole TTL.
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -119,7 +121,14 @@ export async function withSessionLock<T>(
   let attempts = 0;
   for (;;) {
     attempts++;
-    const ok = await redisCall('set', () => redis.set(key, token, 'PX', options.ttlMs, 'NX'));
+    let ok: string | null;
+    try {
+      ok = await redisCall('set', () => redis.set(key, token, 'PX', options.ttlMs, 'NX'));
+    } catch (err) {
+      // The SET may have landed with its answer lost: give back whatever this token holds.
+      releaseSoon(redis, counter, key, token, options.ttlMs);
+      throw err;
+    }
     if (ok === 'OK') break;
     const waited = Date.now() - started;
     if (waited >= options.waitMs) {
@@ -171,8 +180,31 @@ export async function withSessionLock<T>(
     options.registry?.released(key, token);
     await counter
       .time('redis', 'eval', () => redis.eval(RELEASE, 1, key, token))
-      .catch(() => {
-        // The TTL frees it if the release cannot reach Redis.
-      });
+      .catch(() => releaseSoon(redis, counter, key, token, options.ttlMs));
   }
+}
+
+/** Pause between the attempts of a release that could not reach Redis. */
+const RELEASE_RETRY_MS = 250;
+
+/**
+ * Retries the compare-and-delete of `token` in the background until it reaches Redis (a master
+ * failing over answers again within seconds) or `ttlMs` has passed, when the TTL has freed the
+ * lock anyway. It deletes only this token, so it never frees another holder's lock.
+ */
+function releaseSoon(
+  redis: RedisClient,
+  counter: StoreCallCounter,
+  key: string,
+  token: string,
+  ttlMs: number,
+): void {
+  const until = Date.now() + ttlMs;
+  const attempt = () => {
+    if (Date.now() >= until || redis.status === 'end') return;
+    counter
+      .time('redis', 'eval', () => redis.eval(RELEASE, 1, key, token))
+      .catch(() => setTimeout(attempt, RELEASE_RETRY_MS).unref());
+  };
+  setTimeout(attempt, RELEASE_RETRY_MS).unref();
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import { z } from 'zod';
 import type { StoreCallCounter } from '../stores/metrics.js';
-import type { RedisClient } from '../stores/redis.js';
+import { callRedis, type RedisClient } from '../stores/redis.js';
 
 const QUEUE_KEY = 'processing_queue';
 // The queue's own keys carry the hash tag `{processing_queue}`, which hashes like the queue key
@@ -73,25 +73,24 @@ export class JobQueue {
 
   /** Appends a job to the queue (a new one, or one the queue lost). */
   async enqueue(job: ProcessBookJob): Promise<void> {
-    await this.counter.time('redis', 'rpush', () =>
-      this.redis.rpush(QUEUE_KEY, JSON.stringify(job)),
-    );
+    await callRedis(this.counter, 'rpush', () => this.redis.rpush(QUEUE_KEY, JSON.stringify(job)));
   }
 
   /** The ids of the jobs waiting in the queue or held in a registered worker's in-flight list. */
   async liveJobIds(): Promise<Set<string>> {
-    const workers = await this.counter.time('redis', 'smembers', () =>
+    const workers = await callRedis(this.counter, 'smembers', () =>
       this.redis.smembers(WORKERS_KEY),
     );
-    const lists = await this.counter.time('redis', 'pipeline', async () => {
+    const lists = await callRedis(this.counter, 'pipeline', async () => {
       const pipeline = this.redis.pipeline().lrange(QUEUE_KEY, 0, -1);
       for (const w of workers) pipeline.lrange(inflightKey(w), 0, -1);
-      return (await pipeline.exec()) ?? [];
+      const replies = (await pipeline.exec()) ?? [];
+      for (const [err] of replies) if (err) throw err;
+      return replies.map(([, raws]) => raws as string[]);
     });
     const ids = new Set<string>();
-    for (const [err, raws] of lists) {
-      if (err) throw err;
-      for (const raw of raws as string[]) {
+    for (const raws of lists) {
+      for (const raw of raws) {
         try {
           const id = (JSON.parse(raw) as { job_id?: unknown } | null)?.job_id;
           if (typeof id === 'string') ids.add(id);
@@ -104,7 +103,7 @@ export class JobQueue {
   }
 
   length(): Promise<number> {
-    return this.counter.time('redis', 'llen', () => this.redis.llen(QUEUE_KEY));
+    return callRedis(this.counter, 'llen', () => this.redis.llen(QUEUE_KEY));
   }
 
   /** Registers this worker and refreshes its heartbeat. */

@@ -1,5 +1,7 @@
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, ReplyError } from 'ioredis';
+import { StoreUnavailable } from './errors.js';
+import type { StoreCallCounter } from './metrics.js';
 
 /** A single Redis or a Redis Cluster: both speak the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -59,14 +61,21 @@ export async function createRedis(
 
 /**
  * A second connection for pub/sub or blocking commands: it connects at once and queues commands
- * until connected; `commandTimeoutMs` must exceed any blocking wait used on it.
+ * until connected; `commandTimeoutMs` must exceed any blocking wait used on it. With `blocking`, a
+ * cluster connection queues nothing while it is not ready (a failover): ioredis's cluster-level
+ * queue has no timeout, so a blocking pop queued there would wait until the cluster reconnects,
+ * which may be never; failing lets the caller retry on a fresh slot map.
  */
-export function duplicateRedis(client: RedisClient, commandTimeoutMs = 10_000): RedisClient {
+export function duplicateRedis(
+  client: RedisClient,
+  commandTimeoutMs = 10_000,
+  blocking = false,
+): RedisClient {
   const dup =
     client instanceof Cluster
       ? client.duplicate(undefined, {
           lazyConnect: false,
-          enableOfflineQueue: true,
+          enableOfflineQueue: !blocking,
           redisOptions: { ...client.options.redisOptions, commandTimeout: commandTimeoutMs },
         })
       : client.duplicate({
@@ -100,4 +109,34 @@ export function keyGroups(client: RedisClient, keys: readonly string[]): number[
     else slots.set(slot, [i]);
   });
   return [...byNode.values()].map((slots) => [...slots.values()]);
+}
+
+// Replies a node gives while the cluster moves a slot or promotes a replica: the command may
+// succeed when retried. Any other reply (a wrong type, a script error) is the command's own.
+const FAILOVER_REPLY = /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|LOADING|MASTERDOWN|READONLY)\b/;
+
+/**
+ * Whether a Redis command failed in transport: no connection, no answer in time, or a cluster
+ * still redirecting ("Too many Cluster redirections", "Connection is closed", CLUSTERDOWN, …).
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err instanceof ReplyError) return FAILOVER_REPLY.test(err.message);
+  return true;
+}
+
+/**
+ * One Redis command, timed and counted; a transport failure becomes StoreUnavailable (which
+ * clients see as SERVICE_UNAVAILABLE, retryable), a reply error passes as it is.
+ */
+export async function callRedis<T>(
+  counter: StoreCallCounter,
+  op: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await counter.time('redis', op, fn);
+  } catch (err) {
+    throw isRedisUnavailable(err) ? new StoreUnavailable('redis', err) : err;
+  }
 }

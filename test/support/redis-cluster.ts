@@ -15,7 +15,16 @@ export interface TestRedisCluster {
   ports: number[];
   /** A client of the whole cluster (closed with the cluster). */
   client: Cluster;
+  /** SIGKILLs the server on `port`; resolves once it has exited. */
+  kill(port: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface RedisClusterOptions {
+  /** Replicas per master (`--cluster-replicas`): 0 by default, 1 for six nodes. */
+  replicas?: 0 | 1;
+  /** `cluster-node-timeout` in ms: how soon a silent master counts as failed (Redis: 15000). */
+  nodeTimeoutMs?: number;
 }
 
 /** A TCP port nothing listens on now. */
@@ -28,14 +37,18 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * A local Redis Cluster of three masters (no replicas) on free ports: `redis-server` child
- * processes keeping nothing on disk, joined by `redis-cli --cluster create`; resolves once the
- * cluster says `cluster_state:ok`. `stop` kills the servers and removes their directory.
+ * A local Redis Cluster of three masters (with one replica each when asked) on free ports:
+ * `redis-server` child processes keeping nothing on disk, joined by `redis-cli --cluster create`;
+ * resolves once the cluster says `cluster_state:ok` on every node. `stop` kills the servers and
+ * removes their directory.
  */
-export async function startRedisCluster(): Promise<TestRedisCluster> {
+export async function startRedisCluster(
+  options: RedisClusterOptions = {},
+): Promise<TestRedisCluster> {
+  const replicas = options.replicas ?? 0;
   const dir = await mkdtemp(join(tmpdir(), 'falsafa-redis-cluster-'));
   const ports: number[] = [];
-  while (ports.length < 3) {
+  while (ports.length < 3 * (1 + replicas)) {
     const port = await freePort();
     // The cluster bus listens on port + 10000: both must be free.
     if (port + 10_000 <= 65_535 && !ports.includes(port)) ports.push(port);
@@ -73,6 +86,9 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
           'no',
           '--daemonize',
           'no',
+          ...(options.nodeTimeoutMs
+            ? ['--cluster-node-timeout', String(options.nodeTimeoutMs)]
+            : []),
         ],
         { stdio: 'ignore' },
       );
@@ -84,11 +100,21 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
       'create',
       ...ports.map((p) => `127.0.0.1:${p}`),
       '--cluster-replicas',
-      '0',
+      String(replicas),
       '--cluster-yes',
     ]);
     for (const port of ports) {
       await waitFor(() => cli(port, 'cluster', 'info').then((r) => r.includes('cluster_state:ok')));
+    }
+    // Every replica in sync with its master before anything depends on a failover.
+    if (replicas > 0) {
+      for (const port of ports) {
+        await waitFor(() =>
+          cli(port, 'info', 'replication').then(
+            (r) => r.includes('role:master') || r.includes('master_link_status:up'),
+          ),
+        );
+      }
     }
   } catch (err) {
     await stop();
@@ -107,6 +133,13 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
     nodes: ports.map((p) => `127.0.0.1:${p}`).join(','),
     ports,
     client,
+    async kill(port) {
+      const server = servers[ports.indexOf(port)];
+      if (!server || server.exitCode !== null || server.signalCode !== null) return;
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
       client.disconnect();
       await stop();
@@ -114,7 +147,8 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
   };
 }
 
-async function cli(port: number, ...args: string[]): Promise<string> {
+/** `redis-cli -p port args…`, its trimmed output ('' when the server does not answer). */
+export async function cli(port: number, ...args: string[]): Promise<string> {
   try {
     const { stdout } = await run('redis-cli', ['-p', String(port), ...args]);
     return stdout.trim();
@@ -123,7 +157,7 @@ async function cli(port: number, ...args: string[]): Promise<string> {
   }
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('the test Redis Cluster did not come up');
