@@ -297,7 +297,7 @@ export class ChatTurnStore {
     clientMessageId: string | null;
     previewLength: number;
   }): Promise<SavedTurn> {
-    const res = await this.db.rpc('save_chat_turn', {
+    return this.save('save_chat_turn', args.sessionId, null, {
       p_session_id: args.sessionId,
       p_user_id: args.userId,
       p_fence: args.fence,
@@ -307,10 +307,19 @@ export class ChatTurnStore {
       p_client_message_id: args.clientMessageId,
       p_preview_length: args.previewLength,
     });
-    if (res.error?.code === 'PT409') throw new Conflict('stale_fence', res.error.message);
-    if (res.error?.code === 'P0002') throw new NotFound('Chat session', args.sessionId);
-    const saved = unwrap(res, savedTurn, 'save_chat_turn');
-    if (!saved.replayed) await this.written(args.sessionId);
+  }
+
+  /** A fenced save function's call: its refusals as the store's errors, the cache told after. */
+  private async save(
+    fn: 'save_chat_turn' | 'save_chat_fork',
+    sessionId: string,
+    messageId: string | null,
+    params: Record<string, unknown>,
+  ): Promise<SavedTurn> {
+    const res = await this.db.rpc(fn, params);
+    fencedSaveErrors(res.error, sessionId, messageId);
+    const saved = unwrap(res, savedTurn, fn);
+    if (!saved.replayed) await this.written(sessionId);
     return saved;
   }
 
@@ -363,7 +372,7 @@ export class ChatTurnStore {
     clientMessageId: string | null;
     previewLength: number;
   }): Promise<SavedTurn> {
-    const res = await this.db.rpc('save_chat_fork', {
+    return this.save('save_chat_fork', args.sessionId, args.targetId, {
       p_session_id: args.sessionId,
       p_user_id: args.userId,
       p_fence: args.fence,
@@ -375,10 +384,6 @@ export class ChatTurnStore {
       p_client_message_id: args.clientMessageId,
       p_preview_length: args.previewLength,
     });
-    forkErrors(res.error, args.sessionId, args.targetId);
-    const saved = unwrap(res, savedTurn, 'save_chat_fork');
-    if (!saved.replayed) await this.written(args.sessionId);
-    return saved;
   }
 
   /** Makes the branch holding `messageId` the one the session shows (fenced); the session after. */
@@ -396,18 +401,22 @@ export class ChatTurnStore {
       p_message_id: args.messageId,
       p_preview_length: args.previewLength,
     });
-    forkErrors(res.error, args.sessionId, args.messageId);
+    fencedSaveErrors(res.error, args.sessionId, args.messageId);
     const row = unwrap(res, chatSessionRow, 'select_chat_branch');
     await this.written(args.sessionId);
     return row;
   }
 }
 
-/** The branch functions' refusals as the store's errors (anything else is left to `unwrap`). */
-function forkErrors(error: PostgrestError | null, sessionId: string, messageId: string): void {
+/** The fenced save functions' refusals as the store's errors (anything else is left to `unwrap`). */
+function fencedSaveErrors(
+  error: PostgrestError | null,
+  sessionId: string,
+  messageId: string | null,
+): void {
   if (!error) return;
   if (error.code === 'PT409') throw new Conflict('stale_fence', error.message);
   if (error.code === 'P0002') throw new NotFound('Chat session', sessionId);
-  if (error.code === 'PT404') throw new NotFound('Message', messageId);
+  if (error.code === 'PT404' && messageId) throw new NotFound('Message', messageId);
   if (error.code === 'PT422') throw new InvalidValue(error.message);
 }
