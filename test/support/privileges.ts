@@ -378,6 +378,16 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
     update('chat_sessions', 'id', ids.session, () => ({ book_id: ids.book })),
     update('chat_sessions', 'id', ids.session, () => ({ character_id: ids.character })),
     update('chat_sessions', 'id', ids.session, (c) => ({ user_id: sub(c) })),
+    // The reading position and the branch shown are the backend's to set (under the session lock).
+    insert(
+      'chat_sessions',
+      newSession({ reading_max_chunk_index: 999 }),
+      DENIED,
+      'reading_max_chunk_index',
+    ),
+    update('chat_sessions', 'id', ids.session, () => ({ reading_chapter: 99 })),
+    update('chat_sessions', 'id', ids.session, () => ({ reading_max_chunk_index: 999 })),
+    update('chat_sessions', 'id', ids.session, () => ({ current_branch_id: ids.branch })),
     upsert(
       'chat_sessions',
       'id',
