@@ -3,6 +3,7 @@ import type { AuthResult, Viewer } from './auth.js';
 import type { Deps } from './deps.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Logger } from './logger.js';
+import { ResponseWarnings, type Retriever } from './observability/warnings.js';
 import { BookProcessingService } from './services/book-processing-service.js';
 import { BookUploadService } from './services/book-upload-service.js';
 import { CatalogService } from './services/catalog-service.js';
@@ -25,6 +26,8 @@ export interface Context {
   authFailure: Exclude<AuthResult, { ok: true }>['reason'] | null;
   logger: Logger;
   loaders: Loaders;
+  /** What the response should warn of (`extensions.warnings`), added by the services. */
+  warnings: ResponseWarnings;
   services: {
     catalog: CatalogService;
     sessions: ChatSessionService;
@@ -41,13 +44,17 @@ export type SignedInContext = Context & { viewer: Viewer; accessToken: string };
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{8,64}$/;
 
-export function makeContextFactory(deps: Deps) {
+export function makeContextFactory(
+  deps: Deps,
+  hooks: { onSearchDegraded?: (unavailable: Retriever) => void } = {},
+) {
   return async ({ request }: { request: Request }): Promise<Context> => {
     const given = request.headers.get('x-request-id');
     const requestId = given && REQUEST_ID_RE.test(given) ? given : randomUUID();
     const authorization = request.headers.get('authorization');
     const auth = await deps.auth.authenticate(authorization);
     const loaders = createLoaders(deps);
+    const warnings = new ResponseWarnings(hooks.onSearchDegraded);
     const viewer = auth.ok ? auth.viewer : null;
     return {
       request,
@@ -57,7 +64,8 @@ export function makeContextFactory(deps: Deps) {
       authFailure: auth.ok ? null : auth.reason,
       logger: deps.logger.child({ requestId, viewerId: viewer?.id }),
       loaders,
-      services: createServices(deps, loaders),
+      warnings,
+      services: createServices(deps, loaders, warnings),
     };
   };
 }
@@ -66,7 +74,11 @@ export function makeContextFactory(deps: Deps) {
  * The request's services, each given the process-wide parts it uses (not the whole of `deps`) and
  * the request's loaders.
  */
-function createServices(deps: Deps, loaders: Loaders): Context['services'] {
+function createServices(
+  deps: Deps,
+  loaders: Loaders,
+  warnings: ResponseWarnings,
+): Context['services'] {
   const catalog = new CatalogService(
     {
       pageSize: deps.config.pageSize,
@@ -95,6 +107,7 @@ function createServices(deps: Deps, loaders: Loaders): Context['services'] {
       llm: deps.llm,
       locks: deps.locks,
       ...deps.chat,
+      warnings,
     },
     loaders,
   );
@@ -124,7 +137,7 @@ function createServices(deps: Deps, loaders: Loaders): Context['services'] {
       loaders,
     ),
     search: new SearchService(
-      { retriever: deps.chat.retriever, limits: deps.config.chat },
+      { retriever: deps.chat.retriever, limits: deps.config.chat, warnings },
       loaders,
     ),
     uploads: new BookUploadService(

@@ -25,6 +25,7 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { selectOperation } from './observability/operation.js';
 import { useObservability } from './observability/plugin.js';
 import type { Tracing } from './observability/tracing.js';
+import { useResponseWarnings } from './observability/warnings.js';
 import { useAutomaticPersistedQueries } from './security/apq.js';
 import { useArgumentGuard } from './security/argument-guard.js';
 import { useBodyLimit } from './security/body-limit.js';
@@ -101,7 +102,9 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
   if (security.cors.origins?.length === 0) logger.warn(CORS_CLOSED);
   return createYoga<Record<string, unknown>, Context>({
     schema,
-    context: makeContextFactory(deps),
+    context: makeContextFactory(deps, {
+      onSearchDegraded: (retriever) => metrics?.searchDegraded.inc({ retriever }),
+    }),
     graphqlEndpoint,
     landingPage: false,
     // useBodyLimit below reads and bounds every body once; yoga's limiter would copy it again.
@@ -133,6 +136,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
         graphqlEndpoint,
       }),
       useOpsEndpoints({ config, lifecycle, readiness: new Readiness(deps), metrics }),
+      useResponseWarnings(),
       // An upload's body holds the file and the operation beside it.
       useBodyLimit(security.bodyLimitBytes, config.uploads.maxBytes + security.bodyLimitBytes),
       useRequestParamsGuard(),

@@ -12,6 +12,8 @@ import type { RelatedWords } from './wordnet.js';
 
 interface RetrievalResult {
   passages: FusedPassage[];
+  /** The retrievers that failed or timed out: the passages come from the other alone. */
+  unavailable: ('vector' | 'keyword')[];
 }
 
 /**
@@ -19,7 +21,7 @@ interface RetrievalResult {
  * Typesense matches of the keyword query run at the same time, then reciprocal rank fusion, then a
  * lexical rerank of the fused top `RERANK_DEPTH` (BM25 over those passages' text with WordNet's
  * related words, `rerank.ts`) keeps the best `keep`. One retriever down or timing out: continue
- * with the other and log it; both: SERVICE_UNAVAILABLE.
+ * with the other, log it and name it in `unavailable`; both: SERVICE_UNAVAILABLE.
  */
 export class HybridRetriever {
   constructor(
@@ -43,7 +45,7 @@ export class HybridRetriever {
   ): Promise<RetrievalResult> {
     // A reading position bounds both retrievers: nothing past the last chunk read is searched.
     const bound = options.maxChunkIndex ?? undefined;
-    if (bound !== undefined && bound < 0) return { passages: [] };
+    if (bound !== undefined && bound < 0) return { passages: [], unavailable: [] };
     const within = bound !== undefined ? { maxChunkIndex: bound } : {};
     const { vectors, keywords, embedder, counter, logger } = this.deps;
     const vectorSide = (async () => {
@@ -68,10 +70,10 @@ export class HybridRetriever {
         { details: { reason: 'embedder_mismatch' } },
       );
     }
-    let failed = 0;
+    const unavailable: RetrievalResult['unavailable'] = [];
     const take = (r: PromiseSettledResult<RetrievedChunk[]>, which: 'vector' | 'keyword') => {
       if (r.status === 'fulfilled') return r.value;
-      failed += 1;
+      unavailable.push(which);
       logger.warn(
         { retriever: which, bookId, err: String(r.reason) },
         'retriever failed; continuing without it',
@@ -80,7 +82,7 @@ export class HybridRetriever {
     };
     const vectorHits = take(v, 'vector');
     const keywordHits = take(k, 'keyword');
-    if (failed === 2) {
+    if (unavailable.length === 2) {
       throw new AppError(
         'SERVICE_UNAVAILABLE',
         'Search over the book is unavailable right now; try again shortly',
@@ -98,6 +100,7 @@ export class HybridRetriever {
       passages: rerankPassages(queries.keyword, fused, options.keep, this.deps.related, {
         fusedWeight: this.deps.rerankFusedWeight,
       }),
+      unavailable,
     };
   }
 }

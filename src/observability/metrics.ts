@@ -30,6 +30,7 @@ export class GatewayMetrics {
   readonly lockWaits: Counter<'outcome'>;
   readonly lockWaitDuration: Histogram;
   readonly rateLimited: Counter<'bucket'>;
+  readonly searchDegraded: Counter<'retriever'>;
   private readonly unsubscribe: () => void;
 
   constructor(sources: MetricsSources) {
@@ -82,6 +83,12 @@ export class GatewayMetrics {
       name: 'falsafa_rate_limited_total',
       help: 'Requests refused with RATE_LIMITED, by rate-limit bucket',
       labelNames: ['bucket'],
+      registers,
+    });
+    this.searchDegraded = new Counter({
+      name: 'falsafa_search_degraded_total',
+      help: 'Searches (searchBook, chat turns) answered without one retriever, by the retriever that failed or timed out',
+      labelNames: ['retriever'],
       registers,
     });
     const { queue, inFlightJobs, heldLocks, inFlightOperations } = sources;

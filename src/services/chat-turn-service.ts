@@ -18,6 +18,7 @@ import type {
   GeneratedBy,
   MessageRow,
 } from '../models.js';
+import type { ResponseWarnings } from '../observability/warnings.js';
 import { type Llm, LlmUnavailableError } from '../providers/types.js';
 import type { ChatTurnStore, SavedTurn } from '../stores/chat-store.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
@@ -53,6 +54,8 @@ export interface ChatTurnDeps {
   context: SessionContextCache;
   rewriter: QueryRewriter;
   retriever: HybridRetriever;
+  /** The request's warnings: a search that went on without one retriever is told there. */
+  warnings: ResponseWarnings;
 }
 
 /** A reply as generated, before it is saved. */
@@ -176,11 +179,12 @@ export class ChatTurnService {
       content,
       context.messages,
     );
-    const { passages } = await this.deps.retriever.retrieve(book.id, queries, {
+    const { passages, unavailable } = await this.deps.retriever.retrieve(book.id, queries, {
       candidates: settings.candidates,
       keep: settings.keep,
       maxChunkIndex: session.reading_max_chunk_index,
     });
+    this.deps.warnings.searchDegraded(unavailable);
     const prompt = buildPrompt({
       character,
       book,

@@ -3,6 +3,7 @@ import { searchQueries } from '../chat/keyword-query.js';
 import type { HybridRetriever } from '../chat/retrieval.js';
 import { badInput, notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
+import type { ResponseWarnings } from '../observability/warnings.js';
 import { codePoints, isBlank } from '../util/text.js';
 import { requireCompletedBook, requireOwnSession } from './chat-access.js';
 
@@ -57,7 +58,11 @@ export interface SearchArgs {
  */
 export class SearchService {
   constructor(
-    private readonly deps: { retriever: HybridRetriever; limits: SearchLimits },
+    private readonly deps: {
+      retriever: HybridRetriever;
+      limits: SearchLimits;
+      warnings: ResponseWarnings;
+    },
     private readonly loaders: Pick<Loaders, 'book' | 'session'>,
   ) {}
 
@@ -73,11 +78,12 @@ export class SearchService {
     const book = await this.loaders.book.load(bookId);
     if (!book) throw notFound('Book', bookId);
     requireCompletedBook(book, 'search');
-    const { passages } = await retriever.retrieve(book.id, searchQueries(query), {
+    const { passages, unavailable } = await retriever.retrieve(book.id, searchQueries(query), {
       candidates: Math.max(limits.candidates, keep),
       keep,
       maxChunkIndex: session?.reading_max_chunk_index,
     });
+    this.deps.warnings.searchDegraded(unavailable);
     return passages.map((p) => ({
       chunkIndex: p.chunk.chunk_index,
       text: p.chunk.text,

@@ -33,6 +33,7 @@ export interface GqlResult {
   body: {
     data?: Record<string, unknown> | null;
     errors?: { message: string; extensions?: Record<string, unknown>; path?: unknown[] }[];
+    extensions?: Record<string, unknown>;
   };
 }
 

@@ -1,0 +1,110 @@
+import type { ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Context } from '../context.js';
+
+/** A half of the hybrid search (`HybridRetriever`). */
+export type Retriever = 'vector' | 'keyword';
+
+/** Something the client should know about a response that is otherwise a success. */
+export interface ResponseWarning {
+  /** Stable: `SEARCH_DEGRADED`. */
+  code: 'SEARCH_DEGRADED';
+  message: string;
+  /** The retrievers whose results are missing from the passages. */
+  unavailable: Retriever[];
+}
+
+const RETRIEVER_NAMES: Record<Retriever, string> = {
+  vector: 'The vector search',
+  keyword: 'The keyword search',
+};
+
+/**
+ * The warnings of one request: services add them (one search half failed, say), and
+ * `useResponseWarnings` puts them under the response's `extensions.warnings`, each once, on the
+ * next result that leaves (for a stream: the next event). `onSearchDegraded` sees every degraded
+ * search as it happens, for the metrics.
+ */
+export class ResponseWarnings {
+  private pending: ResponseWarning[] = [];
+
+  constructor(private readonly onSearchDegraded: (unavailable: Retriever) => void = () => {}) {}
+
+  /** A search answered without the `unavailable` retrievers' results. */
+  searchDegraded(unavailable: readonly Retriever[]): void {
+    if (unavailable.length === 0) return;
+    for (const r of unavailable) this.onSearchDegraded(r);
+    const sorted = [...unavailable].sort();
+    const key = sorted.join(',');
+    if (this.pending.some((w) => w.unavailable.join(',') === key)) return;
+    this.pending.push({
+      code: 'SEARCH_DEGRADED',
+      message: `${sorted.map((r) => RETRIEVER_NAMES[r]).join(' and ')} did not answer; the passages come from the other alone and may miss some`,
+      unavailable: sorted,
+    });
+  }
+
+  /** The warnings not yet sent, now counted as sent. */
+  take(): ResponseWarning[] {
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+}
+
+/** Adds the request's pending warnings to each result as it leaves (`extensions.warnings`). */
+export function useResponseWarnings(): Plugin<Context> {
+  const attach = (ctx: Context, result: ExecutionResult): ExecutionResult | null => {
+    const warnings = ctx.warnings?.take() ?? [];
+    if (warnings.length === 0) return null;
+    const given = (result.extensions as { warnings?: ResponseWarning[] } | undefined)?.warnings;
+    return {
+      ...result,
+      extensions: { ...result.extensions, warnings: [...(given ?? []), ...warnings] },
+    };
+  };
+  const hooks = (ctx: Context) => ({
+    onNext({
+      result,
+      setResult,
+    }: {
+      result: ExecutionResult;
+      setResult: (r: ExecutionResult) => void;
+    }) {
+      const next = attach(ctx, result);
+      if (next) setResult(next);
+    },
+  });
+  return {
+    onExecute({ args }) {
+      const ctx = args.contextValue;
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (isAsyncIterable(result)) return hooks(ctx);
+          const next = attach(ctx, result);
+          if (next) setResult(next);
+          return undefined;
+        },
+      };
+    },
+    onSubscribe({ args }) {
+      const ctx = args.contextValue;
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (isAsyncIterable(result)) return hooks(ctx);
+          const next = attach(ctx, result);
+          if (next) setResult(next);
+          return undefined;
+        },
+      };
+    },
+  };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
+  );
+}
