@@ -326,7 +326,14 @@ export class VectorStore {
     return out.sort((a, b) => a.chunk_index - b.chunk_index);
   }
 
-  /** Nearest chunks of the book to a vector, best first, ranks from 1. */
+  /**
+   * Nearest chunks of the book to a vector, best first, ranks from 1; equal scores in chunk order.
+   * Qdrant breaks ties by point id, which is the chunk index in the per-book layout but a UUID in
+   * the shared one, so the order (and, at the cut-off, the choice) of tied chunks is settled here,
+   * the same in both layouts: one point more than asked shows whether a tie straddles the cut-off;
+   * when one does, the tied points' indexes (up to TIE_GROUP_MAX of them) are read with a score
+   * threshold and the lowest chunk indexes kept.
+   */
   async search(
     bookId: string,
     vector: number[],
@@ -339,18 +346,73 @@ export class VectorStore {
         ? [{ key: 'chunk_index', range: { lte: options.maxChunkIndex } }]
         : []),
     ];
+    const collection = this.collectionOf(bookId);
     const res = await this.call('query', () =>
-      this.client.query(this.collectionOf(bookId), {
+      this.client.query(collection, {
         query: vector,
-        limit,
+        limit: limit + 1,
         with_payload: true,
         ...filterOf(conditions),
       }),
     );
-    return res.points.map((p, i) => ({
+    let hits = res.points.map((p) => ({
       chunk: p.payload as unknown as ChunkPayload,
-      rank: i + 1,
       score: p.score,
     }));
+    const cut = hits[limit - 1]?.score;
+    if (cut !== undefined && hits[limit]?.score === cut) {
+      hits = await this.settleTieAtCut(bookId, collection, vector, conditions, hits, limit, cut);
+    }
+    return hits
+      .sort((a, b) => b.score - a.score || a.chunk.chunk_index - b.chunk.chunk_index)
+      .slice(0, limit)
+      .map((h, i) => ({ ...h, rank: i + 1 }));
+  }
+
+  /** `hits` with the tied chunks at the cut-off replaced by the lowest-indexed of the whole tie. */
+  private async settleTieAtCut(
+    bookId: string,
+    collection: string,
+    vector: number[],
+    conditions: Condition[],
+    hits: { chunk: ChunkPayload; score: number }[],
+    limit: number,
+    cut: number,
+  ) {
+    const above = hits.filter((h) => h.score > cut);
+    const group = await this.call('query', () =>
+      this.client.query(collection, {
+        query: vector,
+        score_threshold: cut,
+        limit: above.length + TIE_GROUP_MAX,
+        with_payload: ['chunk_index'],
+        ...filterOf(conditions),
+      }),
+    );
+    const tied = group.points
+      .filter((p) => p.score === cut)
+      .map((p) => Number((p.payload as { chunk_index?: unknown } | null)?.chunk_index))
+      .filter((i) => Number.isInteger(i))
+      .sort((a, b) => a - b)
+      .slice(0, limit - above.length);
+    const known = new Map(hits.map((h) => [h.chunk.chunk_index, h]));
+    const missing = tied.filter((i) => !known.has(i));
+    if (missing.length > 0) {
+      const points = await this.call('retrieve', () =>
+        this.client.retrieve(collection, {
+          ids: missing.map((i) => this.pointId(bookId, i)),
+          with_payload: true,
+          with_vector: false,
+        }),
+      );
+      for (const p of points) {
+        const chunk = p.payload as unknown as ChunkPayload;
+        known.set(chunk.chunk_index, { chunk, score: cut });
+      }
+    }
+    return [...above, ...tied.flatMap((i) => known.get(i) ?? [])];
   }
 }
+
+/** The most tied points read to settle a tie at the cut-off; a larger tie is cut where Qdrant cuts it. */
+const TIE_GROUP_MAX = 1000;
