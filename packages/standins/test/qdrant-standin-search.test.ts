@@ -407,3 +407,61 @@ describe('filters', () => {
     ]);
   });
 });
+
+describe('equal scores', () => {
+  // As Qdrant merges results (ScoredPointTies): equal scores in point id order, numbers before
+  // UUIDs, whether or not a filter leaves other points out.
+  const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+  beforeAll(async () => {
+    await fx.client.createCollection('ties', { vectors: { size: 2, distance: 'Cosine' } });
+    await fx.client.createPayloadIndex('ties', {
+      field_name: 'book',
+      field_schema: { type: 'keyword', is_tenant: true },
+      wait: true,
+    });
+    // Inserted out of id order; the same two directions for every book.
+    const points = [];
+    for (const [book, ids] of [
+      ['a', [uuid(9), uuid(3), uuid(7), uuid(1)]],
+      ['b', [uuid(8), uuid(2), uuid(6), uuid(4)]],
+    ] as const) {
+      for (const [i, id] of ids.entries()) {
+        points.push({ id, vector: i % 2 ? [1, 0] : [0, 1], payload: { book } });
+      }
+    }
+    await fx.client.upsert('ties', { wait: true, points });
+    await fx.client.upsert('ties', {
+      wait: true,
+      points: [
+        { id: 5, vector: [0, 1], payload: { book: 'a' } },
+        { id: 2, vector: [0, 1], payload: { book: 'a' } },
+      ],
+    });
+  });
+
+  it('come in id order, the same with a tenant filter as without', async () => {
+    const all = await fx.client.query('ties', { query: [0, 1], limit: 20 });
+    expect(all.points.map((p) => p.id)).toEqual([
+      2,
+      5,
+      uuid(6),
+      uuid(7),
+      uuid(8),
+      uuid(9),
+      uuid(1),
+      uuid(2),
+      uuid(3),
+      uuid(4),
+    ]);
+    const filter: Filter = { must: [{ key: 'book', match: { value: 'a' } }] };
+    const a = await fx.client.query('ties', { query: [0, 1], limit: 20, filter });
+    const inA = new Set([2, 5, uuid(1), uuid(3), uuid(7), uuid(9)] as (string | number)[]);
+    expect(a.points.map((p) => p.id)).toEqual(
+      all.points.map((p) => p.id).filter((id) => inA.has(id)),
+    );
+    // Cut at the limit within a tie: the lowest ids of the tie are kept.
+    const cut = await fx.client.query('ties', { query: [0, 1], limit: 3, filter });
+    expect(cut.points.map((p) => p.id)).toEqual([2, 5, uuid(7)]);
+  });
+});
