@@ -2,14 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type QdrantStandIn, startQdrantStandIn } from '@falsafa/standins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
-import { createLogger } from '../src/logger.js';
-import { type Runtime, startRuntime } from '../src/runtime.js';
-import { createApp } from '../src/yoga.js';
 import { uploadBook, waitForIdleQueue, waitForStatus } from './support/books.js';
 import {
   type GqlResult,
+  startSecondGateway,
   startTestGateway,
   TEST_QDRANT_KEY,
   type TestGateway,
@@ -39,34 +36,12 @@ type Gateway = Awaited<ReturnType<typeof gateway>>;
 
 /** A gateway on the test gateway's Supabase, Redis and Typesense, with its own settings. */
 async function gateway(name: string, env: Record<string, string>, worker: boolean) {
-  const config = loadConfig({
-    ...gw.env,
-    STORE_TIMEOUT_MS,
-    WORKER_CONCURRENCY: worker ? '1' : '0',
-    ...env,
-  });
-  const runtime: Runtime = await startRuntime(config, createLogger(config.logLevel));
-  const app = createApp(runtime.deps);
-  const gql = async (
-    query: string,
-    variables: Record<string, unknown> = {},
-  ): Promise<GqlResult> => {
-    const res = await app.fetch('http://gateway.test/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: res.status, body: (await res.json()) as GqlResult['body'] };
-  };
-  return {
-    name,
-    deps: runtime.deps,
-    gql,
-    async close() {
-      await app.dispose();
-      await runtime.close();
-    },
-  };
+  const g = await startSecondGateway(
+    gw,
+    { STORE_TIMEOUT_MS, WORKER_CONCURRENCY: worker ? '1' : '0', ...env },
+    token,
+  );
+  return { ...g, name };
 }
 
 /** The answer's body, failing with a clear message on an error or a degraded search. */

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { type QdrantStandIn, startQdrantStandIn } from '@falsafa/standins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
-import { type Runtime, startRuntime } from '../src/runtime.js';
-import { createApp } from '../src/yoga.js';
 import { ingestDemoBook } from './support/books.js';
-import { type GqlResult, startTestGateway, type TestGateway } from './support/gateway.js';
+import {
+  type GqlResult,
+  startSecondGateway,
+  startTestGateway,
+  type TestGateway,
+} from './support/gateway.js';
 
 /**
  * A search half that fails or times out is told to the caller: `searchBook` and chat turns still
@@ -32,35 +33,23 @@ const SHORT_TIMEOUT_MS = 2500;
 const GENEROUS_TIMEOUT_MS = 15_000;
 
 async function gateway(env: Record<string, string>) {
-  const config = loadConfig({
-    ...gw.env,
-    STORE_TIMEOUT_MS: String(env.QDRANT_URL ? SHORT_TIMEOUT_MS : GENEROUS_TIMEOUT_MS),
-    WORKER_CONCURRENCY: '0',
-    ...env,
-  });
-  const runtime: Runtime = await startRuntime(config, createLogger(config.logLevel));
-  const app = createApp(runtime.deps);
-  const post = async (body: unknown, accept?: string) =>
-    app.fetch('http://gateway.test/graphql', {
+  const g = await startSecondGateway(
+    gw,
+    { STORE_TIMEOUT_MS: String(env.QDRANT_URL ? SHORT_TIMEOUT_MS : GENEROUS_TIMEOUT_MS), ...env },
+    token,
+  );
+  /** sendMessageStream over SSE: the `next` events' payloads. */
+  const stream = async (query: string, variables: Record<string, unknown>) => {
+    const res = await g.app.fetch('http://gateway.test/graphql', {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
+        accept: 'text/event-stream',
         authorization: `Bearer ${token}`,
-        ...(accept ? { accept } : {}),
       },
-      body: JSON.stringify(body),
+      body: JSON.stringify({ query, variables }),
     });
-  const gql = async (
-    query: string,
-    variables: Record<string, unknown> = {},
-  ): Promise<GqlResult> => {
-    const res = await post({ query, variables });
-    return { status: res.status, body: (await res.json()) as GqlResult['body'] };
-  };
-  /** sendMessageStream over SSE: the `next` events' payloads. */
-  const stream = async (query: string, variables: Record<string, unknown>) => {
-    const text = await (await post({ query, variables }, 'text/event-stream')).text();
-    return text
+    return (await res.text())
       .split('\n\n')
       .filter((block) => /^event: ?next$/m.test(block))
       .map((block) =>
@@ -74,21 +63,13 @@ async function gateway(env: Record<string, string>) {
       ) as GqlResult['body'][];
   };
   const degradedCount = async (retriever: string) => {
-    const metrics = await (await app.fetch('http://gateway.test/metrics')).text();
+    const metrics = await (await g.app.fetch('http://gateway.test/metrics')).text();
     const line = metrics
       .split('\n')
       .find((l) => l.startsWith(`falsafa_search_degraded_total{retriever="${retriever}"}`));
     return line ? Number(line.split(' ').at(-1)) : 0;
   };
-  return {
-    gql,
-    stream,
-    degradedCount,
-    async close() {
-      await app.dispose();
-      await runtime.close();
-    },
-  };
+  return { ...g, stream, degradedCount };
 }
 
 const SEARCH = `query ($b: ID!, $q: String!) { searchBook(bookId: $b, query: $q) {
@@ -99,6 +80,26 @@ const STREAM = `subscription ($input: SendMessageInput!) { sendMessageStream(inp
   __typename ... on TurnCompleted { payload { reply { citations { chunkIndex } } } } } }`;
 
 type Passage = { chunkIndex: number; vectorRank: number | null; keywordRank: number | null };
+
+const degraded = (missing: 'vector' | 'keyword') => [
+  { code: 'SEARCH_DEGRADED', message: expect.any(String), unavailable: [missing] },
+];
+
+/** searchBook answers from the other half alone, with the warning naming `missing`. */
+async function expectDegradedSearch(
+  g: Awaited<ReturnType<typeof gateway>>,
+  missing: 'vector' | 'keyword',
+) {
+  const res = await g.gql(SEARCH, { b: bookId, q: 'the lamp in the storm' });
+  expect(res.body.errors).toBeUndefined();
+  const passages = res.body.data?.searchBook as Passage[];
+  expect(passages.length).toBeGreaterThan(0);
+  for (const p of passages) {
+    expect(missing === 'vector' ? p.vectorRank : p.keywordRank).toBeNull();
+    expect(missing === 'vector' ? p.keywordRank : p.vectorRank).not.toBeNull();
+  }
+  expect(res.body.extensions?.warnings).toEqual(degraded(missing));
+}
 
 async function newSession(g: Awaited<ReturnType<typeof gateway>>) {
   const [character] = await gw.db.sql<{ id: string }[]>`
@@ -155,17 +156,7 @@ describe('a search half down', () => {
   it('Typesense unreachable: vector passages, a SEARCH_DEGRADED warning naming keyword, counted', async () => {
     const g = await gateway({ TYPESENSE_URL: deadUrl });
     try {
-      const res = await g.gql(SEARCH, { b: bookId, q: 'the lamp in the storm' });
-      expect(res.body.errors).toBeUndefined();
-      const passages = res.body.data?.searchBook as Passage[];
-      expect(passages.length).toBeGreaterThan(0);
-      for (const p of passages) {
-        expect(p.keywordRank).toBeNull();
-        expect(p.vectorRank).not.toBeNull();
-      }
-      expect(res.body.extensions?.warnings).toEqual([
-        { code: 'SEARCH_DEGRADED', message: expect.any(String), unavailable: ['keyword'] },
-      ]);
+      await expectDegradedSearch(g, 'keyword');
       expect(await g.degradedCount('keyword')).toBe(1);
       expect(await g.degradedCount('vector')).toBe(0);
 
@@ -176,9 +167,7 @@ describe('a search half down', () => {
       expect(turn.body.errors).toBeUndefined();
       const reply = (turn.body.data?.sendMessage as { reply: { citations: unknown[] } }).reply;
       expect(reply.citations.length).toBeGreaterThan(0);
-      expect(turn.body.extensions?.warnings).toEqual([
-        { code: 'SEARCH_DEGRADED', message: expect.any(String), unavailable: ['keyword'] },
-      ]);
+      expect(turn.body.extensions?.warnings).toEqual(degraded('keyword'));
       expect(await g.degradedCount('keyword')).toBe(2);
 
       // And so does a streamed one, on the first event after the search.
@@ -188,9 +177,7 @@ describe('a search half down', () => {
       expect(events.length).toBeGreaterThan(1);
       const warned = events.filter((e) => e.extensions?.warnings);
       expect(warned).toHaveLength(1);
-      expect(events[0]!.extensions?.warnings).toEqual([
-        { code: 'SEARCH_DEGRADED', message: expect.any(String), unavailable: ['keyword'] },
-      ]);
+      expect(events[0]!.extensions?.warnings).toEqual(degraded('keyword'));
       expect(events.at(-1)?.data?.sendMessageStream).toMatchObject({ __typename: 'TurnCompleted' });
     } finally {
       await g.close();
@@ -200,17 +187,7 @@ describe('a search half down', () => {
   it('Qdrant slower than the store timeout: keyword passages, a SEARCH_DEGRADED warning naming vector', async () => {
     const g = await gateway({ QDRANT_URL: slowQdrant.url });
     try {
-      const res = await g.gql(SEARCH, { b: bookId, q: 'the lamp in the storm' });
-      expect(res.body.errors).toBeUndefined();
-      const passages = res.body.data?.searchBook as Passage[];
-      expect(passages.length).toBeGreaterThan(0);
-      for (const p of passages) {
-        expect(p.vectorRank).toBeNull();
-        expect(p.keywordRank).not.toBeNull();
-      }
-      expect(res.body.extensions?.warnings).toEqual([
-        { code: 'SEARCH_DEGRADED', message: expect.any(String), unavailable: ['vector'] },
-      ]);
+      await expectDegradedSearch(g, 'vector');
       expect(await g.degradedCount('vector')).toBe(1);
     } finally {
       await g.close();

@@ -228,7 +228,7 @@ function isGraphiqlPage(request: Request, response: Response): boolean {
   );
 }
 
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return (
     typeof value === 'object' &&
     value !== null &&

@@ -1,6 +1,7 @@
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
+import { isAsyncIterable } from './plugin.js';
 
 /** A half of the hybrid search (`HybridRetriever`). */
 export type Retriever = 'vector' | 'keyword';
@@ -63,48 +64,30 @@ export function useResponseWarnings(): Plugin<Context> {
       extensions: { ...result.extensions, warnings: [...(given ?? []), ...warnings] },
     };
   };
-  const hooks = (ctx: Context) => ({
-    onNext({
+  // A single result gets the warnings now; a stream, on its next event.
+  const done =
+    (ctx: Context) =>
+    ({
       result,
       setResult,
     }: {
-      result: ExecutionResult;
+      result: ExecutionResult | AsyncIterable<ExecutionResult>;
       setResult: (r: ExecutionResult) => void;
-    }) {
-      const next = attach(ctx, result);
-      if (next) setResult(next);
-    },
-  });
+    }) => {
+      if (isAsyncIterable(result)) {
+        return {
+          onNext(next: { result: ExecutionResult; setResult: (r: ExecutionResult) => void }) {
+            const withWarnings = attach(ctx, next.result);
+            if (withWarnings) next.setResult(withWarnings);
+          },
+        };
+      }
+      const withWarnings = attach(ctx, result);
+      if (withWarnings) setResult(withWarnings);
+      return undefined;
+    };
   return {
-    onExecute({ args }) {
-      const ctx = args.contextValue;
-      return {
-        onExecuteDone({ result, setResult }) {
-          if (isAsyncIterable(result)) return hooks(ctx);
-          const next = attach(ctx, result);
-          if (next) setResult(next);
-          return undefined;
-        },
-      };
-    },
-    onSubscribe({ args }) {
-      const ctx = args.contextValue;
-      return {
-        onSubscribeResult({ result, setResult }) {
-          if (isAsyncIterable(result)) return hooks(ctx);
-          const next = attach(ctx, result);
-          if (next) setResult(next);
-          return undefined;
-        },
-      };
-    },
+    onExecute: ({ args }) => ({ onExecuteDone: done(args.contextValue) }),
+    onSubscribe: ({ args }) => ({ onSubscribeResult: done(args.contextValue) }),
   };
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
-  );
 }

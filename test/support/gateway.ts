@@ -85,6 +85,28 @@ export async function gqlAt(
   return { status: res.status, body: (await res.json()) as GqlResult['body'] };
 }
 
+/** Another gateway instance on `gw`'s stores (its env, then `env`), as the reader of `token`. */
+export async function startSecondGateway(
+  gw: Pick<TestGateway, 'env'>,
+  env: Record<string, string>,
+  token: string,
+) {
+  const config = loadConfig({ ...gw.env, WORKER_CONCURRENCY: '0', ...env });
+  const runtime = await startRuntime(config, createLogger(config.logLevel));
+  const app = createApp(runtime.deps);
+  return {
+    runtime,
+    deps: runtime.deps,
+    app,
+    gql: (query: string, variables: Record<string, unknown> = {}) =>
+      gqlAt(app, query, variables, { token }),
+    async close() {
+      await app.dispose();
+      await runtime.close();
+    },
+  };
+}
+
 export const TEST_TYPESENSE_KEY = 'falsafa-test-typesense-key';
 export const TEST_QDRANT_KEY = 'falsafa-test-qdrant-key';
 
