@@ -6,7 +6,8 @@
  * retriever alone, plus a textbook BM25 over the same chunks, and scores where the first chunk that
  * contains the question's answer span lands: recall@1, recall@6 and MRR@6, by retriever and by kind
  * of question. Prints the table and writes `eval/RESULTS.md` (`--out=PATH` elsewhere, `--no-write`
- * not at all). Any `EMBEDDING_*`, `CHUNK_*` or `RETRIEVAL_*` setting of the environment applies.
+ * not at all). Any `EMBEDDING_*`, `CHUNK_*` or `RETRIEVAL_*` setting of the environment applies, and
+ * `QDRANT_LAYOUT` (or `--layout=shared|per-book`): every book then goes into one shared collection.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -97,6 +98,8 @@ async function main() {
     if (/^QDRANT_(LAYOUT|SHARED_COLLECTION)$/.test(k)) continue;
     if (/^(SUPABASE|REDIS|QDRANT|TYPESENSE)_/.test(k)) delete env[k];
   }
+  const layoutFlag = args.find((a) => a.startsWith('--layout='))?.slice(9);
+  if (layoutFlag !== undefined) env.QDRANT_LAYOUT = layoutFlag;
   const config = loadConfig(env);
   const logger = createLogger('warn');
   const runtime = await startRuntime(config, logger);
