@@ -22,6 +22,8 @@ export interface Context {
   viewer: Viewer | null;
   /** The viewer's verified access token (for writes made as the reader); null without a viewer. */
   accessToken: string | null;
+  /** When that token expires (epoch milliseconds); null without a viewer. */
+  accessTokenExpiresAt: number | null;
   authFailure: Exclude<AuthResult, { ok: true }>['reason'] | null;
   logger: Logger;
   loaders: Loaders;
@@ -54,6 +56,7 @@ export function makeContextFactory(deps: Deps) {
       requestId,
       viewer,
       accessToken: viewer && authorization ? authorization.trim().replace(/^Bearer\s+/i, '') : null,
+      accessTokenExpiresAt: auth.ok ? auth.expiresAt : null,
       authFailure: auth.ok ? null : auth.reason,
       logger: deps.logger.child({ requestId, viewerId: viewer?.id }),
       loaders,

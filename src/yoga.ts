@@ -36,6 +36,7 @@ import { useMultipartOnlyForUploads } from './security/multipart.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { useRequestParamsGuard } from './security/request-params.js';
 import { useNoWritesOverGet } from './security/safe-methods.js';
+import { useStreamsEndAtTokenExpiry } from './security/stream-expiry.js';
 import { useSubscriptionAccept } from './security/subscription-accept.js';
 import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-documents.js';
 import { argumentChecks } from './services/argument-checks.js';
@@ -65,8 +66,8 @@ export type App = YogaServerInstance<Record<string, unknown>, Context>;
  * /healthz, /readyz, /metrics (src/http); the body limit and UTF-8 check, the request parameters'
  * JSON, the variables depth limit, graphql-sse's single connection mode refused, a GET without a
  * token answered 401, CSRF prevention, trusted documents, introspection off in production,
- * automatic persisted queries, multipart for uploads only, the auth gate, no writing subscription
- * over GET, the subscription Accept check, multipart subscriptions for Apollo, the text guard, the
+ * automatic persisted queries, multipart for uploads only, the auth gate (and every stream ended
+ * at its token's expiry), no writing subscription over GET, the subscription Accept check, multipart subscriptions for Apollo, the text guard, the
  * argument guard, the operation limits and the per-viewer rate limits (src/security). Everything
  * that refuses a request does so before execution. GraphQL over WebSocket (src/http/websocket.ts)
  * runs each operation through this same app.
@@ -149,6 +150,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       ...(security.introspection ? [] : [useDisableIntrospection()]),
       useMultipartOnlyForUploads(),
       useAuthGate(),
+      useStreamsEndAtTokenExpiry(),
       useNoWritesOverGet(),
       useSubscriptionAccept(),
       useMultipartSubscriptions(),
