@@ -98,6 +98,7 @@ function createServices(deps: Deps, loaders: Loaders): Context['services'] {
       llm: deps.llm,
       locks: deps.locks,
       ...deps.chat,
+      outline: (bookId) => deps.vectors.outline(bookId),
     },
     loaders,
   );
@@ -123,11 +124,16 @@ function createServices(deps: Deps, loaders: Loaders): Context['services'] {
         context: deps.chat.context,
         locks: deps.locks,
         answerer: turns,
+        outline: (bookId) => deps.vectors.outline(bookId),
       },
       loaders,
     ),
     search: new SearchService(
-      { retriever: deps.chat.retriever, limits: deps.config.chat },
+      {
+        retriever: deps.chat.retriever,
+        limits: deps.config.chat,
+        outline: (bookId) => deps.vectors.outline(bookId),
+      },
       loaders,
     ),
     uploads: new BookUploadService(
