@@ -23,7 +23,7 @@ import { Readiness } from './http/readiness.js';
 import { useSseSingleConnectionRefusal } from './http/sse-single-connection.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { selectOperation } from './observability/operation.js';
-import { useObservability } from './observability/plugin.js';
+import { noteOperation, useObservability } from './observability/plugin.js';
 import type { Tracing } from './observability/tracing.js';
 import { useAutomaticPersistedQueries } from './security/apq.js';
 import { useArgumentGuard } from './security/argument-guard.js';
@@ -90,12 +90,15 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     ? locks.onAcquire((ms) => metrics.observeLockWait(ms, ms > 0 ? 'waited' : 'immediate'))
     : () => {};
   const trusted = loadKnownDocuments(deps);
+  const knownOperations: ReadonlySet<string> = trusted?.operationNames ?? new Set();
   const responseCache = useCatalogResponseCache(deps);
   const chatPageCache = useChatPageCache({
     auth: deps.auth,
     versions: deps.chatPages,
     invalidation: deps.invalidation,
     ttlMs: config.responseCacheTtlMs,
+    onHit: (document, operationName, viewerId) =>
+      noteOperation(document, operationName, viewerId, knownOperations),
   });
   const { security } = config;
   const graphqlEndpoint = '/graphql';
@@ -130,7 +133,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
         metrics,
         lifecycle,
         tracing: options.tracing ?? null,
-        knownOperations: trusted?.operationNames ?? new Set(),
+        knownOperations,
         graphqlEndpoint,
       }),
       useOpsEndpoints({ config, lifecycle, readiness: new Readiness(deps), metrics }),
