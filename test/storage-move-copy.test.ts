@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { signSupabaseJwt } from '@falsafa/standins';
-import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import type { SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import ws from 'ws';
 import { waitForIdleQueue, waitForStatus } from './support/books.js';
-import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
+import { readerClient, startTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
  * Storage's move and copy (supabase-js `storage.from(b).move/copy`) under the project's policies
@@ -15,17 +13,8 @@ import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/g
 const readerA = randomUUID();
 const readerB = randomUUID();
 let gw: TestGateway;
-let anonKey: string;
 let a: SupabaseClient;
 let b: SupabaseClient;
-
-async function frontend(userId: string): Promise<SupabaseClient> {
-  return createClient(gw.standIn.url, anonKey, {
-    realtime: { transport: ws as never },
-    auth: { persistSession: false, autoRefreshToken: false },
-    global: { headers: { Authorization: `Bearer ${await gw.token(userId)}` } },
-  });
-}
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -50,9 +39,8 @@ const rowsNamed = async (name: string) =>
 
 beforeAll(async () => {
   gw = await startTestGateway({ worker: true });
-  anonKey = await signSupabaseJwt(TEST_JWT_SECRET, { role: 'anon' });
-  a = await frontend(readerA);
-  b = await frontend(readerB);
+  a = await readerClient(gw, readerA);
+  b = await readerClient(gw, readerB);
 }, 60_000);
 afterAll(async () => {
   await gw?.close();

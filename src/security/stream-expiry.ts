@@ -10,6 +10,7 @@ import type { Plugin } from 'graphql-yoga';
 import { AUTH_MESSAGES } from '../auth.js';
 import type { Context } from '../context.js';
 import { AppError } from '../errors.js';
+import { isAsyncIterable } from '../util/async-iterable.js';
 
 export function useStreamsEndAtTokenExpiry(): Plugin<Context> {
   return {
@@ -18,7 +19,7 @@ export function useStreamsEndAtTokenExpiry(): Plugin<Context> {
       if (expiresAt === null) return;
       return {
         onSubscribeResult({ result, setResult }) {
-          if (!isAsyncIterable(result)) return;
+          if (!isAsyncIterable<ExecutionResult>(result)) return;
           setResult(endingAt(result, expiresAt));
         },
       };
@@ -97,12 +98,4 @@ function endingAt(
     },
   };
   return iterator;
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
-  );
 }

@@ -363,25 +363,12 @@ export class StorageService {
       metadata: file.metadata,
     };
     const name = key.join('/');
-    const owner = auth.role !== 'service_role' && auth.sub && UUID.test(auth.sub) ? auth.sub : null;
+    const owner = this.ownerOf(auth);
     const metadata = JSON.stringify({ size: meta.size, mimetype: meta.contentType });
     // The row first, as the caller (its policies decide), then the file, in the row's transaction:
     // a refused row writes no file, and a failed file write leaves no row.
     await this.asCaller(request, auth, async (tx) => {
-      const rows = upsert
-        ? await tx<ObjectRow[]>`
-            insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
-            values (${meta.id}::uuid, ${bucketId}, ${name}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
-            on conflict (bucket_id, name) do update
-              set owner = excluded.owner, owner_id = excluded.owner_id,
-                  metadata = excluded.metadata, updated_at = now()
-            returning name`
-        : await tx<ObjectRow[]>`
-            insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
-            values (${meta.id}::uuid, ${bucketId}, ${name}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
-            on conflict (bucket_id, name) do nothing
-            returning name`;
-      if (rows.length === 0) throw duplicate();
+      await insertObjectRow(tx, { id: meta.id, bucketId, name, owner, metadata }, upsert);
       const written = await this.writeAtomically(target, file.data, upsert);
       if (!written) throw duplicate();
     });
@@ -580,20 +567,8 @@ export class StorageService {
       const row = visible[0];
       if (!row) throw objectNotFound();
       const metadata = JSON.stringify(row.metadata ?? null);
-      const rows = upsert
-        ? await tx<ObjectRow[]>`
-            insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
-            values (${id}::uuid, ${to.bucket}, ${toName}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
-            on conflict (bucket_id, name) do update
-              set owner = excluded.owner, owner_id = excluded.owner_id,
-                  metadata = excluded.metadata, updated_at = now()
-            returning name`
-        : await tx<ObjectRow[]>`
-            insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
-            values (${id}::uuid, ${to.bucket}, ${toName}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
-            on conflict (bucket_id, name) do nothing
-            returning name`;
-      if (rows.length === 0) throw duplicate();
+      const destination = { id, bucketId: to.bucket, name: toName, owner, metadata };
+      await insertObjectRow(tx, destination, upsert);
       let data: Buffer;
       try {
         data = await readFile(this.objectPath(from.bucket, from.key));
@@ -654,6 +629,33 @@ export class StorageService {
     const limit = typeof input.limit === 'number' ? input.limit : 100;
     return json(200, items.slice(offset, offset + limit));
   }
+}
+
+/**
+ * Inserts an object's row as the transaction's caller (its insert policy decides; with `upsert`,
+ * an existing row is updated if the update policy allows it); an existing row without `upsert`
+ * is a duplicate.
+ */
+async function insertObjectRow(
+  tx: postgres.TransactionSql,
+  row: { id: string; bucketId: string; name: string; owner: string | null; metadata: string },
+  upsert: boolean,
+): Promise<void> {
+  const { id, bucketId, name, owner, metadata } = row;
+  const rows = upsert
+    ? await tx<ObjectRow[]>`
+        insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
+        values (${id}::uuid, ${bucketId}, ${name}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
+        on conflict (bucket_id, name) do update
+          set owner = excluded.owner, owner_id = excluded.owner_id,
+              metadata = excluded.metadata, updated_at = now()
+        returning name`
+    : await tx<ObjectRow[]>`
+        insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
+        values (${id}::uuid, ${bucketId}, ${name}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
+        on conflict (bucket_id, name) do nothing
+        returning name`;
+  if (rows.length === 0) throw duplicate();
 }
 
 function objectInfo(bucketId: string, name: string, meta: ObjectMeta | undefined) {
