@@ -14,7 +14,12 @@ export interface Viewer {
 }
 
 export type AuthResult =
-  | { ok: true; viewer: Viewer }
+  | {
+      ok: true;
+      viewer: Viewer;
+      /** When the token expires (its `exp`, in epoch milliseconds). */
+      expiresAt: number;
+    }
   | { ok: false; reason: 'missing' | 'malformed' | 'expired' | 'invalid' };
 
 export interface Authenticator {
@@ -61,13 +66,13 @@ export function createAuthenticator(options: {
   // Tokens already verified, until they expire: a signature check costs more than the rest of a
   // cached read. Only successes are kept; a bounded map, oldest out first.
   const verified = new Map<string, { viewer: Viewer; expiresAt: number }>();
-  const remember = (token: string, viewer: Viewer, exp: number | undefined) => {
-    if (exp === undefined || options.rememberVerified === false) return;
+  const remember = (token: string, viewer: Viewer, expiresAt: number) => {
+    if (options.rememberVerified === false) return;
     if (verified.size >= VERIFIED_TOKENS_MAX) {
       const oldest = verified.keys().next().value;
       if (oldest !== undefined) verified.delete(oldest);
     }
-    verified.set(token, { viewer, expiresAt: exp * 1000 });
+    verified.set(token, { viewer, expiresAt });
   };
 
   return {
@@ -79,7 +84,9 @@ export function createAuthenticator(options: {
       if (!match?.[1]) return { ok: false, reason: 'malformed' };
       const known = verified.get(match[1]);
       if (known) {
-        if (known.expiresAt > Date.now()) return { ok: true, viewer: known.viewer };
+        if (known.expiresAt > Date.now()) {
+          return { ok: true, viewer: known.viewer, expiresAt: known.expiresAt };
+        }
         verified.delete(match[1]);
         return { ok: false, reason: 'expired' };
       }
@@ -100,8 +107,9 @@ export function createAuthenticator(options: {
         role,
         ...(typeof payload.email === 'string' ? { email: payload.email } : {}),
       };
-      remember(match[1], viewer, payload.exp);
-      return { ok: true, viewer };
+      const expiresAt = payload.exp * 1000;
+      remember(match[1], viewer, expiresAt);
+      return { ok: true, viewer, expiresAt };
     },
   };
 }

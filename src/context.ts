@@ -23,6 +23,8 @@ export interface Context {
   viewer: Viewer | null;
   /** The viewer's verified access token (for writes made as the reader); null without a viewer. */
   accessToken: string | null;
+  /** When that token expires (epoch milliseconds); null without a viewer. */
+  accessTokenExpiresAt: number | null;
   authFailure: Exclude<AuthResult, { ok: true }>['reason'] | null;
   logger: Logger;
   loaders: Loaders;
@@ -61,6 +63,7 @@ export function makeContextFactory(
       requestId,
       viewer,
       accessToken: viewer && authorization ? authorization.trim().replace(/^Bearer\s+/i, '') : null,
+      accessTokenExpiresAt: auth.ok ? auth.expiresAt : null,
       authFailure: auth.ok ? null : auth.reason,
       logger: deps.logger.child({ requestId, viewerId: viewer?.id }),
       loaders,
@@ -108,6 +111,7 @@ function createServices(
       locks: deps.locks,
       ...deps.chat,
       warnings,
+      outline: (bookId) => deps.vectors.outline(bookId),
     },
     loaders,
   );
@@ -133,11 +137,17 @@ function createServices(
         context: deps.chat.context,
         locks: deps.locks,
         answerer: turns,
+        outline: (bookId) => deps.vectors.outline(bookId),
       },
       loaders,
     ),
     search: new SearchService(
-      { retriever: deps.chat.retriever, limits: deps.config.chat, warnings },
+      {
+        retriever: deps.chat.retriever,
+        limits: deps.config.chat,
+        warnings,
+        outline: (bookId) => deps.vectors.outline(bookId),
+      },
       loaders,
     ),
     uploads: new BookUploadService(

@@ -130,6 +130,7 @@ export function createDeps(base: BaseDeps): Deps {
     characterCache: caches.character,
     characterIdsByBook: caches.characterIdsByBook,
     onCatalogChange: (bookId) => invalidation.publish(bookId),
+    readingPositions: chatStore,
     jobs: jobStore,
     workerId: queue.workerId,
     lease: { ms: base.config.worker.deadAfterMs, renewEveryMs: base.config.worker.heartbeatMs },

@@ -23,7 +23,7 @@ import { Readiness } from './http/readiness.js';
 import { useSseSingleConnectionRefusal } from './http/sse-single-connection.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { selectOperation } from './observability/operation.js';
-import { useObservability } from './observability/plugin.js';
+import { noteOperation, useObservability } from './observability/plugin.js';
 import type { Tracing } from './observability/tracing.js';
 import { useResponseWarnings } from './observability/warnings.js';
 import { useAutomaticPersistedQueries } from './security/apq.js';
@@ -37,6 +37,7 @@ import { useMultipartOnlyForUploads } from './security/multipart.js';
 import { RateLimiter, useRateLimit } from './security/rate-limit.js';
 import { useRequestParamsGuard } from './security/request-params.js';
 import { useNoWritesOverGet } from './security/safe-methods.js';
+import { useStreamsEndAtTokenExpiry } from './security/stream-expiry.js';
 import { useSubscriptionAccept } from './security/subscription-accept.js';
 import { loadTrustedDocuments, useTrustedDocuments } from './security/trusted-documents.js';
 import { argumentChecks } from './services/argument-checks.js';
@@ -66,8 +67,8 @@ export type App = YogaServerInstance<Record<string, unknown>, Context>;
  * /healthz, /readyz, /metrics (src/http); the body limit and UTF-8 check, the request parameters'
  * JSON, the variables depth limit, graphql-sse's single connection mode refused, a GET without a
  * token answered 401, CSRF prevention, trusted documents, introspection off in production,
- * automatic persisted queries, multipart for uploads only, the auth gate, no writing subscription
- * over GET, the subscription Accept check, multipart subscriptions for Apollo, the text guard, the
+ * automatic persisted queries, multipart for uploads only, the auth gate (and every stream ended
+ * at its token's expiry), no writing subscription over GET, the subscription Accept check, multipart subscriptions for Apollo, the text guard, the
  * argument guard, the operation limits and the per-viewer rate limits (src/security). Everything
  * that refuses a request does so before execution. GraphQL over WebSocket (src/http/websocket.ts)
  * runs each operation through this same app.
@@ -90,12 +91,15 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     ? locks.onAcquire((ms) => metrics.observeLockWait(ms, ms > 0 ? 'waited' : 'immediate'))
     : () => {};
   const trusted = loadKnownDocuments(deps);
+  const knownOperations: ReadonlySet<string> = trusted?.operationNames ?? new Set();
   const responseCache = useCatalogResponseCache(deps);
   const chatPageCache = useChatPageCache({
     auth: deps.auth,
     versions: deps.chatPages,
     invalidation: deps.invalidation,
     ttlMs: config.responseCacheTtlMs,
+    onHit: (document, operationName, viewerId) =>
+      noteOperation(document, operationName, viewerId, knownOperations),
   });
   const { security } = config;
   const graphqlEndpoint = '/graphql';
@@ -132,7 +136,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
         metrics,
         lifecycle,
         tracing: options.tracing ?? null,
-        knownOperations: trusted?.operationNames ?? new Set(),
+        knownOperations,
         graphqlEndpoint,
       }),
       useOpsEndpoints({ config, lifecycle, readiness: new Readiness(deps), metrics }),
@@ -153,6 +157,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
       ...(security.introspection ? [] : [useDisableIntrospection()]),
       useMultipartOnlyForUploads(),
       useAuthGate(),
+      useStreamsEndAtTokenExpiry(),
       useNoWritesOverGet(),
       useSubscriptionAccept(),
       useMultipartSubscriptions(),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { createGatewayLogger } from '../src/observability/logging.js';
 import { type App, createApp } from '../src/yoga.js';
 import { ingestDemoBook } from './support/books.js';
@@ -27,6 +28,10 @@ const BOOK_PAGE = readFileSync(
 );
 const SEND = readFileSync(
   new URL('../client/operations/SendMessage.graphql', import.meta.url),
+  'utf8',
+);
+const CHAT_PAGE = readFileSync(
+  new URL('../client/operations/ChatPage.graphql', import.meta.url),
   'utf8',
 );
 
@@ -135,6 +140,35 @@ describe('/metrics', () => {
     ).toBeGreaterThan(0);
     expect(sample(text, 'falsafa_session_lock_acquisitions_total')).toBeGreaterThan(0);
     expect(text).toContain('falsafa_session_locks_held 0');
+  });
+
+  it('counts a chat page served from the chat page cache as the same read as one that is not', async () => {
+    const config = loadConfig({ ...gw.env, RESPONSE_CACHE_TTL_MS: '10000' });
+    const app = createApp({ ...gw.deps, config });
+    apps.push(app);
+    const sessionId = await newSession();
+    const before = await scrape(app);
+    const first = await gql(app, CHAT_PAGE, { sessionId });
+    const calls = gw.counter.snapshot();
+    const second = await gql(app, CHAT_PAGE, { sessionId });
+    expect(second.body).toEqual(first.body);
+    // The second was the cached page: no Supabase call.
+    const supabaseCalls = (snapshot: Record<string, number>) =>
+      Object.entries(snapshot)
+        .filter(([k]) => k.startsWith('supabase:'))
+        .reduce((n, [, v]) => n + v, 0);
+    expect(supabaseCalls(gw.counter.snapshot())).toBe(supabaseCalls(calls));
+    const after = await scrape(app);
+    const counted = (text: string) =>
+      sample(text, 'falsafa_graphql_requests_total', {
+        operation: 'ChatPage',
+        type: 'query',
+        status: '200',
+      });
+    expect(counted(after) - counted(before)).toBe(2);
+    const invalid = (text: string) =>
+      sample(text, 'falsafa_graphql_requests_total', { operation: 'invalid' });
+    expect(invalid(after)).toBe(invalid(before));
   });
 
   it('shows the queue length and the worker in-flight jobs', async () => {

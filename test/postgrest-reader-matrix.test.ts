@@ -83,7 +83,7 @@ describe('the reader token over PostgREST and Storage (supabase-js)', () => {
     for (const table of COVERED_TABLES) {
       const verbs =
         table === 'storage.objects'
-          ? ['select', 'insert', 'upsert', 'delete']
+          ? ['select', 'insert', 'update', 'upsert', 'delete']
           : ['select', 'insert', 'update', 'delete', 'upsert'];
       for (const verb of verbs) {
         expect(

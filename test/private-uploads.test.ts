@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { signSupabaseJwt } from '@falsafa/standins';
-import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import type { SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import ws from 'ws';
 import { loadDemoBook } from '../src/ingest/demo-book.js';
 import type { ProgressEvent } from '../src/queue/progress.js';
 import { waitForIdleQueue, waitForStatus } from './support/books.js';
-import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
+import { readerClient, startTestGateway, type TestGateway } from './support/gateway.js';
 
 // Reader A's private upload, and reader B who wants to read it.
 const readerA = randomUUID();
@@ -20,16 +18,8 @@ const PRIVATE_TEXT = Array.from(
 ).join('\n\n');
 
 let gw: TestGateway;
-let anonKey: string;
 
-/** supabase-js as the frontend makes it: the anon key, and the reader's access token. */
-async function frontend(userId: string): Promise<SupabaseClient> {
-  return createClient(gw.standIn.url, anonKey, {
-    realtime: { transport: ws as never },
-    auth: { persistSession: false, autoRefreshToken: false },
-    global: { headers: { Authorization: `Bearer ${await gw.token(userId)}` } },
-  });
-}
+const frontend = (userId: string): Promise<SupabaseClient> => readerClient(gw, userId);
 
 const PROCESS = 'mutation ($id: ID!) { processBook(bookId: $id) { id } }';
 const SEARCH =
@@ -37,7 +27,6 @@ const SEARCH =
 
 beforeAll(async () => {
   gw = await startTestGateway({ worker: true });
-  anonKey = await signSupabaseJwt(TEST_JWT_SECRET, { role: 'anon' });
 });
 afterAll(async () => {
   await gw?.close();

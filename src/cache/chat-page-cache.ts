@@ -92,6 +92,8 @@ export function useChatPageCache(deps: {
   versions: ChatPageVersions;
   invalidation: CatalogInvalidation;
   ttlMs: number;
+  /** Told of each request answered from an entry: it is counted and logged as executed ones. */
+  onHit?: (document: DocumentNode, operationName: string | undefined, viewerId: string) => void;
 }): { plugin: Plugin; dispose: () => void } | null {
   if (deps.ttlMs <= 0) return null;
   const entries = new LocalTtlCache<CachedPage>(deps.ttlMs, MAX_ENTRIES);
@@ -100,7 +102,7 @@ export function useChatPageCache(deps: {
     generation++;
     entries.clear();
   });
-  const documents = new Map<string, SessionIdSource | null>();
+  const documents = new Map<string, ChatPageDocument | null>();
   const pending = new WeakMap<object, { key: string; generation: number }>();
   // Requests answered from an entry, and how many operations each carried (a batch has several).
   const hits = new WeakMap<Request, CachedPage>();
@@ -111,8 +113,9 @@ export function useChatPageCache(deps: {
     async onParams({ params, request, context, setResult }) {
       operations.set(request, (operations.get(request) ?? 0) + 1);
       if (typeof params.query !== 'string') return;
-      const source = sessionIdSource(documents, params.query, params.operationName ?? undefined);
-      if (!source) return;
+      const page = chatPageDocument(documents, params.query, params.operationName ?? undefined);
+      if (!page) return;
+      const { source } = page;
       const sessionId = 'literal' in source ? source.literal : params.variables?.[source.variable];
       if (typeof sessionId !== 'string') return;
       const auth = await deps.auth.authenticate(request.headers.get('authorization'));
@@ -139,6 +142,7 @@ export function useChatPageCache(deps: {
         const result = { data: hit.data, stringify: () => json(hit) };
         setResult(result as ExecutionResult);
         hits.set(request, hit);
+        deps.onHit?.(page.document, params.operationName ?? undefined, auth.viewer.id);
         return;
       }
       pending.set(context, { key, generation });
@@ -165,12 +169,18 @@ export function useChatPageCache(deps: {
   return { plugin, dispose: stop };
 }
 
-/** The session id's source when the document is a cacheable chat page, else null (memoised). */
-function sessionIdSource(
-  memo: Map<string, SessionIdSource | null>,
+/** A cacheable chat page's document and where its session id comes from. */
+interface ChatPageDocument {
+  document: DocumentNode;
+  source: SessionIdSource;
+}
+
+/** The document and its session id's source when it is a cacheable chat page, else null (memoised). */
+function chatPageDocument(
+  memo: Map<string, ChatPageDocument | null>,
   query: string,
   operationName: string | undefined,
-): SessionIdSource | null {
+): ChatPageDocument | null {
   const memoKey = `${operationName ?? ''}\u0000${query}`;
   let found = memo.get(memoKey);
   if (found === undefined) {
@@ -180,7 +190,8 @@ function sessionIdSource(
     } catch {
       // Yoga reports the syntax error; nothing is cached for it.
     }
-    found = document ? chatPageSource(document, operationName) : null;
+    const source = document ? chatPageSource(document, operationName) : null;
+    found = document && source ? { document, source } : null;
     if (memo.size >= MAX_DOCUMENTS) memo.clear();
     memo.set(memoKey, found);
   }

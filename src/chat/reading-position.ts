@@ -1,4 +1,4 @@
-import { badInput } from '../errors.js';
+import { AppError, badInput } from '../errors.js';
 import type { ChunkOutline } from '../stores/chunks.js';
 
 /** One section of a book as its headings divide it, numbered from 1 in book order. */
@@ -114,4 +114,65 @@ export function positionLine(position: { chapter: number | null; percent: number
         : `has read up to the end of chapter ${position.chapter}`
       : `has read the first ${position.percent}% of the book`;
   return `The reader ${where}. Speak only of what happens up to there: never reveal, hint at or confirm anything that comes later in the book, even if asked.`;
+}
+
+/** What a session keeps of its reading position: the chapter or percent the reader set. */
+export interface SavedPosition {
+  reading_chapter: number | null;
+  reading_percent: number | null;
+}
+
+const savedInput = (saved: SavedPosition) =>
+  saved.reading_chapter !== null
+    ? { chapter: saved.reading_chapter }
+    : { percent: saved.reading_percent };
+
+/**
+ * The last chunk a saved position lets its session be shown, resolved on the book as it is
+ * indexed now: processing a book again with another chunking moves its chunk indexes, so the
+ * bound saved beside the position (`reading_max_chunk_index`) is never what retrieval trusts.
+ * Null when no position is set (the whole book). A chapter the book no longer has is
+ * FAILED_PRECONDITION (`reason: reading_position_outdated`): nothing is shown until the reader
+ * sets the position again.
+ */
+export function boundNow(saved: SavedPosition, outline: readonly ChunkOutline[]): number | null {
+  if (saved.reading_chapter === null && saved.reading_percent === null) return null;
+  try {
+    return resolvePosition(savedInput(saved), outline).maxChunkIndex;
+  } catch (err) {
+    if (!(err instanceof AppError) || err.code !== 'BAD_USER_INPUT') throw err;
+    throw new AppError(
+      'FAILED_PRECONDITION',
+      `The book was processed again and this session's reading position (chapter ${saved.reading_chapter}) is no longer in it (${chaptersOf(outline).length} chapters); set the reading position again`,
+      { details: { reason: 'reading_position_outdated' } },
+    );
+  }
+}
+
+/**
+ * The bound to save for a position after the book was indexed again: as `boundNow`, and -1
+ * (nothing) for a chapter the book no longer has.
+ */
+export function savedBoundNow(
+  saved: SavedPosition,
+  outline: readonly ChunkOutline[],
+): number | null {
+  try {
+    return boundNow(saved, outline);
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'FAILED_PRECONDITION') return -1;
+    throw err;
+  }
+}
+
+/**
+ * The session with `reading_max_chunk_index` bounded on the book as it is indexed now (see
+ * `boundNow`); a session with no position is returned as it is.
+ */
+export async function withBoundNow<
+  S extends SavedPosition & { book_id: string; reading_max_chunk_index: number | null },
+>(session: S, outline: (bookId: string) => Promise<ChunkOutline[]>): Promise<S> {
+  if (session.reading_chapter === null && session.reading_percent === null) return session;
+  const bound = boundNow(session, await outline(session.book_id));
+  return { ...session, reading_max_chunk_index: bound };
 }

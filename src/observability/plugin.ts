@@ -37,19 +37,8 @@ export function useObservability(options: ObservabilityOptions): Plugin<Context>
     document: DocumentNode;
     operationName?: string | null | undefined;
     contextValue: Context;
-  }) => {
-    const info = currentRequest();
-    const operation = selectOperation(args.document, args.operationName);
-    if (info) {
-      info.viewerId = args.contextValue.viewer?.id;
-      if (operation) {
-        info.operationName = operation.name?.value;
-        info.operationType = operation.operation;
-        info.operation = operationLabel(args.document, operation, knownOperations);
-      }
-    }
-    return operation ? rootFields(args.document, operation) : [];
-  };
+  }) =>
+    noteOperation(args.document, args.operationName, args.contextValue.viewer?.id, knownOperations);
 
   return {
     instrumentation: {
@@ -130,6 +119,31 @@ export function useObservability(options: ObservabilityOptions): Plugin<Context>
         graphqlEndpoint,
       }),
   };
+}
+
+/**
+ * Records the operation and viewer of the request being handled, for its log line and metrics;
+ * returns the operation's root fields. Execution does it for every operation; a plugin that
+ * answers a request before execution (the chat page cache) calls it too, so the answer is counted
+ * and logged as the same operation.
+ */
+export function noteOperation(
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  viewerId: string | undefined,
+  knownOperations: ReadonlySet<string>,
+): string[] {
+  const info = currentRequest();
+  const operation = selectOperation(document, operationName);
+  if (info) {
+    info.viewerId = viewerId;
+    if (operation) {
+      info.operationName = operation.name?.value;
+      info.operationType = operation.operation;
+      info.operation = operationLabel(document, operation, knownOperations);
+    }
+  }
+  return operation ? rootFields(document, operation) : [];
 }
 
 /** Runs the request with its info (id, start) in async-local storage, in a span when tracing. */

@@ -19,6 +19,7 @@ import type { Logger } from '../logger.js';
 import { rootFields, selectOperation } from '../observability/operation.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import type { RedisClient } from '../stores/redis.js';
+import { isAsyncIterable } from '../util/async-iterable.js';
 import { requestError } from './errors.js';
 
 type RateBucket = 'messages' | 'sessions' | 'processBook';
@@ -243,12 +244,4 @@ async function* settleFirst(
     if (first && err instanceof GraphQLError) await settle({ errors: [err] });
     throw err;
   }
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
-  );
 }

@@ -1,4 +1,5 @@
 import type { Viewer } from '../auth.js';
+import { withBoundNow } from '../chat/reading-position.js';
 import type { SessionContextCache } from '../chat/session-context.js';
 import type { SessionLocks } from '../chat/session-lock.js';
 import type { Config } from '../config.js';
@@ -6,6 +7,7 @@ import { badInput, notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { ChatSessionRow, MessageRow } from '../models.js';
 import type { ChatStore, ChatTurnStore } from '../stores/chat-store.js';
+import type { ChunkOutline } from '../stores/chunks.js';
 import { requireCompletedBook } from './chat-access.js';
 import {
   afterSave,
@@ -60,6 +62,8 @@ export class ChatBranchService {
       locks: SessionLocks;
       /** Writes the replies (the chat turn's own steps). */
       answerer: Pick<ChatTurnService, 'answer'>;
+      /** The book's chunks as indexed now, for the reading position's bound. */
+      outline: (bookId: string) => Promise<ChunkOutline[]>;
     },
     private readonly loaders: Pick<Loaders, 'session' | 'character' | 'book' | 'versions'>,
   ) {}
@@ -148,7 +152,7 @@ export class ChatBranchService {
         };
       }
       const { fence } = begun;
-      const current = begun.session ?? session;
+      const current = await withBoundNow(begun.session ?? session, this.deps.outline);
       const question = kind === 'edit' ? message : await turns.questionOf(message);
       if (!question) throw badInput('this reply answers no reader message', 'messageId');
       // The conversation as it stood before the reader's message, on the branch forked from.

@@ -3,6 +3,7 @@ import type { Viewer } from '../auth.js';
 import type { FusedPassage } from '../chat/fusion.js';
 import { buildPrompt } from '../chat/prompt.js';
 import type { QueryRewriter } from '../chat/query-rewriter.js';
+import { withBoundNow } from '../chat/reading-position.js';
 import type { HybridRetriever } from '../chat/retrieval.js';
 import { type SessionContext, SessionContextCache } from '../chat/session-context.js';
 import type { LockHandle, SessionLocks } from '../chat/session-lock.js';
@@ -21,6 +22,7 @@ import type {
 import type { ResponseWarnings } from '../observability/warnings.js';
 import { type Llm, LlmUnavailableError } from '../providers/types.js';
 import type { ChatTurnStore, SavedTurn } from '../stores/chat-store.js';
+import type { ChunkOutline } from '../stores/chunks.js';
 import type { StoreCallCounter } from '../stores/metrics.js';
 import { codePoints, isBlank } from '../util/text.js';
 import { requireCompletedBook, requireOwnSession } from './chat-access.js';
@@ -56,6 +58,8 @@ export interface ChatTurnDeps {
   retriever: HybridRetriever;
   /** The request's warnings: a search that went on without one retriever is told there. */
   warnings: ResponseWarnings;
+  /** The book's chunks as indexed now, for the reading position's bound. */
+  outline: (bookId: string) => Promise<ChunkOutline[]>;
 }
 
 /** A reply as generated, before it is saved. */
@@ -116,8 +120,8 @@ export class ChatTurnService {
         };
       }
       // The session as it is under the lock: its reading position and branch change under this
-      // lock only.
-      const current = begun.session ?? session;
+      // lock only. Its bound is resolved on the book as it is indexed now.
+      const current = await withBoundNow(begun.session ?? session, this.deps.outline);
       const context =
         cached ??
         (await this.deps.context.load(session.id, {

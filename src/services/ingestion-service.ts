@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { LocalTtlCache } from '../cache/local-ttl-cache.js';
 import type { ReadThroughCache } from '../cache/read-through-cache.js';
+import { savedBoundNow } from '../chat/reading-position.js';
 import type { Config } from '../config.js';
 import {
   buildSystemPrompt,
@@ -17,6 +18,7 @@ import type { ProgressBus, ProgressEvent } from '../queue/progress.js';
 import { BOOKS_BUCKET, type BookFiles } from '../stores/book-files.js';
 import type { BookJobStore } from '../stores/book-job-store.js';
 import type { CatalogStore } from '../stores/catalog-store.js';
+import type { ChatStore } from '../stores/chat-store.js';
 import type { ChunkPayload } from '../stores/chunks.js';
 import type { KeywordStore } from '../stores/keyword-store.js';
 import type { VectorStore } from '../stores/vector-store.js';
@@ -81,6 +83,8 @@ export class IngestionService {
       characterCache: ReadThroughCache<CharacterRow>;
       characterIdsByBook: LocalTtlCache<string[]>;
       onCatalogChange?: (bookId: string) => Promise<void>;
+      /** Saves the sessions' reading bounds again on the book's new chunks. */
+      readingPositions?: Pick<ChatStore, 'reboundReadingPositions'>;
       jobs: BookJobStore;
       /** Who holds the leases this service takes. */
       workerId: string;
@@ -178,6 +182,9 @@ export class IngestionService {
       ]);
 
       check();
+      await this.reboundReadingPositions(book.id, chunks, log);
+
+      check();
       await report('characters', 0.85);
       const characters = await this.writeCharacters(book, text);
 
@@ -215,6 +222,33 @@ export class IngestionService {
   private async statusChanged(bookId: string) {
     await this.deps.bookCache.purge([bookId]);
     await this.deps.onCatalogChange?.(bookId);
+  }
+
+  /**
+   * The chunk indexes may have moved (another chunking than the last run's): each session's saved
+   * bound is made again from its chapter or percent on the new chunks, so what the frontend reads
+   * stays true. Retrieval never depends on it (it resolves the bound on the book as indexed at
+   * each turn), so a failure here is logged and the run goes on.
+   */
+  private async reboundReadingPositions(
+    bookId: string,
+    chunks: readonly ChunkPayload[],
+    log: Logger,
+  ): Promise<void> {
+    const store = this.deps.readingPositions;
+    if (!store) return;
+    const outline = chunks.map((c) => ({
+      chunk_index: c.chunk_index,
+      chapter: c.chapter,
+      end: c.end,
+    }));
+    try {
+      const changed = await store.reboundReadingPositions(bookId, (p) => savedBoundNow(p, outline));
+      if (changed > 0)
+        log.info({ sessions: changed }, 'reading positions bounded on the new chunks');
+    } catch (err) {
+      log.warn({ err: String(err) }, 'reading positions not saved again');
+    }
   }
 
   private async readText(book: BookRow): Promise<string> {

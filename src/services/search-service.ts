@@ -1,9 +1,11 @@
 import type { Viewer } from '../auth.js';
 import { searchQueries } from '../chat/keyword-query.js';
+import { withBoundNow } from '../chat/reading-position.js';
 import type { HybridRetriever } from '../chat/retrieval.js';
 import { badInput, notFound, parseId } from '../errors.js';
 import type { Loaders } from '../loaders.js';
 import type { ResponseWarnings } from '../observability/warnings.js';
+import type { ChunkOutline } from '../stores/chunks.js';
 import { codePoints, isBlank } from '../util/text.js';
 import { requireCompletedBook, requireOwnSession } from './chat-access.js';
 
@@ -62,6 +64,8 @@ export class SearchService {
       retriever: HybridRetriever;
       limits: SearchLimits;
       warnings: ResponseWarnings;
+      /** The book's chunks as indexed now, for the reading position's bound. */
+      outline: (bookId: string) => Promise<ChunkOutline[]>;
     },
     private readonly loaders: Pick<Loaders, 'book' | 'session'>,
   ) {}
@@ -69,15 +73,16 @@ export class SearchService {
   async search(viewer: Viewer, args: SearchArgs): Promise<SearchPassage[]> {
     const { limits, retriever } = this.deps;
     const { bookId, query, keep, sessionId } = parseSearch(args, limits);
-    const session = sessionId
+    const owned = sessionId
       ? await requireOwnSession(this.loaders.session, viewer, sessionId)
       : null;
-    if (session && session.book_id !== bookId) {
+    if (owned && owned.book_id !== bookId) {
       throw badInput('sessionId is a chat about another book', 'sessionId');
     }
     const book = await this.loaders.book.load(bookId);
     if (!book) throw notFound('Book', bookId);
     requireCompletedBook(book, 'search');
+    const session = owned ? await withBoundNow(owned, this.deps.outline) : null;
     const { passages, unavailable } = await retriever.retrieve(book.id, searchQueries(query), {
       candidates: Math.max(limits.candidates, keep),
       keep,

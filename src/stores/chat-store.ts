@@ -9,6 +9,16 @@ export type SessionWritten = (sessionId: string) => Promise<void>;
 
 const nothing: SessionWritten = async () => {};
 
+/** Session ids per update when bounds are saved again (they go in the URL). */
+const REBOUND_BATCH = 100;
+
+const positionRow = z.object({
+  id: z.string(),
+  reading_chapter: z.number().int().nullable(),
+  reading_percent: z.number().nullable(),
+  reading_max_chunk_index: z.number().int().nullable(),
+});
+
 /** Supabase I/O for chat sessions and messages. */
 export class ChatStore {
   constructor(
@@ -115,6 +125,47 @@ export class ChatStore {
     const [row] = unwrap(res, z.array(chatSessionRow), 'chat_sessions');
     if (row) await this.written(row.id);
     return row ?? null;
+  }
+
+  /**
+   * Saves, for every session of the book with a reading position, the bound `boundOf` gives its
+   * chapter or percent (after the book was indexed again): one update per bound that changed,
+   * by session ids. Returns how many sessions changed.
+   */
+  async reboundReadingPositions(
+    bookId: string,
+    boundOf: (position: {
+      reading_chapter: number | null;
+      reading_percent: number | null;
+    }) => number | null,
+  ): Promise<number> {
+    const res = await this.db
+      .from('chat_sessions')
+      .select('id, reading_chapter, reading_percent, reading_max_chunk_index')
+      .eq('book_id', bookId)
+      .or('reading_chapter.not.is.null,reading_percent.not.is.null');
+    const rows = unwrap(res, z.array(positionRow), 'chat_sessions');
+    const changed = new Map<number | null, string[]>();
+    for (const row of rows) {
+      const bound = boundOf(row);
+      if (bound === row.reading_max_chunk_index) continue;
+      changed.set(bound, [...(changed.get(bound) ?? []), row.id]);
+    }
+    let count = 0;
+    for (const [bound, ids] of changed) {
+      for (let i = 0; i < ids.length; i += REBOUND_BATCH) {
+        const batch = ids.slice(i, i + REBOUND_BATCH);
+        const updated = await this.db
+          .from('chat_sessions')
+          .update({ reading_max_chunk_index: bound })
+          .in('id', batch)
+          .select('id');
+        const written = unwrap(updated, z.array(z.object({ id: z.string() })), 'chat_sessions');
+        for (const row of written) await this.written(row.id);
+        count += written.length;
+      }
+    }
+    return count;
   }
 
   /** The messages of these first versions and their alternatives, oldest first. */

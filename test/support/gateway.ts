@@ -12,7 +12,9 @@ import {
   startTypesenseStandIn,
   type TypesenseStandIn,
 } from '@falsafa/standins';
+import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import type { Cluster, Redis } from 'ioredis';
+import ws from 'ws';
 import { loadConfig } from '../../src/config.js';
 import type { Deps } from '../../src/deps.js';
 import { Lifecycle } from '../../src/http/lifecycle.js';
@@ -105,6 +107,16 @@ export async function startSecondGateway(
       await runtime.close();
     },
   };
+}
+
+/** supabase-js as the frontend makes it: the anon key, and the reader's access token. */
+export async function readerClient(gw: TestGateway, userId: string): Promise<SupabaseClient> {
+  const anonKey = await signSupabaseJwt(TEST_JWT_SECRET, { role: 'anon' });
+  return createClient(gw.standIn.url, anonKey, {
+    realtime: { transport: ws as never },
+    auth: { persistSession: false, autoRefreshToken: false },
+    global: { headers: { Authorization: `Bearer ${await gw.token(userId)}` } },
+  });
 }
 
 export const TEST_TYPESENSE_KEY = 'falsafa-test-typesense-key';

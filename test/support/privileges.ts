@@ -589,14 +589,72 @@ export function privilegeCases(fx: PrivilegeFixture): Case[] {
       sql: () => ["update storage.objects set metadata = '{}' where id = $1", [ids.object]],
       expect: { anon: 0, other: 0, owner: 1 },
     },
+    // A move (Storage's POST /object/move) is a select of the source and an update of its row;
+    // one that succeeds is moved back, so the cases after it find the file where it was.
     {
       table: 'storage.objects',
       verb: 'update',
-      what: 'name, out of the own prefix',
+      what: 'name, within the own prefix (move)',
+      sql: () => [
+        'update storage.objects set name = $1 where id = $2',
+        [`${owner}/renamed.md`, ids.object],
+      ],
+      rest: async (db, c) => {
+        const res = await db.storage.from('books').move(`${owner}/owned.md`, `${owner}/renamed.md`);
+        if (!res.error) {
+          const back = await db.storage
+            .from('books')
+            .move(`${owner}/renamed.md`, `${owner}/owned.md`);
+          if (back.error) throw new Error(`moving back: ${back.error.message}`);
+        }
+        return storageAnswer(c, res);
+      },
+      expect: { anon: 0, other: 0, owner: 1 },
+    },
+    {
+      table: 'storage.objects',
+      verb: 'update',
+      what: 'name, out of the own prefix (move)',
       sql: () => [
         'update storage.objects set name = $1 where id = $2',
         [`${other}/moved.md`, ids.object],
       ],
+      rest: async (db, c) =>
+        storageAnswer(
+          c,
+          await db.storage.from('books').move(`${owner}/owned.md`, `${other}/moved-by-${c}.md`),
+        ),
+      expect: { anon: 0, other: 0, owner: 'refused' },
+    },
+    // A copy (POST /object/copy) is a select of the source and an insert of the destination's row.
+    {
+      table: 'storage.objects',
+      verb: 'insert',
+      what: "a copy of the owner's file into the own prefix (copy)",
+      sql: (c) => [
+        'insert into storage.objects (bucket_id, name, metadata) select bucket_id, $1, metadata from storage.objects where id = $2',
+        [`${prefix(c)}/copy.md`, ids.object],
+      ],
+      rest: async (db, c) =>
+        storageAnswer(
+          c,
+          await db.storage.from('books').copy(`${owner}/owned.md`, `${prefix(c)}/copy-by-${c}.md`),
+        ),
+      expect: { anon: 0, other: 0, owner: 1 },
+    },
+    {
+      table: 'storage.objects',
+      verb: 'insert',
+      what: "a copy of the owner's file out of the own prefix (copy)",
+      sql: () => [
+        'insert into storage.objects (bucket_id, name, metadata) select bucket_id, $1, metadata from storage.objects where id = $2',
+        [`${other}/copy.md`, ids.object],
+      ],
+      rest: async (db, c) =>
+        storageAnswer(
+          c,
+          await db.storage.from('books').copy(`${owner}/owned.md`, `${other}/copy-by-${c}.md`),
+        ),
       expect: { anon: 0, other: 0, owner: 'refused' },
     },
     {

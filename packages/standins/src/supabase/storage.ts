@@ -9,14 +9,18 @@
  * owner), written, read and deleted in the request's transaction as the caller's role with its
  * JWT claims, so the row-level security policies of `storage.objects` decide what a reader may
  * upload, download or remove (the service role bypasses them; a public bucket's `public` URLs
- * need no row). Listing and bucket changes need the service role. Errors use Storage's shape
+ * need no row). Move and copy (`POST /object/move`, `/object/copy`) check the policies as Supabase
+ * Storage does: a move selects the source and updates its row to the destination's bucket, name
+ * and owner (the update policy's USING on the source, its WITH CHECK on the destination); a copy
+ * selects the source and inserts the destination's row (the insert policy). Listing and bucket
+ * changes need the service role. Errors use Storage's shape
  * `{statusCode, error, message}` with HTTP 400, as Supabase Storage answers them.
  */
 
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type postgres from 'postgres';
 import { writeFileAtomically } from '../atomic-file.js';
 import { actAsCaller, type RequestAuth } from './caller.js';
@@ -150,7 +154,9 @@ export class StorageService {
       return result as T;
     } catch (error) {
       if (isConnectionLost(error)) this.pool.replace(sql);
-      if ((error as { code?: unknown }).code === '42501') throw forbidden();
+      const code = (error as { code?: unknown }).code;
+      if (code === '42501') throw forbidden();
+      if (code === '23505') throw duplicate();
       throw error;
     }
   }
@@ -198,6 +204,12 @@ export class StorageService {
     if (writing && rest[0] === 'list') {
       if (!service) throw forbidden();
       return this.list(checkBucketId(rest[1] ?? ''), request.body);
+    }
+    if (request.method === 'POST' && rest.length === 1 && rest[0] === 'move') {
+      return this.move(request, auth);
+    }
+    if (request.method === 'POST' && rest.length === 1 && rest[0] === 'copy') {
+      return this.copy(request, auth);
     }
     if (!writing) {
       const scope = rest[0] === 'authenticated' || rest[0] === 'public' ? rest.shift() : undefined;
@@ -351,25 +363,12 @@ export class StorageService {
       metadata: file.metadata,
     };
     const name = key.join('/');
-    const owner = auth.role !== 'service_role' && auth.sub && UUID.test(auth.sub) ? auth.sub : null;
+    const owner = this.ownerOf(auth);
     const metadata = JSON.stringify({ size: meta.size, mimetype: meta.contentType });
     // The row first, as the caller (its policies decide), then the file, in the row's transaction:
     // a refused row writes no file, and a failed file write leaves no row.
     await this.asCaller(request, auth, async (tx) => {
-      const rows = upsert
-        ? await tx<ObjectRow[]>`
-            insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
-            values (${meta.id}::uuid, ${bucketId}, ${name}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
-            on conflict (bucket_id, name) do update
-              set owner = excluded.owner, owner_id = excluded.owner_id,
-                  metadata = excluded.metadata, updated_at = now()
-            returning name`
-        : await tx<ObjectRow[]>`
-            insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
-            values (${meta.id}::uuid, ${bucketId}, ${name}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
-            on conflict (bucket_id, name) do nothing
-            returning name`;
-      if (rows.length === 0) throw duplicate();
+      await insertObjectRow(tx, { id: meta.id, bucketId, name, owner, metadata }, upsert);
       const written = await this.writeAtomically(target, file.data, upsert);
       if (!written) throw duplicate();
     });
@@ -457,6 +456,146 @@ export class StorageService {
     return json(200, removed);
   }
 
+  /** The source and destination of a move or copy: `{bucketId, sourceKey, destinationKey, destinationBucket?}`. */
+  private async transferInput(request: StorageRequest) {
+    const input = parseJson(request.body);
+    const text = (field: string): string => {
+      const value = input[field];
+      if (typeof value !== 'string' || value === '') {
+        throw new StorageError(
+          '400',
+          'Invalid Input',
+          `body must have required property '${field}'`,
+        );
+      }
+      return value;
+    };
+    const key = (raw: string) => objectSegments(raw.split('/').map(encodeURIComponent));
+    const from = { bucket: checkBucketId(text('bucketId')), key: key(text('sourceKey')) };
+    const destinationBucket =
+      input.destinationBucket === undefined || input.destinationBucket === null
+        ? from.bucket
+        : checkBucketId(text('destinationBucket'));
+    const to = { bucket: destinationBucket, key: key(text('destinationKey')) };
+    await this.readBucket(from.bucket);
+    if (to.bucket !== from.bucket) await this.readBucket(to.bucket);
+    return { from, to };
+  }
+
+  private ownerOf(auth: RequestAuth): string | null {
+    return auth.role !== 'service_role' && auth.sub && UUID.test(auth.sub) ? auth.sub : null;
+  }
+
+  /**
+   * Moves an object: as the caller, the source's row must be visible (else not found) and the
+   * update of that row to the destination (bucket, name, the caller as owner) must pass the
+   * update policy; a destination that exists is a duplicate. The file is linked at its new path
+   * in the row's transaction (so a refused or failed move leaves both as they were), then
+   * unlinked from the old one.
+   */
+  private async move(request: StorageRequest, auth: RequestAuth): Promise<StorageReply> {
+    const { from, to } = await this.transferInput(request);
+    const fromName = from.key.join('/');
+    const toName = to.key.join('/');
+    const owner = this.ownerOf(auth);
+    const fromFile = this.objectPath(from.bucket, from.key);
+    const toFile = this.objectPath(to.bucket, to.key);
+    let linked = false;
+    try {
+      await this.asCaller(request, auth, async (tx) => {
+        const visible = await tx<ObjectRow[]>`
+          select name from storage.objects where bucket_id = ${from.bucket} and name = ${fromName}`;
+        if (visible.length === 0) throw objectNotFound();
+        if (from.bucket === to.bucket && fromName === toName) return;
+        const moved = await tx<ObjectRow[]>`
+          update storage.objects
+            set bucket_id = ${to.bucket}, name = ${toName},
+                owner = coalesce(${owner}::uuid, owner), owner_id = coalesce(${owner}, owner_id),
+                updated_at = now()
+            where bucket_id = ${from.bucket} and name = ${fromName}
+            returning name`;
+        if (moved.length === 0) throw forbidden();
+        await mkdir(dirname(toFile), { recursive: true });
+        try {
+          await link(fromFile, toFile);
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          if (code === 'EEXIST') throw duplicate();
+          if (code === 'ENOENT') throw objectNotFound();
+          throw error;
+        }
+        linked = true;
+      });
+    } catch (error) {
+      if (linked) await rm(toFile, { force: true });
+      throw error;
+    }
+    if (!linked) return json(200, { message: 'Successfully moved' });
+    await rm(fromFile, { force: true });
+    const fromMeta = this.metaPath(from.bucket, from.key);
+    const meta = await readMeta(fromMeta);
+    if (meta) {
+      const updated = { ...meta, updatedAt: new Date().toISOString() };
+      await this.writeAtomically(
+        this.metaPath(to.bucket, to.key),
+        Buffer.from(JSON.stringify(updated)),
+        true,
+      );
+    }
+    await rm(fromMeta, { force: true });
+    return json(200, { message: 'Successfully moved' });
+  }
+
+  /**
+   * Copies an object: as the caller, the source's row must be visible (else not found) and the
+   * destination's row (the caller as owner) must pass the insert policy (with `x-upsert: true`,
+   * an existing destination is overwritten if the update policy allows it; else it is a
+   * duplicate). The copy's file is written in the row's transaction.
+   */
+  private async copy(request: StorageRequest, auth: RequestAuth): Promise<StorageReply> {
+    const { from, to } = await this.transferInput(request);
+    const upsert = request.headers['x-upsert'] === 'true';
+    const fromName = from.key.join('/');
+    const toName = to.key.join('/');
+    const owner = this.ownerOf(auth);
+    const id = randomUUID();
+    const source = await readMeta(this.metaPath(from.bucket, from.key));
+    await this.asCaller(request, auth, async (tx) => {
+      const visible = await tx<(ObjectRow & { metadata: unknown })[]>`
+        select name, metadata from storage.objects
+        where bucket_id = ${from.bucket} and name = ${fromName}`;
+      const row = visible[0];
+      if (!row) throw objectNotFound();
+      const metadata = JSON.stringify(row.metadata ?? null);
+      const destination = { id, bucketId: to.bucket, name: toName, owner, metadata };
+      await insertObjectRow(tx, destination, upsert);
+      let data: Buffer;
+      try {
+        data = await readFile(this.objectPath(from.bucket, from.key));
+      } catch {
+        throw objectNotFound();
+      }
+      const written = await this.writeAtomically(this.objectPath(to.bucket, to.key), data, upsert);
+      if (!written) throw duplicate();
+    });
+    const now = new Date().toISOString();
+    const meta: ObjectMeta = {
+      id,
+      contentType: source?.contentType ?? 'application/octet-stream',
+      cacheControl: source?.cacheControl ?? 'max-age=3600',
+      size: source?.size ?? 0,
+      createdAt: now,
+      updatedAt: now,
+      metadata: source?.metadata ?? null,
+    };
+    await this.writeAtomically(
+      this.metaPath(to.bucket, to.key),
+      Buffer.from(JSON.stringify(meta)),
+      true,
+    );
+    return json(200, { Id: id, Key: `${to.bucket}/${toName}`, name: toName, bucket_id: to.bucket });
+  }
+
   private async list(bucketId: string, body: Buffer): Promise<StorageReply> {
     await this.readBucket(bucketId);
     const input = parseJson(body);
@@ -490,6 +629,33 @@ export class StorageService {
     const limit = typeof input.limit === 'number' ? input.limit : 100;
     return json(200, items.slice(offset, offset + limit));
   }
+}
+
+/**
+ * Inserts an object's row as the transaction's caller (its insert policy decides; with `upsert`,
+ * an existing row is updated if the update policy allows it); an existing row without `upsert`
+ * is a duplicate.
+ */
+async function insertObjectRow(
+  tx: postgres.TransactionSql,
+  row: { id: string; bucketId: string; name: string; owner: string | null; metadata: string },
+  upsert: boolean,
+): Promise<void> {
+  const { id, bucketId, name, owner, metadata } = row;
+  const rows = upsert
+    ? await tx<ObjectRow[]>`
+        insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
+        values (${id}::uuid, ${bucketId}, ${name}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
+        on conflict (bucket_id, name) do update
+          set owner = excluded.owner, owner_id = excluded.owner_id,
+              metadata = excluded.metadata, updated_at = now()
+        returning name`
+    : await tx<ObjectRow[]>`
+        insert into storage.objects (id, bucket_id, name, owner, owner_id, metadata)
+        values (${id}::uuid, ${bucketId}, ${name}, ${owner}::uuid, ${owner}, ${metadata}::jsonb)
+        on conflict (bucket_id, name) do nothing
+        returning name`;
+  if (rows.length === 0) throw duplicate();
 }
 
 function objectInfo(bucketId: string, name: string, meta: ObjectMeta | undefined) {
