@@ -10,6 +10,7 @@ const require = createRequire(import.meta.url);
  */
 const CLUSTER_SUITES = [
   'test/batching.test.ts',
+  'test/chat-branches.test.ts',
   'test/chat-page-cache.test.ts',
   'test/chat-turn-fencing.test.ts',
   'test/chat-turn.test.ts',
@@ -18,6 +19,7 @@ const CLUSTER_SUITES = [
   'test/read-path.test.ts',
   'test/response-cache.test.ts',
   'test/session-lock.test.ts',
+  'test/shutdown.test.ts',
   'test/worker-crash.test.ts',
 ];
 
