@@ -252,35 +252,48 @@ describe('keys of earlier versions', () => {
     return { bookId, job };
   }
 
+  /**
+   * Starts a third instance with a worker; `started` checks Redis as soon as it runs, `completed`
+   * once the book's job has completed (once, indexed once). Removes the earlier version's keys.
+   */
+  async function startWorkerFor(
+    bookId: string,
+    checks: { started?: () => Promise<void>; completed: () => Promise<void> },
+  ) {
+    const done = await completions([bookId]);
+    const config = loadConfig({ ...gw.env, WORKER_CONCURRENCY: '1' });
+    const third = await startRuntime(config, createLogger(config.logLevel));
+    try {
+      await checks.started?.();
+      expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
+      await waitForIdleQueue(gw);
+      await waitUntil(async () => (done.counts.get(bookId) ?? 0) > 0, 5000, 'the completed event');
+      expect(done.counts.get(bookId)).toBe(1);
+      await expectIndexedOnce(bookId);
+      await checks.completed();
+    } finally {
+      await done.stop();
+      await third.close();
+      await deleteKeys(gw.redis, LEGACY_KEYS);
+    }
+  }
+
   // Only a single Redis can hold such keys: earlier versions could not run on a cluster.
   it.skipIf(onRedisCluster)(
     "a starting worker returns an earlier version's dead worker's jobs to the queue, and leaves a live one's",
     async () => {
       const { bookId } = await heldByEarlierVersion('legacy.md');
-      const done = await completions([bookId]);
-
-      const config = loadConfig({ ...gw.env, WORKER_CONCURRENCY: '1' });
-      const third = await startRuntime(config, createLogger(config.logLevel));
-      try {
-        expect(await gw.redis.llen('processing_queue:inflight:old-dead')).toBe(0);
-        expect(await gw.redis.smembers('processing_queue:workers')).toEqual(['old-live']);
-        expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
-        await waitForIdleQueue(gw);
-        await waitUntil(
-          async () => (done.counts.get(bookId) ?? 0) > 0,
-          5000,
-          'the completed event',
-        );
-        expect(done.counts.get(bookId)).toBe(1);
-        await expectIndexedOnce(bookId);
-        expect(await gw.redis.lrange('processing_queue:inflight:old-live', 0, -1)).toEqual([
-          'a job still running',
-        ]);
-      } finally {
-        await done.stop();
-        await third.close();
-        await deleteKeys(gw.redis, LEGACY_KEYS);
-      }
+      await startWorkerFor(bookId, {
+        started: async () => {
+          expect(await gw.redis.llen('processing_queue:inflight:old-dead')).toBe(0);
+          expect(await gw.redis.smembers('processing_queue:workers')).toEqual(['old-live']);
+        },
+        completed: async () => {
+          expect(await gw.redis.lrange('processing_queue:inflight:old-live', 0, -1)).toEqual([
+            'a job still running',
+          ]);
+        },
+      });
     },
     60_000,
   );
@@ -291,30 +304,15 @@ describe('keys of earlier versions', () => {
     'on a cluster a starting worker leaves keys without the hash tag alone, and the sweep runs their job once',
     async () => {
       const { bookId, job } = await heldByEarlierVersion('legacy-on-cluster.md');
-      const done = await completions([bookId]);
-
-      const config = loadConfig({ ...gw.env, WORKER_CONCURRENCY: '1' });
-      const third = await startRuntime(config, createLogger(config.logLevel));
-      try {
-        expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
-        await waitForIdleQueue(gw);
-        await waitUntil(
-          async () => (done.counts.get(bookId) ?? 0) > 0,
-          5000,
-          'the completed event',
-        );
-        expect(done.counts.get(bookId)).toBe(1);
-        await expectIndexedOnce(bookId);
-        expect(await gw.redis.lrange('processing_queue:inflight:old-dead', 0, -1)).toEqual([job]);
-        expect((await gw.redis.smembers('processing_queue:workers')).sort()).toEqual([
-          'old-dead',
-          'old-live',
-        ]);
-      } finally {
-        await done.stop();
-        await third.close();
-        await deleteKeys(gw.redis, LEGACY_KEYS);
-      }
+      await startWorkerFor(bookId, {
+        completed: async () => {
+          expect(await gw.redis.lrange('processing_queue:inflight:old-dead', 0, -1)).toEqual([job]);
+          expect((await gw.redis.smembers('processing_queue:workers')).sort()).toEqual([
+            'old-dead',
+            'old-live',
+          ]);
+        },
+      });
     },
     60_000,
   );
