@@ -14,7 +14,7 @@ import {
   TEST_JWT_SECRET,
   type TestGateway,
 } from './support/gateway.js';
-import { keysOf } from './support/redis.js';
+import { deleteKeys, keysOf } from './support/redis.js';
 
 /**
  * The chat turn through GraphQL on the ingested demo book, with the embedded defaults (local
@@ -139,8 +139,10 @@ async function sessionRow(sessionId: string) {
 
 /** Removes every key but the run's claim key and the worker's queue keys. */
 async function clearCaches() {
-  const keys = (await keysOf(gw.redis)).filter((k) => !k.startsWith('processing_queue'));
-  if (keys.length > 0) await gw.redis.del(...keys);
+  await deleteKeys(
+    gw.redis,
+    (await keysOf(gw.redis)).filter((k) => !/^\{?processing_queue/.test(k)),
+  );
 }
 
 describe('one turn', () => {
@@ -494,7 +496,7 @@ describe('concurrency', () => {
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        maxLocks = Math.max(maxLocks, (await gw.redis.keys('chat:lock:*')).length);
+        maxLocks = Math.max(maxLocks, (await keysOf(gw.redis, 'chat:lock:*')).length);
         await sleep(2);
       }
     })();

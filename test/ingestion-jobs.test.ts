@@ -15,7 +15,7 @@ import { FULL_SWEEP_EVERY } from '../src/worker.js';
 import { createApp } from '../src/yoga.js';
 import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
 import { startTestGateway, TEST_JWT_SECRET, type TestGateway } from './support/gateway.js';
-import { wipeRedis } from './support/redis.js';
+import { deleteKeys, onRedisCluster, wipeRedis } from './support/redis.js';
 
 /**
  * One ingestion run per book: concurrent requests on two instances share one run, and a Redis
@@ -226,8 +226,16 @@ describe('the lost-job sweep', () => {
 });
 
 describe('keys of earlier versions', () => {
-  it("a starting worker returns an earlier version's dead worker's jobs to the queue, and leaves a live one's", async () => {
-    const { bookId } = await demoBook('legacy.md');
+  const LEGACY_KEYS = [
+    'processing_queue:workers',
+    'processing_queue:inflight:old-dead',
+    'processing_queue:inflight:old-live',
+    'processing_queue:heartbeat:old-live',
+  ];
+
+  /** A book whose job is held only by a dead worker of an earlier version, in its un-tagged keys. */
+  async function heldByEarlierVersion(fileName: string) {
+    const { bookId } = await demoBook(fileName);
     const jobId = randomUUID();
     const opened = await new BookJobStore(gw.deps.supabase).request(bookId, jobId);
     expect(opened.created).toBe(true);
@@ -237,36 +245,77 @@ describe('keys of earlier versions', () => {
       book_id: bookId,
       enqueued_at: opened.requested_at,
     });
-    // As a single Redis holds them after a worker of an earlier version died mid-job.
     await gw.redis.sadd('processing_queue:workers', 'old-dead', 'old-live');
     await gw.redis.rpush('processing_queue:inflight:old-dead', job);
     await gw.redis.rpush('processing_queue:inflight:old-live', 'a job still running');
     await gw.redis.set('processing_queue:heartbeat:old-live', '1', 'PX', 60_000);
-    const done = await completions([bookId]);
+    return { bookId, job };
+  }
 
+  /**
+   * Starts a third instance with a worker; `started` checks Redis as soon as it runs, `completed`
+   * once the book's job has completed (once, indexed once). Removes the earlier version's keys.
+   */
+  async function startWorkerFor(
+    bookId: string,
+    checks: { started?: () => Promise<void>; completed: () => Promise<void> },
+  ) {
+    const done = await completions([bookId]);
     const config = loadConfig({ ...gw.env, WORKER_CONCURRENCY: '1' });
     const third = await startRuntime(config, createLogger(config.logLevel));
     try {
-      expect(await gw.redis.llen('processing_queue:inflight:old-dead')).toBe(0);
-      expect(await gw.redis.smembers('processing_queue:workers')).toEqual(['old-live']);
+      await checks.started?.();
       expect(await waitForStatus(gw, bookId, ['completed', 'failed'])).toBe('completed');
       await waitForIdleQueue(gw);
       await waitUntil(async () => (done.counts.get(bookId) ?? 0) > 0, 5000, 'the completed event');
       expect(done.counts.get(bookId)).toBe(1);
       await expectIndexedOnce(bookId);
-      expect(await gw.redis.lrange('processing_queue:inflight:old-live', 0, -1)).toEqual([
-        'a job still running',
-      ]);
+      await checks.completed();
     } finally {
       await done.stop();
       await third.close();
-      await gw.redis.del(
-        'processing_queue:workers',
-        'processing_queue:inflight:old-live',
-        'processing_queue:heartbeat:old-live',
-      );
+      await deleteKeys(gw.redis, LEGACY_KEYS);
     }
-  }, 60_000);
+  }
+
+  // Only a single Redis can hold such keys: earlier versions could not run on a cluster.
+  it.skipIf(onRedisCluster)(
+    "a starting worker returns an earlier version's dead worker's jobs to the queue, and leaves a live one's",
+    async () => {
+      const { bookId } = await heldByEarlierVersion('legacy.md');
+      await startWorkerFor(bookId, {
+        started: async () => {
+          expect(await gw.redis.llen('processing_queue:inflight:old-dead')).toBe(0);
+          expect(await gw.redis.smembers('processing_queue:workers')).toEqual(['old-live']);
+        },
+        completed: async () => {
+          expect(await gw.redis.lrange('processing_queue:inflight:old-live', 0, -1)).toEqual([
+            'a job still running',
+          ]);
+        },
+      });
+    },
+    60_000,
+  );
+
+  // The cluster's counterpart: the same keys (in four slots) must not trip a starting worker into
+  // a cross-slot script, and the job they hold is still run once, by the lost-job sweep.
+  it.runIf(onRedisCluster)(
+    'on a cluster a starting worker leaves keys without the hash tag alone, and the sweep runs their job once',
+    async () => {
+      const { bookId, job } = await heldByEarlierVersion('legacy-on-cluster.md');
+      await startWorkerFor(bookId, {
+        completed: async () => {
+          expect(await gw.redis.lrange('processing_queue:inflight:old-dead', 0, -1)).toEqual([job]);
+          expect((await gw.redis.smembers('processing_queue:workers')).sort()).toEqual([
+            'old-dead',
+            'old-live',
+          ]);
+        },
+      });
+    },
+    60_000,
+  );
 });
 
 describe("book_jobs is the backend's own", () => {

@@ -14,7 +14,7 @@ import {
   waitUntil,
 } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { keysOf } from './support/redis.js';
+import { channelSubscribers, keysOf } from './support/redis.js';
 
 let gw: TestGateway;
 const owner = randomUUID();
@@ -351,13 +351,7 @@ describe('progress', () => {
       contentType: 'text/markdown',
       owner,
     });
-    const subscribers = async () => {
-      const [, n] = (await gw.redis.pubsub('NUMSUB', `book_progress:${bookId}`)) as [
-        string,
-        number,
-      ];
-      return Number(n);
-    };
+    const subscribers = () => channelSubscribers(gw.redis, `book_progress:${bookId}`);
     const stream = await openProgress(gw, bookId, token);
     expect(await stream.next()).toMatchObject({ status: 'PENDING' });
     expect(await subscribers()).toBe(1);

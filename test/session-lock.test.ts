@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LockHandle, lockKey, withSessionLock } from '../src/chat/session-lock.js';
 import { AppError } from '../src/errors.js';
 import { StoreCallCounter } from '../src/stores/metrics.js';
 import { createTestRedis } from './support/redis.js';
 
-let redis: Redis;
+let redis: Redis | Cluster;
 const counter = new StoreCallCounter();
 
 beforeAll(async () => {

@@ -9,6 +9,7 @@ import { loadDemoBook } from '../src/ingest/demo-book.js';
 import { ingestDemoBook, uploadBook, waitUntil } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { type OpenAiTestServer, startOpenAiServer } from './support/openai-server.js';
+import { keysOf } from './support/redis.js';
 
 /**
  * SIGTERM with work in flight, on the real server: `node --import tsx src/main.ts` as a child
@@ -95,8 +96,9 @@ async function startGatewayProcess(): Promise<Child> {
     SEED_DEMO: 'false',
     // The book was indexed by the test gateway's embedder: searching it takes the same one.
     EMBEDDING_PROVIDER: gw.env.EMBEDDING_PROVIDER!,
-    // Without TEST_REDIS_URL the child runs its own in-process Redis.
+    // The test's Redis or Redis Cluster; without either the child runs its own in-process Redis.
     ...(gw.env.REDIS_URL ? { REDIS_URL: gw.env.REDIS_URL } : {}),
+    ...(gw.env.REDIS_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: gw.env.REDIS_CLUSTER_NODES } : {}),
   };
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: new URL('..', import.meta.url).pathname,
@@ -238,7 +240,7 @@ describe('SIGTERM', () => {
         const queued = (await gw.redis.lrange('processing_queue', 0, -1)).map((j) => JSON.parse(j));
         expect(queued).toHaveLength(1);
         expect(queued[0]).toMatchObject({ type: 'process_book', book_id: pendingBookId });
-        const inflight = await gw.redis.keys('{processing_queue}:inflight:*');
+        const inflight = await keysOf(gw.redis, '{processing_queue}:inflight:*');
         for (const key of inflight) expect(await gw.redis.llen(key)).toBe(0);
       }
     } finally {

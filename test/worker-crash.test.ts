@@ -8,15 +8,14 @@ import { readBookText } from '../src/ingest/readers.js';
 import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { type OpenAiTestServer, startOpenAiServer } from './support/openai-server.js';
-import { keysOf, wipeRedis } from './support/redis.js';
+import { keysOf, sharedRedis, wipeRedis } from './support/redis.js';
 import { killWorkerMidJob as killMidJob, WorkerProcesses } from './support/workers.js';
 
 /**
  * Workers as separate processes (`npm run worker`) sharing the real Redis: one is SIGKILLed in the
  * middle of a job; another returns the job to the queue and completes it. Needs a Redis that
- * processes share, so it runs only with TEST_REDIS_URL.
+ * processes share, so it runs only with TEST_REDIS_URL or on the `redis-cluster` project's cluster.
  */
-const realRedis = Boolean(process.env.TEST_REDIS_URL);
 const CHUNK = { CHUNK_TARGET_CHARS: '300', CHUNK_OVERLAP_CHARS: '50' };
 
 let gw: TestGateway;
@@ -42,7 +41,7 @@ async function expectIndexedOnce(bookId: string, demo: Uint8Array, path: string)
   return characters;
 }
 
-describe.skipIf(!realRedis)('workers that die', () => {
+describe.skipIf(!sharedRedis)('workers that die', () => {
   beforeAll(async () => {
     ai = await startOpenAiServer({ dimension: 8 });
     gw = await startTestGateway({

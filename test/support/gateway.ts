@@ -159,12 +159,20 @@ export async function startTestGateway(
     port: 0,
   });
   const serviceRoleKey = await signSupabaseJwt(TEST_JWT_SECRET, { role: 'service_role' });
+  // The file's own cluster when it brings one; else the test's Redis, which in the
+  // `redis-cluster` project is that project's cluster.
   const {
     redis,
     real,
     url: redisUrl,
+    clusterNodes,
   } = options.redisCluster
-    ? { redis: options.redisCluster.client, real: true, url: undefined }
+    ? {
+        redis: options.redisCluster.client,
+        real: true,
+        url: undefined,
+        clusterNodes: options.redisCluster.nodes,
+      }
     : await createTestRedis();
   const env: Record<string, string> = {
     NODE_ENV: 'test',
@@ -195,11 +203,15 @@ export async function startTestGateway(
     // Feature hashing, the fast offline embedder; tests of the default (word vectors) say so.
     EMBEDDING_PROVIDER: 'local',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-    ...(options.redisCluster ? { REDIS_CLUSTER_NODES: options.redisCluster.nodes } : {}),
+    ...(clusterNodes ? { REDIS_CLUSTER_NODES: clusterNodes } : {}),
     ...options.env,
   };
   const config = loadConfig(env);
   const runtime = await startRuntime(config, createLogger(config.logLevel));
+  if (clusterNodes && !runtime.stores.redis?.startsWith('cluster')) {
+    await runtime.close();
+    throw new Error(`the gateway was given a Redis Cluster but runs on ${runtime.stores.redis}`);
+  }
   const deps = runtime.deps;
   const app = createApp(deps);
 

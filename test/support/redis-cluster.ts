@@ -27,13 +27,30 @@ export interface RedisClusterOptions {
   nodeTimeoutMs?: number;
 }
 
-/** A TCP port nothing listens on now. */
-async function freePort(): Promise<number> {
+/** Whether something listens on `port` now (then it cannot be bound). */
+async function portTaken(port: number): Promise<boolean> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const taken = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(true));
+    server.listen(port, '127.0.0.1', () => resolve(false));
+  });
+  if (!taken) await new Promise((resolve) => server.close(resolve));
+  return taken;
+}
+
+/**
+ * A TCP port that nothing listens on now, nor on its cluster bus port (port + 10000): the OS picks
+ * it, so clusters started side by side (a project's cluster for the whole run, a file's own) and
+ * other listeners on the machine get different ones.
+ */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((resolve) => server.close(resolve));
+    if (port + 10_000 <= 65_535 && !(await portTaken(port + 10_000))) return port;
+  }
 }
 
 /**
@@ -50,11 +67,18 @@ export async function startRedisCluster(
   const ports: number[] = [];
   while (ports.length < 3 * (1 + replicas)) {
     const port = await freePort();
-    // The cluster bus listens on port + 10000: both must be free.
-    if (port + 10_000 <= 65_535 && !ports.includes(port)) ports.push(port);
+    if (!ports.some((p) => p === port || p === port + 10_000 || p + 10_000 === port)) {
+      ports.push(port);
+    }
   }
   const servers: ChildProcess[] = [];
+  // The servers die with this process, however it ends (a run interrupted, a worker killed).
+  const killOnExit = () => {
+    for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
   const stop = async () => {
+    process.off('exit', killOnExit);
     for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
     await Promise.all(
       servers.map((s) =>
