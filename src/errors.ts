@@ -7,6 +7,7 @@ import {
   StoreError,
   StoreUnavailable,
 } from './stores/errors.js';
+import { isAsyncIterable } from './util/async-iterable.js';
 
 export const ERROR_CODES = [
   'UNAUTHENTICATED',
@@ -180,11 +181,4 @@ function streamMapped(stream: unknown): unknown {
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return (
-    typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] ===
-    'function'
-  );
 }

@@ -1,5 +1,6 @@
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable } from '../util/async-iterable.js';
 
 const BOUNDARY = 'graphql';
 const HEARTBEAT_MS = 5_000;
@@ -93,8 +94,4 @@ function publicResult(result: ExecutionResult): Record<string, unknown> {
       return { ...json, ...(Object.keys(extensions).length ? { extensions } : {}) };
     }),
   };
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }

@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { withCode } from '../observability/plugin.js';
 import { requestError } from '../security/errors.js';
+import { isAsyncIterable } from '../util/async-iterable.js';
 import type { App } from '../yoga.js';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -188,8 +189,4 @@ function toWire(error: GraphQLError): GraphQLError {
     positions: coded.positions ?? null,
     extensions,
   });
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }

@@ -6,6 +6,7 @@ import { OPS_PATHS } from '../http/endpoints.js';
 import type { Lifecycle } from '../http/lifecycle.js';
 import type { Logger } from '../logger.js';
 import { errorResponse } from '../security/errors.js';
+import { isAsyncIterable } from '../util/async-iterable.js';
 import type { GatewayMetrics } from './metrics.js';
 import { operationLabel, rootFields, selectOperation } from './operation.js';
 import { currentRequest, type RequestInfo, requestContext } from './request-context.js';
@@ -239,14 +240,6 @@ function reportResponse(
 function isGraphiqlPage(request: Request, response: Response): boolean {
   return (
     request.method === 'GET' && (response.headers.get('content-type') ?? '').startsWith('text/html')
-  );
-}
-
-export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function'
   );
 }
 

@@ -1,7 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Context } from '../context.js';
-import { isAsyncIterable } from './plugin.js';
+import { isAsyncIterable } from '../util/async-iterable.js';
 
 /** A half of the hybrid search (`HybridRetriever`). */
 export type Retriever = 'vector' | 'keyword';
@@ -53,9 +52,14 @@ export class ResponseWarnings {
   }
 }
 
+/** What the warnings plugin needs of a request's context. */
+interface WarningsContext {
+  warnings?: ResponseWarnings;
+}
+
 /** Adds the request's pending warnings to each result as it leaves (`extensions.warnings`). */
-export function useResponseWarnings(): Plugin<Context> {
-  const attach = (ctx: Context, result: ExecutionResult): ExecutionResult | null => {
+export function useResponseWarnings(): Plugin<WarningsContext> {
+  const attach = (ctx: WarningsContext, result: ExecutionResult): ExecutionResult | null => {
     const warnings = ctx.warnings?.take() ?? [];
     if (warnings.length === 0) return null;
     const given = (result.extensions as { warnings?: ResponseWarning[] } | undefined)?.warnings;
@@ -66,7 +70,7 @@ export function useResponseWarnings(): Plugin<Context> {
   };
   // A single result gets the warnings now; a stream, on its next event.
   const done =
-    (ctx: Context) =>
+    (ctx: WarningsContext) =>
     ({
       result,
       setResult,
