@@ -75,10 +75,10 @@ async function bookPage() {
   expect((res.body.data?.book as { characters: unknown[] }).characters.length).toBeGreaterThan(0);
 }
 
-async function newSession(): Promise<string> {
+async function newSession(readingPosition?: { chapter: number }): Promise<string> {
   const res = await gw.gql(
     'mutation ($input: CreateChatSessionInput!) { createChatSession(input: $input) { id } }',
-    { input: { characterId } },
+    { input: { characterId, ...(readingPosition ? { readingPosition } : {}) } },
     { token },
   );
   expect(res.body.errors).toBeUndefined();
@@ -174,5 +174,21 @@ describe('store calls of one chat turn', () => {
       'supabase:POST rpc/save_chat_turn': 1,
       'typesense:search': 1,
     });
+  });
+
+  it('warm, in a session with a reading position: one Qdrant scroll more (the bound on the chunks as indexed now)', async () => {
+    const sessionId = await newSession({ chapter: 2 });
+    await turn(sessionId, 'Who keeps the lamp?');
+    const { byStore, byOp } = await calls(() => turn(sessionId, 'What happened in the storm?'));
+    expect(byStore).toEqual({
+      embeddings: 1,
+      llm: 1,
+      qdrant: 2,
+      redis: 11,
+      supabase: 3,
+      typesense: 1,
+    });
+    expect(byOp['qdrant:scroll']).toBe(1);
+    expect(byOp['qdrant:query']).toBe(1);
   });
 });
