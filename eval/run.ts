@@ -60,9 +60,21 @@ const SUITES = [
   },
   {
     name: 'The Bees of Hollin Moor',
-    role: 'held out',
+    role: 'looked at while tuning',
     book: 'heldout-book.md',
     questions: 'heldout-questions.json',
+  },
+  {
+    name: 'The Strongbox on the Perpetua',
+    role: 'held out',
+    book: 'steamer-book.md',
+    questions: 'steamer-questions.json',
+  },
+  {
+    name: 'Letters from Mount Oriel',
+    role: 'held out',
+    book: 'observatory-book.md',
+    questions: 'observatory-questions.json',
   },
 ] as const;
 
