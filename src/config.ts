@@ -6,7 +6,7 @@ export const WORD_VECTOR_DIMENSION = 100;
  * `loadConfig` collects every problem and throws one ConfigError listing them all.
  */
 import { z } from 'zod';
-import { RERANK_FUSED_WEIGHT, RERANK_FUSED_WEIGHT_STRONG } from './chat/rerank.js';
+import { RERANK_VECTOR_WEIGHT, RERANK_VECTOR_WEIGHT_STRONG } from './chat/rerank.js';
 import type { RedisClusterSettings } from './stores/redis.js';
 
 export const DEV_JWT_SECRET = 'falsafa-development-jwt-secret-change-me-0123456789';
@@ -97,7 +97,7 @@ const envSchema = z.object({
   SESSION_LOCK_TTL_MS: intFromEnv(30_000, 1000, 600_000),
   RETRIEVAL_CANDIDATES: intFromEnv(20, 1, 200),
   RETRIEVAL_KEEP: intFromEnv(6, 1, 50),
-  RETRIEVAL_RERANK_FUSED_WEIGHT: z.coerce.number().min(0).max(1).optional(),
+  RETRIEVAL_RERANK_VECTOR_WEIGHT: z.coerce.number().min(0).max(1).optional(),
   PROMPT_TOKEN_BUDGET: intFromEnv(6000, 500, 200_000),
   REPLY_MAX_TOKENS: intFromEnv(600, 16, 16_000),
 
@@ -184,8 +184,8 @@ export interface Config {
     lockTtlMs: number;
     candidates: number;
     keep: number;
-    /** The fused score's share in the rerank of the fused top passages (1: the fused order kept). */
-    rerankFusedWeight: number;
+    /** The vector similarity's share in the rerank of the candidates (1: the vector order kept). */
+    rerankVectorWeight: number;
     promptTokenBudget: number;
     replyMaxTokens: number;
   };
@@ -296,10 +296,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       lockTtlMs: e.SESSION_LOCK_TTL_MS,
       candidates: e.RETRIEVAL_CANDIDATES,
       keep: e.RETRIEVAL_KEEP,
-      // A strong embedder's order is trusted more: the rerank then mostly breaks near ties.
-      rerankFusedWeight:
-        e.RETRIEVAL_RERANK_FUSED_WEIGHT ??
-        (e.EMBEDDING_PROVIDER === 'openai' ? RERANK_FUSED_WEIGHT_STRONG : RERANK_FUSED_WEIGHT),
+      // A strong embedder's order is trusted more.
+      rerankVectorWeight:
+        e.RETRIEVAL_RERANK_VECTOR_WEIGHT ??
+        (e.EMBEDDING_PROVIDER === 'openai' ? RERANK_VECTOR_WEIGHT_STRONG : RERANK_VECTOR_WEIGHT),
       promptTokenBudget: e.PROMPT_TOKEN_BUDGET,
       replyMaxTokens: e.REPLY_MAX_TOKENS,
     },

@@ -8,6 +8,7 @@ import { QueryRewriter } from './chat/query-rewriter.js';
 import { HybridRetriever } from './chat/retrieval.js';
 import { SessionContextCache } from './chat/session-context.js';
 import { SessionLocks } from './chat/session-lock.js';
+import { softMatcherFor } from './chat/soft-match.js';
 import { sharedWordNet } from './chat/wordnet.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -153,7 +154,8 @@ export function createDeps(base: BaseDeps): Deps {
         counter: base.counter,
         logger: base.logger,
         related: sharedWordNet().related,
-        rerankFusedWeight: base.config.chat.rerankFusedWeight,
+        softMatch: softMatcherFor(base.embedder, base.config.embeddings.cacheDir),
+        rerankVectorWeight: base.config.chat.rerankVectorWeight,
       }),
     },
     progress,

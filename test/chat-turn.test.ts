@@ -4,7 +4,8 @@ import { signSupabaseJwt } from '@falsafa/standins';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reciprocalRankFusion } from '../src/chat/fusion.js';
 import { keywordSearch } from '../src/chat/keyword-query.js';
-import { RERANK_DEPTH, rerankPassages } from '../src/chat/rerank.js';
+import { rerankPassages } from '../src/chat/rerank.js';
+import { softMatcherFor } from '../src/chat/soft-match.js';
 import { sharedWordNet } from '../src/chat/wordnet.js';
 import type { SearchPassage } from '../src/services/search-service.js';
 import { ingestDemoBook, waitUntil } from './support/books.js';
@@ -756,9 +757,9 @@ describe('searchBook', () => {
       else expect(keywordHits.some((h) => h.chunk.chunk_index === p.chunkIndex)).toBe(false);
     }
     // RRF, the keyword term weighted by the share of the query's words the hit matched relative
-    // to the best hit's; then the lexical rerank of the fused top 10.
+    // to the best hit's; then the rerank of every candidate (vector cosine, soft word match, BM25).
     const best = Math.max(...keywordHits.map((h) => h.coverage!));
-    const fused = reciprocalRankFusion(vectorHits, keywordHits, RERANK_DEPTH);
+    const fused = reciprocalRankFusion(vectorHits, keywordHits, Number.POSITIVE_INFINITY);
     for (const f of fused) {
       const coverage = f.keywordRank ? keywordHits[f.keywordRank - 1]!.coverage! / best : 0;
       const expected =
@@ -766,7 +767,11 @@ describe('searchBook', () => {
         (f.keywordRank ? coverage / (60 + f.keywordRank) : 0);
       expect(f.score).toBeCloseTo(expected, 12);
     }
-    const reranked = rerankPassages(query, fused, 8, sharedWordNet().related);
+    const reranked = rerankPassages(query, fused, 8, sharedWordNet().related, {
+      vectorWeight: gw.deps.config.chat.rerankVectorWeight,
+      vectorScores: new Map(vectorHits.map((h) => [h.chunk.chunk_index, h.score])),
+      softMatch: softMatcherFor(gw.deps.embedder, gw.deps.config.embeddings.cacheDir)(),
+    });
     expect(passages.map((p) => p.chunkIndex)).toEqual(reranked.map((p) => p.chunk.chunk_index));
     passages.forEach((p, i) => {
       expect(p.score).toBeCloseTo(reranked[i]!.score, 12);
@@ -803,16 +808,21 @@ describe('retrievers down', () => {
     for (const p of passages) {
       expect(p.keywordRank).toBeNull();
       expect(p.vectorRank).not.toBeNull();
-      // The rerank reorders the vectors' top 10.
-      expect(p.vectorRank).toBeLessThanOrEqual(RERANK_DEPTH);
+      // The rerank reorders the vectors' candidates (RETRIEVAL_CANDIDATES).
+      expect(p.vectorRank).toBeLessThanOrEqual(20);
     }
     const [vector] = await gw.deps.embedder.embed(['lighthouse lamp storm shutters']);
     const vectorHits = await gw.deps.vectors.search(bookId, vector!, 20);
     const expected = rerankPassages(
       'lighthouse lamp storm shutters',
-      reciprocalRankFusion(vectorHits, [], RERANK_DEPTH),
+      reciprocalRankFusion(vectorHits, [], Number.POSITIVE_INFINITY),
       6,
       sharedWordNet().related,
+      {
+        vectorWeight: gw.deps.config.chat.rerankVectorWeight,
+        vectorScores: new Map(vectorHits.map((h) => [h.chunk.chunk_index, h.score])),
+        softMatch: softMatcherFor(gw.deps.embedder, gw.deps.config.embeddings.cacheDir)(),
+      },
     );
     expect(passages.map((p) => p.chunkIndex)).toEqual(expected.map((p) => p.chunk.chunk_index));
 

@@ -29,19 +29,22 @@ describe('configuration', () => {
       chunkTargetChars: 1500,
       chunkOverlapChars: 250,
     });
-    expect(loadConfig({}).chat.rerankFusedWeight).toBe(0.3);
-    expect(loadConfig({ EMBEDDING_PROVIDER: 'local' }).chat.rerankFusedWeight).toBe(0.3);
+    expect(loadConfig({}).chat.rerankVectorWeight).toBeCloseTo(1 / 3, 12);
+    expect(loadConfig({ EMBEDDING_PROVIDER: 'local' }).chat.rerankVectorWeight).toBeCloseTo(
+      1 / 3,
+      12,
+    );
     const model = {
       EMBEDDING_PROVIDER: 'openai',
       EMBEDDING_BASE_URL: 'http://127.0.0.1:9/v1',
       EMBEDDING_MODEL: 'm',
       EMBEDDING_DIMENSION: '8',
     };
-    expect(loadConfig(model).chat.rerankFusedWeight).toBe(0.7);
+    expect(loadConfig(model).chat.rerankVectorWeight).toBe(0.5);
     expect(
-      loadConfig({ ...model, RETRIEVAL_RERANK_FUSED_WEIGHT: '1' }).chat.rerankFusedWeight,
+      loadConfig({ ...model, RETRIEVAL_RERANK_VECTOR_WEIGHT: '1' }).chat.rerankVectorWeight,
     ).toBe(1);
-    expect(() => loadConfig({ RETRIEVAL_RERANK_FUSED_WEIGHT: '1.5' })).toThrow(ConfigError);
+    expect(() => loadConfig({ RETRIEVAL_RERANK_VECTOR_WEIGHT: '1.5' })).toThrow(ConfigError);
   });
 
   it('takes each store real or embedded independently', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FusedPassage } from '../src/chat/fusion.js';
-import { lexicalScores, RERANK_DEPTH, rerankPassages } from '../src/chat/rerank.js';
+import { lexicalScores, rerankPassages } from '../src/chat/rerank.js';
 import type { RelatedWords } from '../src/chat/wordnet.js';
 
 const none: RelatedWords = () => new Set();
@@ -43,13 +43,13 @@ describe('lexicalScores', () => {
 });
 
 describe('rerankPassages', () => {
-  it('moves the passage that matches the question up within the fused top', () => {
+  it('moves the passage that matches the question up among the candidates', () => {
     const ps = fused('gulls and wind', 'the lamp was lit', 'the keeper rang the storm bell', 'fog');
     const out = rerankPassages('Who rang the bell in the storm?', ps, 3, none);
     expect(order(out)).toEqual([2, 0, 1]);
-    // Scores: 0.3 × min-max fused + 0.7 × lexical / best, falling.
-    expect(out[0]!.score).toBeCloseTo(0.3 * (1 / 3) + 0.7, 12);
-    expect(out[1]!.score).toBeCloseTo(0.3, 12);
+    // No vector scores and no soft matcher: 1/3 × min-max fused + 2/3 × lexical / best, falling.
+    expect(out[0]!.score).toBeCloseTo((1 / 3) * (1 / 3) + 2 / 3, 12);
+    expect(out[1]!.score).toBeCloseTo(1 / 3, 12);
     expect(out.map((p) => p.score)).toEqual([...out.map((p) => p.score)].sort((x, y) => y - x));
     // The fused ranks are kept.
     expect(out[0]!.vectorRank).toBe(3);
@@ -61,21 +61,33 @@ describe('rerankPassages', () => {
     expect(order(rerankPassages('What did the storm do?', ps, 3, thesaurus))).toEqual([1, 0, 2]);
   });
 
-  it('reorders only the first `depth` passages; the rest follow in fused order, scored 0', () => {
-    const texts = Array.from({ length: RERANK_DEPTH + 2 }, (_, i) => `filler ${i}`);
-    texts[RERANK_DEPTH] = 'the storm bell rang';
-    const out = rerankPassages('storm bell', fused(...texts), texts.length, none);
-    expect(order(out).slice(RERANK_DEPTH)).toEqual([RERANK_DEPTH, RERANK_DEPTH + 1]);
-    expect(out.slice(RERANK_DEPTH).map((p) => p.score)).toEqual([0, 0]);
-    // With no word matched the fused order stands.
-    expect(order(out).slice(0, RERANK_DEPTH)).toEqual(
-      order(fused(...texts)).slice(0, RERANK_DEPTH),
-    );
+  it('reorders every candidate: the last fused passage comes first when only it matches', () => {
+    const texts = Array.from({ length: 30 }, (_, i) => `filler ${i}`);
+    texts[29] = 'the storm bell rang';
+    const out = rerankPassages('storm bell', fused(...texts), 6, none);
+    expect(order(out)[0]).toBe(29);
+    // With no word matched the fused order stands for the rest.
+    expect(order(out).slice(1)).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it('keeps the fused order with fused weight 1, and keeps `keep`', () => {
+  it("uses the vector search's cosines, the lowest for a passage it did not return", () => {
+    const ps = fused('a', 'b', 'c');
+    // Fused order a, b, c; the cosines say c, then a; b (keyword only) gets the lowest, a's 0.5,
+    // and the tie keeps the fused order.
+    const vectorScores = new Map([
+      [0, 0.5],
+      [2, 0.9],
+    ]);
+    const out = rerankPassages('storm', ps, 3, none, { vectorWeight: 1, vectorScores });
+    expect(order(out)).toEqual([2, 0, 1]);
+    [1, 0, 0].forEach((x, i) => {
+      expect(out[i]!.score).toBeCloseTo(x, 12);
+    });
+  });
+
+  it('keeps the fused order with vector weight 1 and no cosines, and keeps `keep`', () => {
     const ps = fused('a', 'storm', 'b');
-    const plain = rerankPassages('storm', ps, 3, none, { fusedWeight: 1 });
+    const plain = rerankPassages('storm', ps, 3, none, { vectorWeight: 1 });
     expect(order(plain)).toEqual([0, 1, 2]);
     // Still scored in [0, 1]: the fused scores min-max scaled.
     [1, 0.5, 0].forEach((x, i) => {

@@ -1,28 +1,31 @@
 import { contentWords } from '../providers/text.js';
 import type { FusedPassage } from './fusion.js';
+import type { SoftMatcher } from './soft-match.js';
 import type { RelatedWords } from './wordnet.js';
 
-/** How many of the fused passages the rerank reorders (the rest keep their fused order below). */
-export const RERANK_DEPTH = 10;
 /**
- * The fused score's share of the reranked score (the rest is the lexical score) with the offline
- * embedders, whose vectors order paraphrases poorly (measured with `npm run eval`)...
+ * The vector similarity's share of the reranked score with the offline embedders: the vector
+ * similarity, the soft word match and BM25 count a third each (measured with `npm run eval`)...
  */
-export const RERANK_FUSED_WEIGHT = 0.3;
+export const RERANK_VECTOR_WEIGHT = 1 / 3;
 /**
- * ...and with an OpenAI-compatible embedder, whose order is better than word overlap can tell:
- * there the rerank mostly breaks near ties of the fusion (`RETRIEVAL_RERANK_FUSED_WEIGHT` sets it).
+ * ...and with an OpenAI-compatible embedder, whose order is better than word matching can tell:
+ * half (`RETRIEVAL_RERANK_VECTOR_WEIGHT` sets it).
  */
-export const RERANK_FUSED_WEIGHT_STRONG = 0.7;
+export const RERANK_VECTOR_WEIGHT_STRONG = 0.5;
 /** A related word's match counts this much of the query word's own (WordNet, `wordnet.ts`). */
 export const RELATED_WORD_WEIGHT = 0.3;
 const K1 = 1.2;
 const B = 0.75;
 
 interface RerankOptions {
-  depth?: number;
-  fusedWeight?: number;
+  /** The vector similarity's share; the soft match and BM25 share the rest equally. */
+  vectorWeight?: number;
   relatedWeight?: number;
+  /** The vector search's cosine of each chunk it returned, by chunk_index. */
+  vectorScores?: ReadonlyMap<number, number>;
+  /** The soft word matcher; null leaves the soft match out (its share goes to BM25). */
+  softMatch?: SoftMatcher | null;
 }
 
 /**
@@ -81,12 +84,19 @@ export function lexicalScores(
 }
 
 /**
- * Reorders the first `depth` fused passages by `fusedWeight` × their fused score (min-max scaled
- * over those passages) plus the rest × their lexical score (`lexicalScores`, divided by the best),
- * and keeps `keep`. Passages below `depth` follow in their fused order. The rerank moves passages
- * only within the fused top `depth`, so recall at `depth` is the fusion's; what it changes is which
- * of them come first. Each passage's `score` becomes the reranked score, in [0, 1] (0 below
- * `depth`). Ties keep the fused order.
+ * Reorders the fused passages (the union of both retrievers' candidates) by a weighted sum of three
+ * scores, each scaled to [0, 1] over the candidates, and keeps `keep`:
+ *
+ * - the vector similarity (`vectorWeight`): the vector search's cosine, min-max scaled; a passage
+ *   only the keyword search found gets the vector list's lowest cosine (its cosine is at most
+ *   that). Without vector scores (the vector search down) the fused score stands in for it;
+ * - the soft word match (`soft-match.ts`), divided by the best, and
+ * - BM25 with WordNet's related words over the candidates (`lexicalScores`), divided by the best,
+ *   which share the rest equally (BM25 takes it all without a soft matcher).
+ *
+ * Every candidate is reordered, so a passage the fusion ranked low but that matches the question
+ * well comes up. Each passage's `score` becomes the reranked score, in [0, 1]. Ties keep the fused
+ * order.
  */
 export function rerankPassages(
   query: string,
@@ -95,29 +105,36 @@ export function rerankPassages(
   related: RelatedWords | null,
   options: RerankOptions = {},
 ): FusedPassage[] {
-  const depth = options.depth ?? RERANK_DEPTH;
-  const a = options.fusedWeight ?? RERANK_FUSED_WEIGHT;
-  const head = fused.slice(0, depth);
-  if (head.length === 0) return [];
-  const lexical = lexicalScores(
-    query,
-    head.map((p) => p.chunk.text),
-    related,
-    options.relatedWeight,
-  );
-  const bestLexical = Math.max(...lexical);
-  const hi = head[0]!.score;
-  const lo = head.at(-1)!.score;
-  const reranked = head
-    .map((p, i) => ({
-      p,
-      i,
-      score:
-        a * (hi > lo ? (p.score - lo) / (hi - lo) : 1) +
-        (1 - a) * (bestLexical > 0 ? lexical[i]! / bestLexical : 0),
-    }))
+  if (fused.length === 0) return [];
+  const wv = options.vectorWeight ?? RERANK_VECTOR_WEIGHT;
+  const soft = options.softMatch ?? null;
+  const ws = soft ? (1 - wv) / 2 : 0;
+  const wl = 1 - wv - ws;
+  const texts = fused.map((p) => p.chunk.text);
+  const lexical = toBest(lexicalScores(query, texts, related, options.relatedWeight));
+  const matched = soft ? toBest(soft.scores(query, texts, related)) : texts.map(() => 0);
+  const cosines = options.vectorScores;
+  let vector: number[];
+  if (cosines && cosines.size > 0) {
+    const lowest = Math.min(...cosines.values());
+    vector = minMax(fused.map((p) => cosines.get(p.chunk.chunk_index) ?? lowest));
+  } else vector = minMax(fused.map((p) => p.score));
+  return fused
+    .map((p, i) => ({ p, i, score: wv * vector[i]! + ws * matched[i]! + wl * lexical[i]! }))
     .sort((x, y) => y.score - x.score || x.i - y.i)
+    .slice(0, keep)
     .map(({ p, score }) => ({ ...p, score }));
-  const rest = fused.slice(depth).map((p) => ({ ...p, score: 0 }));
-  return [...reranked, ...rest].slice(0, keep);
+}
+
+/** Each value divided by the largest (all 0 when none is positive). */
+function toBest(xs: readonly number[]): number[] {
+  const best = Math.max(0, ...xs);
+  return xs.map((x) => (best > 0 ? x / best : 0));
+}
+
+/** Min-max scaled to [0, 1]; all equal: all 1. */
+function minMax(xs: readonly number[]): number[] {
+  const hi = Math.max(...xs);
+  const lo = Math.min(...xs);
+  return xs.map((x) => (hi > lo ? (x - lo) / (hi - lo) : 1));
 }

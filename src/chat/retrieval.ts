@@ -7,7 +7,8 @@ import type { StoreCallCounter } from '../stores/metrics.js';
 import { DimensionMismatchError, type VectorStore } from '../stores/vector-store.js';
 import { type FusedPassage, reciprocalRankFusion } from './fusion.js';
 import { keywordSearch } from './keyword-query.js';
-import { RERANK_DEPTH, rerankPassages } from './rerank.js';
+import { rerankPassages } from './rerank.js';
+import type { SoftMatcher } from './soft-match.js';
 import type { RelatedWords } from './wordnet.js';
 
 interface RetrievalResult {
@@ -18,10 +19,11 @@ interface RetrievalResult {
 
 /**
  * Hybrid retrieval over one book: Qdrant nearest neighbours of the embedded narrative query and
- * Typesense matches of the keyword query run at the same time, then reciprocal rank fusion, then a
- * lexical rerank of the fused top `RERANK_DEPTH` (BM25 over those passages' text with WordNet's
- * related words, `rerank.ts`) keeps the best `keep`. One retriever down or timing out: continue
- * with the other, log it and name it in `unavailable`; both: SERVICE_UNAVAILABLE.
+ * Typesense matches of the keyword query run at the same time, then reciprocal rank fusion of the
+ * two lists (their union, in fused order), then a rerank of that whole union by the vector
+ * similarity, a soft word match over static word vectors and BM25 with WordNet's related words
+ * (`rerank.ts`), which keeps the best `keep`. One retriever down or timing out: continue with the
+ * other, log it and name it in `unavailable`; both: SERVICE_UNAVAILABLE.
  */
 export class HybridRetriever {
   constructor(
@@ -33,8 +35,10 @@ export class HybridRetriever {
       logger: Logger;
       /** Related words for the rerank; null reranks by the query's own words only. */
       related: RelatedWords | null;
-      /** The fused score's share in the rerank (`RETRIEVAL_RERANK_FUSED_WEIGHT`). */
-      rerankFusedWeight: number;
+      /** The soft word matcher for the rerank (made on first use); null leaves it out. */
+      softMatch: (() => SoftMatcher) | null;
+      /** The vector similarity's share in the rerank (`RETRIEVAL_RERANK_VECTOR_WEIGHT`). */
+      rerankVectorWeight: number;
     },
   ) {}
 
@@ -91,14 +95,13 @@ export class HybridRetriever {
         },
       );
     }
-    const fused = reciprocalRankFusion(
-      vectorHits,
-      keywordHits,
-      Math.max(options.keep, RERANK_DEPTH),
-    );
+    // Every candidate of either list is reranked.
+    const fused = reciprocalRankFusion(vectorHits, keywordHits, Number.POSITIVE_INFINITY);
     return {
       passages: rerankPassages(queries.keyword, fused, options.keep, this.deps.related, {
-        fusedWeight: this.deps.rerankFusedWeight,
+        vectorWeight: this.deps.rerankVectorWeight,
+        vectorScores: new Map(vectorHits.map((h) => [h.chunk.chunk_index, h.score])),
+        softMatch: this.deps.softMatch?.() ?? null,
       }),
       unavailable,
     };

@@ -66,7 +66,8 @@ export class WordVectorEmbedder implements Embedder {
   readonly commonComponent: Float32Array;
 
   constructor(
-    private readonly table: WordVectors,
+    /** The word vectors (the rerank's soft word match uses them too, `chat/soft-match.ts`). */
+    readonly table: WordVectors,
     options: { a?: number; removeCommonComponent?: boolean } = {},
   ) {
     const { dimension, ranks, vectors, sourceSize } = table;
