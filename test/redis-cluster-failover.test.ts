@@ -7,7 +7,11 @@ import { loadDemoBook } from '../src/ingest/demo-book.js';
 import { ingestDemoBook, uploadBook, waitForStatus, waitUntil } from './support/books.js';
 import { createChatSession } from './support/chat.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { type OpenAiTestServer, startOpenAiServer } from './support/openai-server.js';
+import {
+  type OpenAiTestServer,
+  openAiEmbedderEnv,
+  startOpenAiServer,
+} from './support/openai-server.js';
 import { cli, startRedisCluster, type TestRedisCluster } from './support/redis-cluster.js';
 import { WorkerProcesses } from './support/workers.js';
 
@@ -42,10 +46,7 @@ beforeAll(async () => {
     env: {
       CHUNK_TARGET_CHARS: '600',
       CHUNK_OVERLAP_CHARS: '100',
-      EMBEDDING_PROVIDER: 'openai',
-      EMBEDDING_BASE_URL: ai.url,
-      EMBEDDING_MODEL: 'test-embedder',
-      EMBEDDING_DIMENSION: '8',
+      ...openAiEmbedderEnv(ai),
       // Far longer than the bound on recovery below: a lock left behind by the failover must be
       // given back, not wait out its TTL.
       SESSION_LOCK_TTL_MS: '120000',

@@ -10,7 +10,11 @@ import { type App, createApp } from '../src/yoga.js';
 import { ingestDemoBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
 import { createChatSession } from './support/chat.js';
 import { gqlAt, startTestGateway, type TestGateway } from './support/gateway.js';
-import { type OpenAiTestServer, startOpenAiServer } from './support/openai-server.js';
+import {
+  type OpenAiTestServer,
+  openAiEmbedderEnv,
+  startOpenAiServer,
+} from './support/openai-server.js';
 import { keysOf } from './support/redis.js';
 import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster.js';
 import { killWorkerMidJob, WorkerProcesses } from './support/workers.js';
@@ -45,10 +49,7 @@ beforeAll(async () => {
     env: {
       CHUNK_TARGET_CHARS: '600',
       CHUNK_OVERLAP_CHARS: '100',
-      EMBEDDING_PROVIDER: 'openai',
-      EMBEDDING_BASE_URL: ai.url,
-      EMBEDDING_MODEL: 'test-embedder',
-      EMBEDDING_DIMENSION: '8',
+      ...openAiEmbedderEnv(ai),
     },
   });
   // A second instance on the same stores and the same cluster.

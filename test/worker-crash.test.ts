@@ -7,7 +7,11 @@ import { loadDemoBook } from '../src/ingest/demo-book.js';
 import { readBookText } from '../src/ingest/readers.js';
 import { uploadBook, waitForIdleQueue, waitForStatus, waitUntil } from './support/books.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
-import { type OpenAiTestServer, startOpenAiServer } from './support/openai-server.js';
+import {
+  type OpenAiTestServer,
+  openAiEmbedderEnv,
+  startOpenAiServer,
+} from './support/openai-server.js';
 import { keysOf, sharedRedis, wipeRedis } from './support/redis.js';
 import { killWorkerMidJob as killMidJob, WorkerProcesses } from './support/workers.js';
 
@@ -47,10 +51,7 @@ describe.skipIf(!sharedRedis)('workers that die', () => {
     gw = await startTestGateway({
       env: {
         ...CHUNK,
-        EMBEDDING_PROVIDER: 'openai',
-        EMBEDDING_BASE_URL: ai.url,
-        EMBEDDING_MODEL: 'test-embedder',
-        EMBEDDING_DIMENSION: '8',
+        ...openAiEmbedderEnv(ai),
       },
     });
   });

@@ -106,6 +106,16 @@ export function fakeVector(text: string, dimension: number): number[] {
   return vector.map((v) => v / norm);
 }
 
+/** The gateway's settings for embedding through `server` (8 dimensions, the tests' worker setup). */
+export function openAiEmbedderEnv(server: Pick<OpenAiTestServer, 'url'>): Record<string, string> {
+  return {
+    EMBEDDING_PROVIDER: 'openai',
+    EMBEDDING_BASE_URL: server.url,
+    EMBEDDING_MODEL: 'test-embedder',
+    EMBEDDING_DIMENSION: '8',
+  };
+}
+
 export async function startOpenAiServer(
   options: { dimension?: number } = {},
 ): Promise<OpenAiTestServer> {
