@@ -26,6 +26,8 @@ import { startRuntime } from '../src/runtime.js';
 import { BOOKS_BUCKET } from '../src/stores/book-files.js';
 import type { RetrievedChunk } from '../src/stores/chunks.js';
 import { createApp } from '../src/yoga.js';
+import { fitPairwise, type RankGroup, rankBy } from './learn-rank.js';
+import { RERANK_FEATURES, type RerankFeature, rerankFeatures } from './rerank-features.js';
 
 const K = 6;
 /** `eval/RESULTS.md` keeps what follows this line when it is rewritten. */
@@ -92,6 +94,9 @@ const LABEL: Record<Retriever, string> = {
   bm25: 'plain BM25, same chunks',
 };
 
+/** One question's candidates for `--learn`, with the rank the rerank gives its answer. */
+type LearningGroup = RankGroup & { kind: Question['kind']; current: number };
+
 interface Chunk {
   chunk_index: number;
   text: string;
@@ -124,6 +129,9 @@ async function main() {
   const token = runtime.devToken!;
   const started = Date.now();
   const sections: string[] = [];
+  const learnedFeatures = (process.env.EVAL_FEATURES?.split(',') ??
+    RERANK_FEATURES) as RerankFeature[];
+  const learning: { name: string; groups: LearningGroup[] }[] = [];
   const softMatch = softMatcherFor(deps.embedder, config.embeddings.cacheDir);
   const wordNet = sharedWordNet().related;
   /** The rerank's own time per question (the same call `searchBook` makes), in this process. */
@@ -141,6 +149,10 @@ async function main() {
       const bookId = await ingest(runtime, suite.book, text);
       const chunks = await allChunks(runtime, bookId);
       const bm25 = new Bm25(chunks);
+      if (args.includes('--learn')) {
+        learning.push({ name: suite.name, groups: await learningSet(bookId, questions) });
+        continue;
+      }
       if (args.includes('--grid')) {
         await grid(bookId, questions, bm25);
         continue;
@@ -165,6 +177,10 @@ async function main() {
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
+  }
+  if (args.includes('--learn')) {
+    learnReport(learnedFeatures, learning);
+    return;
   }
 
   const layout = config.qdrantCollections.layout;
@@ -273,6 +289,49 @@ async function main() {
           }
   }
 
+  /** Both retrievers' candidates for a question, as `searchBook` gets them, and their fusion. */
+  async function candidates(q: Question, bookId: string) {
+    const queries = searchQueries(q.question);
+    const [vector] = await deps.embedder.embed([queries.narrative]);
+    const n = deps.config.chat.candidates;
+    const vectorHits = await deps.vectors.search(bookId, vector!, n);
+    const keywordQuery = keywordSearch(queries.keyword, n);
+    const keywordHits = keywordQuery ? await deps.keywords.search(bookId, keywordQuery, n) : [];
+    const rrf = reciprocalRankFusion(vectorHits, keywordHits, Number.POSITIVE_INFINITY);
+    return { queries, vectorHits, keywordHits, rrf };
+  }
+
+  /**
+   * Each question's candidates with their features and whether each holds the answer, and the rank
+   * the rerank gives the answer.
+   */
+  async function learningSet(bookId: string, questions: readonly Question[]) {
+    const groups: LearningGroup[] = [];
+    for (const q of questions) {
+      const { queries, vectorHits, rrf } = await candidates(q, bookId);
+      const vectorScores = new Map(vectorHits.map((h) => [h.chunk.chunk_index, h.score]));
+      const features = rerankFeatures(queries.narrative, queries.keyword, rrf, wordNet, {
+        vectorScores,
+        softMatch: softMatch(),
+      });
+      const reranked = rerankPassages(queries.keyword, rrf, rrf.length, wordNet, {
+        vectorWeight: deps.config.chat.rerankVectorWeight,
+        vectorScores,
+        softMatch: softMatch(),
+      });
+      groups.push({
+        kind: q.kind,
+        x: features.map((f) => learnedFeatures.map((name) => f[name])),
+        y: rrf.map((p) => p.chunk.text.includes(q.answer)),
+        current: rankOf(
+          reranked.map((p) => p.chunk),
+          q,
+        ),
+      });
+    }
+    return groups;
+  }
+
   async function retrieve(q: Question, bookId: string): Promise<Record<Retriever, Chunk[]>> {
     const res = await app.fetch('http://eval.local/graphql', {
       method: 'POST',
@@ -289,13 +348,7 @@ async function main() {
     };
     if (!body.data) throw new Error(`searchBook failed: ${JSON.stringify(body.errors)}`);
     const fused = body.data.searchBook.map((p) => ({ chunk_index: p.chunkIndex, text: p.text }));
-    const queries = searchQueries(q.question);
-    const [vector] = await deps.embedder.embed([queries.narrative]);
-    const n = deps.config.chat.candidates;
-    const vectorHits = await deps.vectors.search(bookId, vector!, n);
-    const keywordQuery = keywordSearch(queries.keyword, n);
-    const keywordHits = keywordQuery ? await deps.keywords.search(bookId, keywordQuery, n) : [];
-    const rrf = reciprocalRankFusion(vectorHits, keywordHits, Number.POSITIVE_INFINITY);
+    const { queries, vectorHits, keywordHits, rrf } = await candidates(q, bookId);
     const rerank = (related: RelatedWords | null, soft: boolean) =>
       rerankPassages(queries.keyword, rrf, K, related, {
         vectorWeight: deps.config.chat.rerankVectorWeight,
@@ -315,6 +368,44 @@ async function main() {
       bm25: [],
     };
   }
+}
+
+/**
+ * `--learn`: a linear order over the features (`rerank-features.ts`) fitted on every book but one
+ * and scored on that one (leave one book out), beside the rerank as it is; then fitted on all books.
+ * Recall@6, recall@1 and MRR@6 by kind.
+ */
+function learnReport(
+  features: readonly string[],
+  books: { name: string; groups: LearningGroup[] }[],
+) {
+  const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+  const metrics = (ranks: number[]) => {
+    const m = (g: (n: number) => number) => ranks.reduce((s, n) => s + g(n), 0) / ranks.length;
+    return [m((n) => (n <= K ? 1 : 0)), m((n) => (n <= 1 ? 1 : 0)), m((n) => (n <= K ? 1 / n : 0))];
+  };
+  const byKind = (groups: LearningGroup[], rank: (g: LearningGroup) => number) =>
+    [...(['lexical', 'paraphrase'] as const).map((k) => groups.filter((g) => g.kind === k)), groups]
+      .map((gs) => fmt(metrics(gs.map(rank))))
+      .join(' | ');
+  console.log(`features: ${features.join(', ')}`);
+  console.log('book, order: R@6 R@1 MRR@6 lexical | paraphrase | overall');
+  const all: { current: number[]; fitted: number[] } = { current: [], fitted: [] };
+  for (const [i, book] of books.entries()) {
+    const w = fitPairwise(books.filter((_, j) => j !== i).flatMap((b) => b.groups));
+    console.log(`${book.name}\n  the rerank: ${byKind(book.groups, (g) => g.current)}`);
+    console.log(`  fitted on the others: ${byKind(book.groups, (g) => rankBy(w, g))}`);
+    all.current.push(...book.groups.map((g) => g.current));
+    all.fitted.push(...book.groups.map((g) => rankBy(w, g)));
+  }
+  console.log(
+    `all books, left out in turn: the rerank ${fmt(metrics(all.current))}, fitted ${fmt(metrics(all.fitted))}`,
+  );
+  const w = fitPairwise(books.flatMap((b) => b.groups));
+  const total = w.reduce((s, x) => s + Math.abs(x), 0) || 1;
+  console.log(
+    `weights fitted on all (shares of their absolute sum): ${features.map((f, k) => `${f} ${(w[k]! / total).toFixed(3)}`).join(', ')}`,
+  );
 }
 
 /** A share as the settings line prints it: 1/3 as a fraction, others with two decimals. */

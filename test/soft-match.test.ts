@@ -41,6 +41,21 @@ describe('SoftMatcher', () => {
     expect(matcher.scores('what is the of it', texts, null)).toEqual([0]);
   });
 
+  it("splits a passage's score into the whole passage's and its best window's", () => {
+    const filler = 'Nothing else happened that day. The gulls were loud. Rain fell on the roofs.';
+    const text = `The keeper rang the bell. ${filler} A storm came.`;
+    const [parts] = matcher.parts('keeper storm bell', [text], null);
+    // The whole passage has all three words; no window of three sentences has the storm too.
+    expect(parts!.whole).toBeCloseTo(1, 12);
+    expect(parts!.window).toBeLessThan(1);
+    expect(parts!.window).toBeGreaterThan(0);
+    expect(matcher.scores('keeper storm bell', [text], null)[0]).toBeCloseTo(
+      0.3 * parts!.whole + 0.7 * parts!.window,
+      12,
+    );
+    expect(matcher.parts('what is it', [text], null)).toEqual([{ whole: 0, window: 0 }]);
+  });
+
   it('prefers the matches in one place to the same matches scattered over the passage', () => {
     const filler = 'Nothing else happened that day. The gulls were loud. Rain fell on the roofs.';
     const together = `The keeper rang the storm bell. ${filler} ${filler}`;

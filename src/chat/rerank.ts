@@ -127,13 +127,13 @@ export function rerankPassages(
 }
 
 /** Each value divided by the largest (all 0 when none is positive). */
-function toBest(xs: readonly number[]): number[] {
+export function toBest(xs: readonly number[]): number[] {
   const best = Math.max(0, ...xs);
   return xs.map((x) => (best > 0 ? x / best : 0));
 }
 
 /** Min-max scaled to [0, 1]; all equal: all 1. */
-function minMax(xs: readonly number[]): number[] {
+export function minMax(xs: readonly number[]): number[] {
   const hi = Math.max(...xs);
   const lo = Math.min(...xs);
   return xs.map((x) => (hi > lo ? (x - lo) / (hi - lo) : 1));

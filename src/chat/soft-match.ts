@@ -64,9 +64,23 @@ export class SoftMatcher {
 
   /** The soft-match score of each text against `query`, in [0, 1]; 0 for a query of stopwords. */
   scores(query: string, texts: readonly string[], related: RelatedWords | null): number[] {
-    const { floor, window, wholeShare, relatedSimilarity } = this.options;
+    const { wholeShare } = this.options;
+    return this.parts(query, texts, related).map(
+      ({ whole, window }) => wholeShare * whole + (1 - wholeShare) * window,
+    );
+  }
+
+  /**
+   * Each text's two parts of the score: the whole text's and its best window's, each in [0, 1].
+   */
+  parts(
+    query: string,
+    texts: readonly string[],
+    related: RelatedWords | null,
+  ): { whole: number; window: number }[] {
+    const { floor, window, relatedSimilarity } = this.options;
     const queryWords = [...new Set(contentWords(query.replace(/['’]s\b/gu, '')))];
-    if (queryWords.length === 0) return texts.map(() => 0);
+    if (queryWords.length === 0) return texts.map(() => ({ whole: 0, window: 0 }));
     const weights = queryWords.map((w) => this.weight(w));
     const total = weights.reduce((s, w) => s + w, 0);
     const queryVectors = queryWords.map((w) => this.vector(w));
@@ -120,7 +134,7 @@ export class SoftMatcher {
       for (let i = 0; i + Math.min(window, best.length) <= best.length; i++) {
         bestWindow = Math.max(bestWindow, scoreOf(i, i + Math.min(window, best.length)));
       }
-      return wholeShare * whole + (1 - wholeShare) * bestWindow;
+      return { whole, window: bestWindow };
     });
   }
 

@@ -11,6 +11,7 @@
  * reply back; any other follow-up borrows the previous turn's words (its names for the pronouns)
  * and prefers sentences not said yet.
  */
+import { type QuestionKind, questionKind } from './question-kind.js';
 import { contentWords, sentenceSpans, words } from './text.js';
 import type { ChatMessage, CompletionHints } from './types.js';
 
@@ -54,21 +55,6 @@ function terms(text: string): string[] {
   return contentWords(text)
     .map(stem)
     .filter((w) => !ASKING.has(w));
-}
-
-type QuestionKind = 'who' | 'where' | 'when' | 'why' | 'how-many' | 'how' | 'said' | 'other';
-
-function kindOf(question: string): QuestionKind {
-  const q = question.toLowerCase();
-  if (/\bhow (many|much|long|far|deep|old|high|tall)\b/.test(q)) return 'how-many';
-  if (/\bwhy\b|\bfor what reason\b|\bwhat made\b/.test(q)) return 'why';
-  if (/\bwhen\b|\bwhat (time|year|day|month|season)\b|\bhow long ago\b/.test(q)) return 'when';
-  if (/\bwhere\b|\bwhat place\b/.test(q)) return 'where';
-  if (/\bwho\b|\bwhose\b|\bwhom\b|\bname of\b|\b(his|her|its|their) name\b|\bcalled\b/.test(q))
-    return 'who';
-  if (/\bwhat (did|does) ((the|his|her) )?\w+ (say|tell|reply|write)\b/.test(q)) return 'said';
-  if (/\bhow\b/.test(q)) return 'how';
-  return 'other';
 }
 
 const NUMBER =
@@ -208,7 +194,7 @@ function bestSentences(
       .map((m) => m[0].toLowerCase().replace(/['’]s$/, ''))
       .filter((n) => n !== 'i'),
   );
-  const kind = kindOf(question);
+  const kind = questionKind(question);
   const n = sentences.length;
   const df = new Map<string, number>();
   for (const s of sentences) for (const w of s.terms) df.set(w, (df.get(w) ?? 0) + 1);
@@ -371,7 +357,7 @@ export function composeReply(
       ? 'The book does not tell me that, so I will not pretend to know it.'
       : 'The pages I remember do not speak of that, and I will not make something up.';
   }
-  return `${leadFor(kindOf(question))} ${quote(best)}`;
+  return `${leadFor(questionKind(question))} ${quote(best)}`;
 }
 
 function leadFor(kind: QuestionKind): string {
