@@ -47,8 +47,8 @@ type Question = z.infer<typeof questionsSchema>[number];
  * The books under evaluation: the first settings were chosen on the first; the demo book's and the
  * Bees book's figures were looked at while choosing the chunk size and the rerank; the Perpetua and
  * Mount Oriel books were written after the rerank's settings were committed, scored once as held
- * out, and then fitted on (`--learn`); the last two were written (questions too) after that and are
- * scored as they came out, never tuned on (`--learn` leaves them out).
+ * out, and then fitted on (`--learn`); the last four were written (questions too) after that and
+ * are scored as they came out, never tuned on (`--learn` leaves them out).
  */
 const SUITES = [
   {
@@ -92,6 +92,18 @@ const SUITES = [
     role: 'held out',
     book: 'orchard-book.md',
     questions: 'orchard-questions.json',
+  },
+  {
+    name: 'The Lagoon Blue of Calder Island',
+    role: 'held out',
+    book: 'glassworks-book.md',
+    questions: 'glassworks-questions.json',
+  },
+  {
+    name: 'The Cartographer of the Salt Road',
+    role: 'held out',
+    book: 'caravan-book.md',
+    questions: 'caravan-questions.json',
   },
 ] as const;
 
