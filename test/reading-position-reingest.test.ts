@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { loadDemoBook } from '../src/ingest/demo-book.js';
 import { createLogger } from '../src/logger.js';
 import { type Runtime, startRuntime } from '../src/runtime.js';
 import { ingestDemoBook, waitForIdleQueue, waitForStatus } from './support/books.js';
@@ -178,4 +179,65 @@ describe('a reading position after the book is processed again', () => {
       expect(firstTwo.has(c.chapter), c.chapter).toBe(true);
     }
   }, 60_000);
+
+  // Last: the book loses chapters for the rest of the file.
+  it('a chapter the book no longer has shows nothing until the reader sets the position again', async () => {
+    const atSix = await newSession({ chapter: 6 });
+    const [book] = await gw.db.sql<{ storage_path: string }[]>`
+      select storage_path from books where id = ${bookId}`;
+    // The owner replaces the file with its first two chapters and has it processed again.
+    const text = new TextDecoder().decode(await loadDemoBook());
+    const shorter = text.slice(0, text.indexOf('# Chapter 3'));
+    const up = await gw.deps.supabase.storage
+      .from('books')
+      .upload(book!.storage_path, new TextEncoder().encode(shorter), {
+        contentType: 'text/markdown',
+        upsert: true,
+      });
+    expect(up.error).toBeNull();
+    const again = await gw.gql(
+      'mutation ($id: ID!) { processBook(bookId: $id) { id } }',
+      { id: bookId },
+      { token },
+    );
+    expect(again.body.errors).toBeUndefined();
+    expect(await waitForStatus(gw, bookId, ['completed', 'failed'], 60_000)).toBe('completed');
+    await waitForIdleQueue(gw);
+    // The title's part and two chapters: chapter 6 is gone.
+    expect((await chaptersOf()).length).toBeLessThan(6);
+
+    const outdated = (r: {
+      body: { errors?: readonly { extensions?: Record<string, unknown> }[] };
+    }) => {
+      const e = r.body.errors?.[0]?.extensions;
+      return [e?.code, e?.reason];
+    };
+    const messages = async () =>
+      (
+        await gw.db.sql<{ n: number }[]>`
+          select count(*)::int as n from messages where session_id = ${atSix.id}`
+      )[0]!.n;
+    const turn = await gw.gql(
+      SEND,
+      { input: { sessionId: atSix.id, content: QUESTIONS[3] } },
+      { token },
+    );
+    expect(outdated(turn)).toEqual(['FAILED_PRECONDITION', 'reading_position_outdated']);
+    expect(await messages()).toBe(0);
+    const search = await gw.gql(SEARCH, { b: bookId, q: QUESTIONS[3], s: atSix.id }, { token });
+    expect(outdated(search)).toEqual(['FAILED_PRECONDITION', 'reading_position_outdated']);
+    expect(search.body.data?.searchBook ?? null).toBeNull();
+
+    // Set again, within the book as it is now: the session answers, bounded there.
+    const set = await gw.gql(
+      `mutation ($input: SetReadingPositionInput!) { setReadingPosition(input: $input) { id } }`,
+      { input: { sessionId: atSix.id, readingPosition: { chapter: 1 } } },
+      { token },
+    );
+    expect(set.body.errors).toBeUndefined();
+    const [first] = await chaptersOf();
+    const seen = await shown(atSix.id);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const c of seen) expect(c.chunkIndex).toBeLessThanOrEqual(first!.lastChunkIndex);
+  }, 120_000);
 });
