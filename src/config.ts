@@ -123,6 +123,7 @@ const envSchema = z.object({
   RATE_LIMIT_MESSAGES: intFromEnv(20, 1, 1_000_000),
   RATE_LIMIT_SESSIONS: intFromEnv(10, 1, 1_000_000),
   RATE_LIMIT_PROCESS_BOOK: intFromEnv(5, 1, 1_000_000),
+  RATE_LIMIT_SEARCHES: intFromEnv(60, 1, 1_000_000),
   METRICS_ENABLED: boolFromEnv(true),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(25_000, 0, 600_000),
@@ -211,6 +212,7 @@ export interface Config {
       messages: number;
       sessions: number;
       processBook: number;
+      search: number;
     } | null;
   };
   observability: {
@@ -467,6 +469,7 @@ function securitySettings(e: Env, corsOrigins: string[] | undefined): Config['se
           messages: e.RATE_LIMIT_MESSAGES,
           sessions: e.RATE_LIMIT_SESSIONS,
           processBook: e.RATE_LIMIT_PROCESS_BOOK,
+          search: e.RATE_LIMIT_SEARCHES,
         }
       : null,
   };

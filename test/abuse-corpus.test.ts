@@ -1262,6 +1262,14 @@ describe('rate limits while Redis is down', () => {
       () => send('mutation ($b: ID!) { processBook(bookId: $b) { id } }', { b: bookId }),
       'processBook',
     ],
+    [
+      'searchBook',
+      () =>
+        send('query ($b: ID!) { searchBook(bookId: $b, query: "lamp") { chunkIndex } }', {
+          b: bookId,
+        }),
+      'search',
+    ],
   ];
 
   it.each(costly)(

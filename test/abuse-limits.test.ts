@@ -34,6 +34,7 @@ beforeAll(async () => {
     env: {
       RATE_LIMIT_ENABLED: 'true',
       RATE_LIMIT_MESSAGES: '3',
+      RATE_LIMIT_SEARCHES: '3',
       LIMIT_MAX_ALIASES: '',
       LIMIT_MAX_TOKENS: '',
     },
@@ -251,6 +252,58 @@ describe('rate limits', () => {
     const ttl = await gw.redis.pttl(`ratelimit:messages:${user}`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60_000);
+  });
+
+  it('searchBook, a query that embeds and reranks on every call, has its own bucket', async () => {
+    const SEARCH =
+      'query ($b: ID!, $q: String!) { searchBook(bookId: $b, query: $q) { chunkIndex } }';
+    const key = `ratelimit:search:${reader}`;
+    await gw.redis.del(key);
+    // A search of a book that is not the reader's is their mistake: given back.
+    for (let i = 0; i < 5; i++) {
+      const missing = await call(gw.app, {
+        query: SEARCH,
+        variables: { b: randomUUID(), q: 'lamp' },
+      });
+      expect(missing.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    }
+    expect(await gw.redis.exists(key)).toBe(0);
+    // Two aliased searches take two of three, a third the last one.
+    const both = await call(gw.app, {
+      query:
+        'query ($b: ID!) { a: searchBook(bookId: $b, query: "lamp") { chunkIndex } b: searchBook(bookId: $b, query: "storm") { chunkIndex } }',
+      variables: { b: bookId },
+    });
+    expect(both.body.errors).toBeUndefined();
+    expect(await gw.redis.get(key)).toBe('2');
+    const third = await call(gw.app, { query: SEARCH, variables: { b: bookId, q: 'keeper' } });
+    expect(third.body.errors).toBeUndefined();
+    gw.counter.reset();
+    const fourth = await call(gw.app, { query: SEARCH, variables: { b: bookId, q: 'bell' } });
+    expect(fourth.res.status).toBe(429);
+    expect(fourth.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      bucket: 'search',
+    });
+    expect(Number(fourth.res.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Refused before it ran: no embedding, no retriever, no store but the limiter's Redis call.
+    const calls = Object.keys(gw.counter.snapshot());
+    expect(
+      calls.every((k) => k.startsWith('redis')),
+      calls.join(', '),
+    ).toBe(true);
+    // Other queries are not limited, and another reader has their own window.
+    const book = await call(gw.app, {
+      query: 'query ($b: ID!) { book(id: $b) { id } }',
+      variables: { b: bookId },
+    });
+    expect(book.body.errors).toBeUndefined();
+    const other = await call(
+      gw.app,
+      { query: SEARCH, variables: { b: randomUUID(), q: 'lamp' } },
+      { token: await gw.token(randomUUID()) },
+    );
+    expect(other.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 });
 

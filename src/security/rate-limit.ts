@@ -8,8 +8,10 @@
  * forbidden, not ready, session busy) is given back, the key deleted if it drops to zero: a typo
  * costs no quota and a refused request leaves Redis as it was. If Redis cannot be reached, the
  * buckets whose calls cost model calls (messages: the chat model; processBook: the embeddings of
- * a whole book) fail closed: SERVICE_UNAVAILABLE (HTTP 503, retryable) before execution. The
- * others (sessions: one row) fail open, logged.
+ * a whole book; search: the query's embedding, both retrievers and the rerank) fail closed:
+ * SERVICE_UNAVAILABLE (HTTP 503, retryable) before execution. The others (sessions: one row) fail
+ * open, logged. `searchBook` is the one limited query: it is never answered from a cache, and
+ * every call embeds the query (an embedding model's call with `EMBEDDING_PROVIDER=openai`).
  */
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -22,7 +24,7 @@ import type { RedisClient } from '../stores/redis.js';
 import { isAsyncIterable } from '../util/async-iterable.js';
 import { requestError } from './errors.js';
 
-type RateBucket = 'messages' | 'sessions' | 'processBook';
+type RateBucket = 'messages' | 'sessions' | 'processBook' | 'search';
 
 const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
   sendMessage: 'messages',
@@ -30,6 +32,7 @@ const RATE_LIMITED_FIELDS: Record<string, RateBucket> = {
   createChatSession: 'sessions',
   processBook: 'processBook',
   createBook: 'processBook',
+  searchBook: 'search',
 };
 
 const rateLimitKey = (bucket: RateBucket, viewerId: string) => `ratelimit:${bucket}:${viewerId}`;
@@ -56,7 +59,7 @@ if n <= 0 then redis.call('DEL', KEYS[1]) end
 return n`;
 
 /** Buckets refused while their limit cannot be checked: each call costs model calls. */
-const FAIL_CLOSED_BUCKETS: ReadonlySet<RateBucket> = new Set(['messages', 'processBook']);
+const FAIL_CLOSED_BUCKETS: ReadonlySet<RateBucket> = new Set(['messages', 'processBook', 'search']);
 
 /** Errors after which the attempt is given back: nothing costly ran. */
 const REFUNDED_CODES = new Set([
@@ -125,7 +128,7 @@ export function useRateLimit(
     const viewer = args.contextValue.viewer;
     if (!viewer) return null;
     const operation = selectOperation(args.document, args.operationName);
-    if (!operation || operation.operation === 'query') return null;
+    if (!operation) return null;
     const wanted = new Map<RateBucket, number>();
     for (const field of rootFields(args.document, operation)) {
       const bucket = RATE_LIMITED_FIELDS[field];
