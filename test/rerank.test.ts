@@ -42,6 +42,25 @@ describe('lexicalScores', () => {
   });
 });
 
+describe('lexicalScores and word forms', () => {
+  it('matches a word in another form (its stem), and a word and its other form count once', () => {
+    const texts = ['She had commanded the boat for years', 'the gulls cried', 'a command given'];
+    const [commanded, none, command] = lexicalScores(
+      'Who was in command of the boat?',
+      texts,
+      null,
+    );
+    expect(commanded).toBeGreaterThan(0);
+    expect(none).toBe(0);
+    // "command" and "commanded" are one query word: the text with both of the question's words
+    // scores above the one with only "command".
+    expect(commanded).toBeGreaterThan(command!);
+    const [once] = lexicalScores('command commanded', texts, null);
+    const [single] = lexicalScores('command', texts, null);
+    expect(once).toBeCloseTo(single!, 12);
+  });
+});
+
 describe('rerankPassages', () => {
   it('moves the passage that matches the question up among the candidates', () => {
     const ps = fused('gulls and wind', 'the lamp was lit', 'the keeper rang the storm bell', 'fog');

@@ -1,3 +1,4 @@
+import { stem } from '../providers/extractive-reply.js';
 import { contentWords } from '../providers/text.js';
 import type { FusedPassage } from './fusion.js';
 import type { SoftMatcher } from './soft-match.js';
@@ -31,9 +32,11 @@ interface RerankOptions {
 /**
  * Okapi BM25 (k1 = 1.2, b = 0.75) of each text against the query's content words, with document
  * frequencies and average length taken over `texts` themselves (the rerank sees only the
- * candidates, not the book). Each query word scores its best match among itself (weight 1) and its
- * related words (weight `relatedWeight`), so a passage saying `clock` matches a question asking for
- * a `timepiece`, at a discount, and a word and its synonym together count once.
+ * candidates, not the book). Words are compared by their stem (`stem`: plural and verb endings,
+ * common irregular forms), so `commanded` matches `command`. Each query word scores its best match
+ * among itself (weight 1) and its related words (weight `relatedWeight`), so a passage saying
+ * `clock` matches a question asking for a `timepiece`, at a discount, and a word and its synonym
+ * (or two forms of one word) together count once.
  */
 export function lexicalScores(
   query: string,
@@ -42,7 +45,7 @@ export function lexicalScores(
   relatedWeight = RELATED_WORD_WEIGHT,
 ): number[] {
   const docs = texts.map((t) => {
-    const ws = contentWords(t);
+    const ws = contentWords(t).map(stem);
     const tf = new Map<string, number>();
     for (const w of ws) tf.set(w, (tf.get(w) ?? 0) + 1);
     return { tf, len: ws.length };
@@ -50,12 +53,17 @@ export function lexicalScores(
   const n = docs.length;
   if (n === 0) return [];
   const avgLen = docs.reduce((s, d) => s + d.len, 0) / n || 1;
-  const queryWords = [...new Set(contentWords(query.replace(/['’]s\b/gu, '')))];
-  const groups = queryWords.map((q) => [
-    { word: q, weight: 1 },
-    ...[...(related?.(q) ?? [])]
-      .filter((r) => !queryWords.includes(r))
-      .map((word) => ({ word, weight: relatedWeight })),
+  // One group per stem: the stem itself, and the stems of its words' related words.
+  const byStem = new Map<string, Set<string>>();
+  for (const q of new Set(contentWords(query.replace(/['’]s\b/gu, '')))) {
+    const own = stem(q);
+    const rel = byStem.get(own) ?? new Set<string>();
+    for (const r of related?.(q) ?? []) rel.add(stem(r));
+    byStem.set(own, rel);
+  }
+  const groups = [...byStem].map(([own, rel]) => [
+    { word: own, weight: 1 },
+    ...[...rel].filter((r) => !byStem.has(r)).map((word) => ({ word, weight: relatedWeight })),
   ]);
   const idf = new Map<string, number>();
   const idfOf = (w: string) => {
