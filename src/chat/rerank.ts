@@ -1,5 +1,4 @@
-import { stem } from '../providers/extractive-reply.js';
-import { contentWords } from '../providers/text.js';
+import { contentWords, stem } from '../providers/text.js';
 import type { FusedPassage } from './fusion.js';
 import type { SoftMatcher } from './soft-match.js';
 import type { RelatedWords } from './wordnet.js';

@@ -98,3 +98,30 @@ function trimEnd(text: string, from: number, to: number): number {
   while (to > from && /\s/.test(text[to - 1] ?? '')) to--;
   return to;
 }
+
+// A few irregular forms, so that "who wrote" meets "wrote" and "write" alike.
+const IRREGULAR: ReadonlyMap<string, string> = new Map(
+  (
+    'said:say told:tell wrote:write written:write saw:see seen:see came:come found:find ' +
+    'drew:draw drawn:draw went:go gone:go took:take taken:take knew:know known:know kept:keep ' +
+    'met:meet sent:send gave:give given:give made:make struck:strike sank:sink sunk:sink ' +
+    'fell:fall fallen:fall began:begin brought:bring thought:think taught:teach left:leave ' +
+    'lay:lie stood:stand sat:sit rode:ride ran:run won:win lost:lose held:hold heard:hear ' +
+    'built:build children:child men:man women:woman feet:foot teeth:tooth'
+  )
+    .split(' ')
+    .map((pair) => pair.split(':') as [string, string]),
+);
+
+/** A crude stem: irregular forms, then plural and verb endings. Only used for matching. */
+export function stem(word: string): string {
+  const irregular = IRREGULAR.get(word);
+  if (irregular) return irregular;
+  if (word.length > 4 && word.endsWith('ies')) return `${word.slice(0, -3)}y`;
+  if (word.length > 5 && word.endsWith('ing')) return word.slice(0, -3);
+  if (word.length > 4 && word.endsWith('ed')) return word.slice(0, -2);
+  if (word.length > 3 && word.endsWith('es') && /(ss|sh|ch|x)es$/.test(word))
+    return word.slice(0, -2);
+  if (word.length > 3 && word.endsWith('s') && !word.endsWith('ss')) return word.slice(0, -1);
+  return word;
+}
