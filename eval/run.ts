@@ -253,7 +253,7 @@ async function main() {
     `chunks of ${config.ingestion.chunkTargetChars} characters with ${config.ingestion.chunkOverlapChars} overlap`,
     `${config.chat.candidates} candidates per retriever, ${config.chat.keep} kept`,
     `RRF k = ${RRF_K}, equal weights, keyword hits weighted by their share of the query's words (relative to the best hit's) to the power ${KEYWORD_COVERAGE_POWER}`,
-    `every candidate reranked by ${fmtShare(config.chat.rerankVectorWeight)} × vector similarity + ${fmtShare((1 - config.chat.rerankVectorWeight) / 2)} × soft word match + ${fmtShare((1 - config.chat.rerankVectorWeight) / 2)} × BM25 with WordNet's related words (at ${RELATED_WORD_WEIGHT}) over them (soft match: all-but-the-top word vectors, similarity floor ${SOFT_MATCH_DEFAULTS.floor}, windows of ${SOFT_MATCH_DEFAULTS.window} sentences, the whole passage's share ${SOFT_MATCH_DEFAULTS.wholeShare}, a related word at least ${SOFT_MATCH_DEFAULTS.relatedSimilarity})`,
+    `every candidate reranked by ${fmtShare(config.chat.rerankVectorWeight)} × vector similarity + ${fmtShare((1 - config.chat.rerankVectorWeight) / 2)} × soft word match + ${fmtShare((1 - config.chat.rerankVectorWeight) / 2)} × BM25 of word stems with WordNet's related words (at ${RELATED_WORD_WEIGHT}) over them (soft match: all-but-the-top word vectors, similarity floor ${SOFT_MATCH_DEFAULTS.floor}, windows of ${SOFT_MATCH_DEFAULTS.window} sentences, the whole passage's share ${SOFT_MATCH_DEFAULTS.wholeShare}, a related word at least ${SOFT_MATCH_DEFAULTS.relatedSimilarity})`,
     // The default layout is not named, so that a default run rewrites the committed file as it was.
     ...(layout.kind === 'shared'
       ? [`Qdrant layout \`shared\` (collection \`${layout.collection}\`)`]
