@@ -38,6 +38,7 @@ const PLACE =
   /\b(at|in|on|under|beneath|beyond|behind|near|above|below|inside|outside|across|east|west|north|south|room|tower|house|cottage|shed|bay|coast|rock|rocks|island|city|town|village|harbour|harbor|street|road|shore)\b/i;
 const CAUSE =
   /\b(because|since|so that|so|therefore|reason|in order to|for fear|why|cannot|could not|would not|(here|come|came|went|go) to \w+)\b/i;
+const STRONG_CAUSE = /\b(because|so that|therefore|in order to|for fear|the reason)\b/i;
 const MANNER = /\b(by|with|through|using|way)\b/i;
 
 /** Capitalised words that are not the sentence's first word: likely names and places. */
@@ -112,7 +113,8 @@ function cueScore(kind: QuestionKind, s: Sentence, askedNames: ReadonlySet<strin
     case 'when':
       return TIME.test(t) ? 0.8 : 0;
     case 'why':
-      return CAUSE.test(t) ? 1 : 0;
+      // A causal connective says why; a purpose or an inability only may.
+      return STRONG_CAUSE.test(t) ? 1 : CAUSE.test(t) ? 0.5 : 0;
     case 'how-many':
       return NUMBER.test(t) ? 1 : 0;
     case 'how':
