@@ -8,7 +8,11 @@ import type { FusedPassage } from '../src/chat/fusion.js';
 import { lexicalScores, minMax, toBest } from '../src/chat/rerank.js';
 import type { SoftMatcher } from '../src/chat/soft-match.js';
 import type { RelatedWords } from '../src/chat/wordnet.js';
-import { questionKind } from '../src/providers/question-kind.js';
+import {
+  CAUSAL_CONNECTIVE,
+  type QuestionKind,
+  questionKind,
+} from '../src/providers/question-kind.js';
 import { sentenceSpans } from '../src/providers/text.js';
 
 export const RERANK_FEATURES = [
@@ -29,8 +33,8 @@ const WINDOW_SENTENCES = 3;
  * Words that mark an answer of the kind a question asks for: a reason for `why`, a number for
  * `how many` or `how long`, a time for `when`. Other kinds have none.
  */
-const ANSWER_CUES: Partial<Record<ReturnType<typeof questionKind>, RegExp>> = {
-  why: /\b(because|so that|in order to|so as to|for fear|reason|therefore|lest)\b/i,
+const ANSWER_CUES: Partial<Record<QuestionKind, RegExp>> = {
+  why: CAUSAL_CONNECTIVE,
   'how-many':
     /\b(\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|dozen|half|twice)\b/i,
   when: /\b(\d+|o['’]clock|midnight|noon|dawn|dusk|morning|evening|afternoon|night|monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|july|august|september|october|november|december|spring|summer|autumn|winter|yesterday|tomorrow|tonight|hour|week|month|year)s?\b/i,

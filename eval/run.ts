@@ -8,6 +8,8 @@
  * of question. Prints the table and writes `eval/RESULTS.md` (`--out=PATH` elsewhere, `--no-write`
  * not at all). Any `EMBEDDING_*`, `CHUNK_*` or `RETRIEVAL_*` setting of the environment applies, and
  * `QDRANT_LAYOUT` (or `--layout=shared|per-book`): every book then goes into one shared collection.
+ * `--learn` fits the rerank's weights instead (`learnReport`); `EVAL_FEATURES=a,b,…` fits over those
+ * features of `rerank-features.ts` only.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,6 +53,9 @@ type Question = z.infer<typeof questionsSchema>[number];
  * were written after that choice and are scored as they came out, never tuned on (`--learn`
  * leaves them out).
  */
+/** The role of a book scored as it came out, never tuned on. */
+const HELD_OUT = 'held out';
+
 const SUITES = [
   {
     name: 'The Clockmaker of Brindle Ferry',
@@ -108,13 +113,13 @@ const SUITES = [
   },
   {
     name: 'The Snowbound Season at Caddon Spa',
-    role: 'held out',
+    role: HELD_OUT,
     book: 'theatre-book.md',
     questions: 'theatre-questions.json',
   },
   {
     name: 'What the Water Kept at Ashcombe',
-    role: 'held out',
+    role: HELD_OUT,
     book: 'archive-book.md',
     questions: 'archive-questions.json',
   },
@@ -178,7 +183,7 @@ async function main() {
   try {
     for (const suite of SUITES) {
       // Fitting on a held-out book would make it one tuned on.
-      if (args.includes('--learn') && suite.role === 'held out') continue;
+      if (args.includes('--learn') && suite.role === HELD_OUT) continue;
       const text = await readFile(new URL(suite.book, here), 'utf8');
       const questions = questionsSchema.parse(
         JSON.parse(await readFile(new URL(suite.questions, here), 'utf8')),
@@ -188,12 +193,12 @@ async function main() {
         if (n !== 1) throw new Error(`answer span occurs ${n} times: ${JSON.stringify(q.answer)}`);
       }
       const bookId = await ingest(runtime, suite.book, text);
-      const chunks = await allChunks(runtime, bookId);
-      const bm25 = new Bm25(chunks);
       if (args.includes('--learn')) {
         learning.push({ name: suite.name, groups: await learningSet(bookId, questions) });
         continue;
       }
+      const chunks = await allChunks(runtime, bookId);
+      const bm25 = new Bm25(chunks);
       if (args.includes('--grid')) {
         await grid(bookId, questions, bm25);
         continue;
@@ -235,7 +240,7 @@ async function main() {
     };
     pool(
       'The held-out books together (never looked at before this pipeline was frozen)',
-      scored.filter((b) => b.role === 'held out'),
+      scored.filter((b) => b.role === HELD_OUT),
     );
     pool('All the books together', scored);
   } finally {

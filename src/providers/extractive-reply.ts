@@ -11,7 +11,7 @@
  * reply back; any other follow-up borrows the previous turn's words (its names for the pronouns)
  * and prefers sentences not said yet.
  */
-import { type QuestionKind, questionKind } from './question-kind.js';
+import { CAUSAL_CONNECTIVE, type QuestionKind, questionKind } from './question-kind.js';
 import { contentWords, sentenceSpans, stem, words } from './text.js';
 import type { ChatMessage, CompletionHints } from './types.js';
 
@@ -38,7 +38,6 @@ const PLACE =
   /\b(at|in|on|under|beneath|beyond|behind|near|above|below|inside|outside|across|east|west|north|south|room|tower|house|cottage|shed|bay|coast|rock|rocks|island|city|town|village|harbour|harbor|street|road|shore)\b/i;
 const CAUSE =
   /\b(because|since|so that|so|therefore|reason|in order to|for fear|why|cannot|could not|would not|(here|come|came|went|go) to \w+)\b/i;
-const STRONG_CAUSE = /\b(because|so that|therefore|in order to|for fear|the reason)\b/i;
 const MANNER = /\b(by|with|through|using|way)\b/i;
 
 /** Capitalised words that are not the sentence's first word: likely names and places. */
@@ -114,7 +113,7 @@ function cueScore(kind: QuestionKind, s: Sentence, askedNames: ReadonlySet<strin
       return TIME.test(t) ? 0.8 : 0;
     case 'why':
       // A causal connective says why; a purpose or an inability only may.
-      return STRONG_CAUSE.test(t) ? 1 : CAUSE.test(t) ? 0.5 : 0;
+      return CAUSAL_CONNECTIVE.test(t) ? 1 : CAUSE.test(t) ? 0.5 : 0;
     case 'how-many':
       return NUMBER.test(t) ? 1 : 0;
     case 'how':

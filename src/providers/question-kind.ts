@@ -1,8 +1,12 @@
 /**
  * What kind of answer a question asks for, from its wording: a reason (`why`), a count or measure
  * (`how-many`), a time, a place, a person, someone's words, a manner, or other. The offline reply
- * (`extractive-reply.ts`) and the rerank (`chat/rerank.ts`) both ask it.
+ * (`extractive-reply.ts`) asks it, and so does the evaluation's answer-cue feature
+ * (`eval/rerank-features.ts`).
  */
+/** Words that say why: an answer to a `why` question holds one (a purpose or an inability may). */
+export const CAUSAL_CONNECTIVE = /\b(because|so that|therefore|in order to|for fear|the reason)\b/i;
+
 export type QuestionKind = 'who' | 'where' | 'when' | 'why' | 'how-many' | 'how' | 'said' | 'other';
 
 export function questionKind(question: string): QuestionKind {
